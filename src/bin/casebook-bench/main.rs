@@ -1,0 +1,158 @@
+//! `casebook-bench`: builds a database of many realistic sessions, starts the
+//! release `casebook` binary on it, drives it over loopback and prints, per
+//! case and concurrency, throughput, latency percentiles, the server's own CPU
+//! time per request and the ratio to `/healthz` measured in the same run.
+//!
+//! The load generator is a small reqwest client of our own rather than wrk or
+//! oha: the complete case needs a different active session in every request,
+//! and the run must read the server's /proc counters around each case.
+
+mod load;
+mod report;
+mod seed;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(about = "Measure Casebook at scale; writes docs/BENCHMARKS.md")]
+struct Args {
+    /// How many sessions to create before measuring.
+    #[arg(long, default_value_t = 100_000)]
+    sessions: usize,
+
+    /// A postgres:// URL to measure PostgreSQL; default: a fresh SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+
+    /// Seconds each case runs at each concurrency.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+
+    /// Concurrent connections, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    connections: Vec<usize>,
+
+    /// The server binary (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/casebook")]
+    server: PathBuf,
+
+    /// Where to write the Markdown report ("-" for none).
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    out: String,
+
+    /// SQLite only: a seeded database to start from instead of seeding. When
+    /// the file does not exist yet, the fresh seed is saved there (with the
+    /// ids the cases need beside it, in PATH.ids.json). The run works on a
+    /// copy, since the complete case consumes active sessions.
+    #[arg(long, value_name = "PATH")]
+    reuse: Option<PathBuf>,
+
+    /// Run only the cases whose name contains one of these (comma-separated);
+    /// /healthz always runs, for the ratio.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+/// Where the report's hand-written part starts.
+const NOTES_HEADING: &str = "## What changed and what it bought";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let workdir = tempfile_dir()?;
+    let url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", workdir.join("bench.db").display()),
+    };
+    let db = workdir.join("bench.db");
+    let seeded = match &args.reuse {
+        Some(saved) if args.database_url.is_none() && saved.exists() => {
+            eprintln!("reusing the seeded database {}", saved.display());
+            std::fs::copy(saved, &db).context("copying the seeded database")?;
+            seed::Seeded::load(&ids_path(saved))?
+        }
+        _ => {
+            eprintln!("seeding {} sessions into {}", args.sessions, redact(&url));
+            let seeded = seed::seed(&url, args.sessions).await.context("seeding")?;
+            eprintln!("seeded in {:.1} s", seeded.took.as_secs_f64());
+            if let (Some(saved), None) = (&args.reuse, &args.database_url) {
+                std::fs::copy(&db, saved).context("saving the seeded database")?;
+                seeded.save(&ids_path(saved))?;
+                eprintln!("saved the seeded database as {}", saved.display());
+            }
+            seeded
+        }
+    };
+
+    let token = seed::token(&url)
+        .await
+        .context("creating the bench account")?;
+    let server = load::Server::start(&args.server, &url).context("starting the server")?;
+    let mut cases = load::cases(&server, &seeded, &token).await?;
+    if !args.only.is_empty() {
+        cases.retain(|c| {
+            c.name == "GET /healthz" || args.only.iter().any(|o| c.name.contains(o.as_str()))
+        });
+    }
+    let mut rows = Vec::new();
+    for &connections in &args.connections {
+        for case in &cases {
+            let row = load::run(
+                &server,
+                case,
+                connections,
+                Duration::from_secs_f64(args.seconds),
+            )
+            .await?;
+            eprintln!("{}", report::line(&row));
+            rows.push(row);
+        }
+    }
+    let peak_kib = server.peak_rss_kib()?;
+    let meta = report::Meta {
+        backend: if args.database_url.is_some() {
+            "PostgreSQL".into()
+        } else {
+            "SQLite".into()
+        },
+        sessions: seeded.sessions,
+        seconds: args.seconds,
+        seed_seconds: seeded.took.as_secs_f64(),
+    };
+    let table = report::markdown(&rows, peak_kib, &meta);
+    println!("{table}");
+    if args.out != "-" {
+        // The hand-written notes under NOTES_HEADING outlive each new table.
+        let notes = std::fs::read_to_string(&args.out)
+            .ok()
+            .and_then(|old| old.find(NOTES_HEADING).map(|i| old[i..].to_string()))
+            .unwrap_or_default();
+        let report = format!("{table}\n{notes}");
+        std::fs::write(&args.out, report).with_context(|| format!("writing {}", args.out))?;
+        eprintln!("wrote {}", args.out);
+    }
+    Ok(())
+}
+
+fn ids_path(db: &std::path::Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".ids.json");
+    PathBuf::from(name)
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("casebook-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => format!("postgres://…@{host}"),
+        None => url.to_string(),
+    }
+}

@@ -1,0 +1,164 @@
+//! Command line and environment: every setting is a flag and a `CASEBOOK_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::summary::OpenAiSettings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "casebook",
+    version,
+    about = "Troubleshooting sessions for support and operations engineers"
+)]
+pub struct Cli {
+    /// Log lines for people (text) or for machines (json).
+    #[arg(long, global = true, env = "CASEBOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application and the JSON API.
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate(DatabaseArgs),
+    /// Fill an empty database with sample data.
+    Seed(SeedArgs),
+    /// Manage accounts: add, list, set-password, disable.
+    User(crate::admin::UserArgs),
+    /// Manage personal API tokens: create, list, revoke.
+    Token(crate::admin::TokenArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// About thirty realistic sessions in every status and outcome; only
+    /// into a database that has no sessions yet.
+    #[arg(long, required = true)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Directory for Casebook's own files; holds the SQLite database by default.
+    #[arg(long, env = "CASEBOOK_DATA_DIR", default_value = "./casebook-data")]
+    pub data_dir: PathBuf,
+
+    /// A `sqlite:PATH` or `postgres://…` URL; overrides the data directory.
+    #[arg(long, env = "CASEBOOK_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database to use, creating the data directory for the SQLite default.
+    pub fn resolve_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                self.data_dir.display()
+            )
+        })?;
+        Ok(format!(
+            "sqlite://{}",
+            self.data_dir.join("casebook.db").display()
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the bound address is logged).
+    #[arg(long, env = "CASEBOOK_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Mark the sign-in cookie `Secure`: set this when Casebook is served
+    /// over HTTPS (directly or behind a proxy).
+    #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    #[command(flatten)]
+    pub llm: LlmArgs,
+}
+
+/// An OpenAI-compatible chat endpoint for summaries; without one, summaries
+/// are written locally.
+#[derive(Debug, Clone, Args)]
+pub struct LlmArgs {
+    /// Base URL of a `/v1/chat/completions` endpoint.
+    #[arg(long, env = "CASEBOOK_LLM_URL")]
+    pub llm_url: Option<String>,
+
+    /// The model to ask; required with --llm-url.
+    #[arg(long, env = "CASEBOOK_LLM_MODEL")]
+    pub llm_model: Option<String>,
+
+    #[arg(long, env = "CASEBOOK_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+
+    /// Seconds to wait for a summary before giving up.
+    #[arg(long, env = "CASEBOOK_LLM_TIMEOUT_SECS", default_value_t = 30)]
+    pub llm_timeout_secs: u64,
+}
+
+impl LlmArgs {
+    pub fn settings(&self) -> anyhow::Result<Option<OpenAiSettings>> {
+        let Some(base_url) = self.llm_url.clone().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let model = self
+            .llm_model
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .context("CASEBOOK_LLM_MODEL (--llm-model) is required when CASEBOOK_LLM_URL is set")?;
+        Ok(Some(OpenAiSettings {
+            base_url,
+            model,
+            api_key: self.llm_api_key.clone().filter(|k| !k.is_empty()),
+            timeout: Duration::from_secs(self.llm_timeout_secs),
+        }))
+    }
+}
+
+/// What the server needs to start, whatever it was configured from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub secure_cookies: bool,
+    /// Summaries through an OpenAI-compatible endpoint; local when `None`.
+    pub llm: Option<OpenAiSettings>,
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings {
+            addr: self.addr,
+            database_url: self.database.resolve_url()?,
+            secure_cookies: self.secure_cookies,
+            llm: self.llm.settings()?,
+        })
+    }
+}

@@ -1,0 +1,54 @@
+use uuid::Uuid;
+
+use super::{Outcome, Status};
+
+/// One state change of a session. The store applies it as a single
+/// conditional write, guarded by `required_status`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Start,
+    Complete {
+        outcome: Outcome,
+        notes: Option<String>,
+        by: String,
+    },
+    Reopen,
+    /// A note touches only the session's activity time; its text lives in the event.
+    AddNote,
+    CheckStep {
+        step_id: Uuid,
+        finding: Option<String>,
+    },
+    UncheckStep {
+        step_id: Uuid,
+    },
+    SetSummary {
+        text: String,
+    },
+}
+
+impl Change {
+    /// The only status from which this change may happen.
+    pub fn required_status(&self) -> Status {
+        match self {
+            Change::Start => Status::Prepared,
+            Change::Reopen | Change::SetSummary { .. } => Status::Completed,
+            Change::Complete { .. }
+            | Change::AddNote
+            | Change::CheckStep { .. }
+            | Change::UncheckStep { .. } => Status::Active,
+        }
+    }
+
+    /// What the action is called in messages ("only an active session can be completed").
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Change::Start => "started",
+            Change::Complete { .. } => "completed",
+            Change::Reopen => "reopened",
+            Change::SetSummary { .. } => "summarized",
+            Change::AddNote => "given notes",
+            Change::CheckStep { .. } | Change::UncheckStep { .. } => "worked on",
+        }
+    }
+}

@@ -1,0 +1,107 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Outcome;
+
+/// Through which part of Casebook an action was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Surface {
+    History,
+    Workspace,
+    Api,
+}
+
+impl Surface {
+    pub const ALL: [Surface; 3] = [Surface::History, Surface::Workspace, Surface::Api];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Surface::History => "history",
+            Surface::Workspace => "workspace",
+            Surface::Api => "api",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Surface> {
+        Surface::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// What happened, with what changed. Serialized with a `kind` tag, which is
+/// how the store keeps it and how the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    Started,
+    NoteAdded {
+        text: String,
+    },
+    StepChecked {
+        step_id: Uuid,
+        finding: Option<String>,
+    },
+    StepUnchecked {
+        step_id: Uuid,
+    },
+    Completed {
+        outcome: Outcome,
+        outcome_notes: Option<String>,
+    },
+    Reopened,
+    /// The summary is kept here too, so a later reopen loses nothing.
+    SummaryGenerated {
+        summarizer: String,
+        summary: String,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Started => "started",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::StepChecked { .. } => "step_checked",
+            EventKind::StepUnchecked { .. } => "step_unchecked",
+            EventKind::Completed { .. } => "completed",
+            EventKind::Reopened => "reopened",
+            EventKind::SummaryGenerated { .. } => "summary_generated",
+        }
+    }
+}
+
+/// One entry of a session's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub via: Surface,
+    pub kind: EventKind,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_kinds_serialize_with_their_name_as_tag() {
+        let kinds = [
+            EventKind::Created,
+            EventKind::NoteAdded { text: "x".into() },
+            EventKind::Completed {
+                outcome: Outcome::Cancelled,
+                outcome_notes: None,
+            },
+        ];
+        for kind in kinds {
+            let json = serde_json::to_value(&kind).unwrap();
+            assert_eq!(json["kind"], kind.name());
+            assert_eq!(serde_json::from_value::<EventKind>(json).unwrap(), kind);
+        }
+    }
+}

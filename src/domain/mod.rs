@@ -1,0 +1,26 @@
+//! The session lifecycle as pure data and rules: no I/O, no HTTP, no SQL.
+
+mod account;
+mod actor;
+mod change;
+mod duration;
+mod event;
+mod list;
+mod outcome;
+mod session;
+mod throttle;
+mod validation;
+
+pub use account::{ApiToken, DisplayName, Password, Role, TokenName, User, Username};
+pub use actor::Actor;
+pub use change::Change;
+pub use duration::human_duration;
+pub use event::{Event, EventKind, Surface};
+pub use list::{Cursor, ListQuery, ListQueryError, Page, SearchTerms};
+pub use outcome::{Outcome, OutcomeKind};
+pub use session::{Session, Status, Step};
+pub use throttle::{Throttle, ThrottlePolicy};
+pub use validation::{
+    FieldError, Finding, NewSession, NoteText, OutcomeNotes, Problem, ShortText, StepText, Title,
+    ValidationErrors,
+};

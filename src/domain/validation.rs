@@ -1,0 +1,288 @@
+//! Validated newtypes: once a value has one of these types it is known good,
+//! so nothing downstream checks it again.
+
+/// One invalid field and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every invalid field of one input, so a form or client can fix all at once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// Records the error of `result` under `field` and returns its value.
+    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.0.push(FieldError {
+                    field: field.into(),
+                    message,
+                });
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+fn char_len(value: &str) -> usize {
+    value.chars().count()
+}
+
+/// Trims and checks a required text of `min..=max` characters.
+fn required(value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
+    }
+    at_most(trimmed, max).map(str::to_owned)
+}
+
+/// Trims an optional text; blank means none.
+fn optional(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(trimmed) => at_most(trimmed, max).map(|v| Some(v.to_owned())),
+    }
+}
+
+fn at_most(value: &str, max: usize) -> Result<&str, String> {
+    let len = char_len(value);
+    if len > max {
+        Err(format!("must be at most {max} characters (got {len})"))
+    } else {
+        Ok(value)
+    }
+}
+
+macro_rules! text_newtype {
+    ($(#[$doc:meta])* $name:ident, required, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+            pub fn parse(value: &str) -> Result<Self, String> {
+                required(value, Self::MAX_CHARS).map(Self)
+            }
+            pub fn as_str(&self) -> &str { &self.0 }
+            pub fn into_inner(self) -> String { self.0 }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, optional, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct $name(Option<String>);
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+            pub fn parse(value: Option<&str>) -> Result<Self, String> {
+                optional(value, Self::MAX_CHARS).map(Self)
+            }
+            pub fn as_deref(&self) -> Option<&str> { self.0.as_deref() }
+            pub fn into_inner(self) -> Option<String> { self.0 }
+        }
+    };
+}
+
+text_newtype!(
+    /// A session's title: 1–200 characters after trimming.
+    Title, required, 200
+);
+text_newtype!(
+    /// One step of a plan: 1–500 characters after trimming.
+    StepText, required, 500
+);
+text_newtype!(
+    /// A note added while working: 1–10,000 characters after trimming.
+    NoteText, required, 10_000
+);
+text_newtype!(
+    /// A reference or customer: optional, at most 200 characters.
+    ShortText, optional, 200
+);
+text_newtype!(
+    /// Notes on how a session ended: optional, at most 4,000 characters.
+    OutcomeNotes, optional, 4_000
+);
+text_newtype!(
+    /// What a checked step found: optional, at most 4,000 characters.
+    Finding, optional, 4_000
+);
+
+/// The problem as reported: optional, at most 10,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Problem(String);
+
+impl Problem {
+    pub const MAX_CHARS: usize = 10_000;
+
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        let trimmed = value.unwrap_or_default().trim();
+        at_most(trimmed, Self::MAX_CHARS).map(|v| Self(v.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A session to prepare, fully validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub title: Title,
+    pub problem: Problem,
+    pub reference: ShortText,
+    pub customer: ShortText,
+    pub steps: Vec<StepText>,
+}
+
+impl NewSession {
+    pub const MAX_STEPS: usize = 100;
+
+    /// Validates every field and reports every problem at once.
+    pub fn parse(
+        title: Option<&str>,
+        problem: Option<&str>,
+        reference: Option<&str>,
+        customer: Option<&str>,
+        steps: &[String],
+    ) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = errors.check("title", Title::parse(title.unwrap_or_default()));
+        let problem = errors.check("problem", Problem::parse(problem));
+        let reference = errors.check("reference", ShortText::parse(reference));
+        let customer = errors.check("customer", ShortText::parse(customer));
+        if steps.len() > Self::MAX_STEPS {
+            errors.check::<()>(
+                "steps",
+                Err(format!(
+                    "a plan has at most {} steps (got {})",
+                    Self::MAX_STEPS,
+                    steps.len()
+                )),
+            );
+        }
+        let steps: Vec<_> = steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| errors.check(format!("steps[{i}]"), StepText::parse(s)))
+            .collect();
+        match (title, problem, reference, customer) {
+            (Some(title), Some(problem), Some(reference), Some(customer)) if errors.is_empty() => {
+                Ok(Self {
+                    title,
+                    problem,
+                    reference,
+                    customer,
+                    steps,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(n: usize) -> String {
+        "é".repeat(n)
+    }
+
+    #[test]
+    fn title_is_trimmed_and_limited_to_200_characters() {
+        assert_eq!(Title::parse("  Disk full  ").unwrap().as_str(), "Disk full");
+        assert!(Title::parse(&text(200)).is_ok());
+        assert!(Title::parse(&text(201)).is_err());
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse("").is_err());
+    }
+
+    #[test]
+    fn problem_is_limited_to_10000_characters() {
+        assert!(Problem::parse(Some(&text(10_000))).is_ok());
+        assert!(Problem::parse(Some(&text(10_001))).is_err());
+        assert!(Problem::parse(None).is_ok());
+    }
+
+    #[test]
+    fn reference_and_customer_are_limited_to_200_characters() {
+        assert!(ShortText::parse(Some(&text(200))).is_ok());
+        assert!(ShortText::parse(Some(&text(201))).is_err());
+        assert_eq!(ShortText::parse(Some("  ")).unwrap().as_deref(), None);
+    }
+
+    #[test]
+    fn steps_are_limited_to_500_characters() {
+        assert!(StepText::parse(&text(500)).is_ok());
+        assert!(StepText::parse(&text(501)).is_err());
+        assert!(StepText::parse(" ").is_err());
+    }
+
+    #[test]
+    fn outcome_notes_are_trimmed_empty_means_none_and_limited_to_4000() {
+        assert_eq!(OutcomeNotes::parse(Some("")).unwrap().as_deref(), None);
+        assert_eq!(OutcomeNotes::parse(Some(" \n ")).unwrap().as_deref(), None);
+        assert_eq!(
+            OutcomeNotes::parse(Some(" done ")).unwrap().as_deref(),
+            Some("done")
+        );
+        assert!(OutcomeNotes::parse(Some(&text(4_000))).is_ok());
+        assert!(OutcomeNotes::parse(Some(&text(4_001))).is_err());
+    }
+
+    #[test]
+    fn note_text_is_1_to_10000_characters() {
+        assert!(NoteText::parse(&text(10_000)).is_ok());
+        assert!(NoteText::parse(&text(10_001)).is_err());
+        assert!(NoteText::parse("  ").is_err());
+    }
+
+    #[test]
+    fn a_plan_has_at_most_100_steps() {
+        let steps = |n| vec!["check".to_string(); n];
+        assert!(NewSession::parse(Some("t"), None, None, None, &steps(100)).is_ok());
+        let errors = NewSession::parse(Some("t"), None, None, None, &steps(101)).unwrap_err();
+        assert_eq!(errors.0[0].field, "steps");
+    }
+
+    #[test]
+    fn new_session_reports_every_bad_field_at_once() {
+        let errors = NewSession::parse(
+            Some(""),
+            None,
+            Some(&text(201)),
+            None,
+            &["ok".into(), "".into()],
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "reference", "steps[1]"]);
+    }
+}

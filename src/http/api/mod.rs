@@ -1,0 +1,15 @@
+//! The JSON API under `/api`.
+
+mod bodies;
+mod outcomes;
+mod sessions;
+
+use axum::Router;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(sessions::router())
+        .merge(outcomes::router())
+}

@@ -1,0 +1,224 @@
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::bodies::{
+    AddNote, CheckStep, CompleteSession, CreateSession, EventBody, ListBody, ListParams,
+    SessionBody,
+};
+use crate::domain::{
+    Finding, ListQuery, ListQueryError, NewSession, NoteText, Outcome, OutcomeNotes, Session,
+    ValidationErrors,
+};
+use crate::http::extract::{ApiJson, Via, parse_id};
+use crate::http::state::CurrentActor;
+use crate::http::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", get(list_sessions).post(create_session))
+        .route("/sessions/{id}", get(get_session))
+        .route("/sessions/{id}/start", post(start_session))
+        .route("/sessions/{id}/complete", post(complete_session))
+        .route("/sessions/{id}/reopen", post(reopen_session))
+        .route("/sessions/{id}/notes", post(add_note))
+        .route("/sessions/{id}/events", get(list_events))
+        .route("/sessions/{id}/summary", post(summarize_session))
+        .route("/sessions/{id}/steps/{step_id}/check", post(check_step))
+        .route("/sessions/{id}/steps/{step_id}/uncheck", post(uncheck_step))
+}
+
+fn session_json(session: &Session) -> Response {
+    Json(SessionBody::from(session)).into_response()
+}
+
+#[tracing::instrument(skip_all)]
+async fn list_sessions(
+    State(state): State<AppState>,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let query = ListQuery::parse(
+        p.status.as_deref(),
+        p.outcome.as_deref(),
+        p.owner.as_deref(),
+        p.q.as_deref(),
+        p.cursor.as_deref(),
+        p.limit.as_deref(),
+    )
+    .map_err(|e| match e {
+        ListQueryError::BadCursor => ApiError::BadRequest(
+            "The cursor is not one this server issued; start again from the first page.".into(),
+        ),
+        ListQueryError::Invalid(errors) => ApiError::Validation(errors),
+    })?;
+    let page = state.sessions.list(&query).await?;
+    Ok(Json(ListBody::from(&page)).into_response())
+}
+
+#[tracing::instrument(skip_all)]
+async fn create_session(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    ApiJson(body): ApiJson<CreateSession>,
+) -> Result<Response, ApiError> {
+    let new = NewSession::parse(
+        body.title.as_deref(),
+        body.problem.as_deref(),
+        body.reference.as_deref(),
+        body.customer.as_deref(),
+        &body.steps,
+    )?;
+    let mut session = state.sessions.prepare(&actor, via, new).await?;
+    if body.start {
+        session = state.sessions.start(&actor, via, session.id).await?;
+    }
+    let location = format!("/api/sessions/{}", session.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(SessionBody::from(&session)),
+    )
+        .into_response())
+}
+
+async fn get_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = state.sessions.get(parse_id(&id)?).await?;
+    Ok(session_json(&session))
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn start_session(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = state.sessions.start(&actor, via, parse_id(&id)?).await?;
+    Ok(session_json(&session))
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn complete_session(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CompleteSession>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let mut errors = ValidationErrors::default();
+    let outcome = errors.check("outcome", parse_outcome(body.outcome.as_deref()));
+    let notes = errors.check(
+        "outcome_notes",
+        OutcomeNotes::parse(body.outcome_notes.as_deref()),
+    );
+    let (Some(outcome), Some(notes)) = (outcome, notes) else {
+        return Err(errors.into());
+    };
+    let session = state
+        .sessions
+        .complete(&actor, via, id, outcome, notes)
+        .await?;
+    Ok(session_json(&session))
+}
+
+fn parse_outcome(value: Option<&str>) -> Result<Outcome, String> {
+    let allowed = Outcome::allowed_values();
+    match value {
+        None | Some("") => Err(format!("is required: one of {allowed}")),
+        Some(v) => Outcome::parse(v)
+            .ok_or_else(|| format!("{v:?} is not an outcome: use one of {allowed}")),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn reopen_session(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = state.sessions.reopen(&actor, via, parse_id(&id)?).await?;
+    Ok(session_json(&session))
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn add_note(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AddNote>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let text = NoteText::parse(body.text.as_deref().unwrap_or_default())
+        .map_err(|m| ValidationErrors::single("text", m))?;
+    let event = state.sessions.add_note(&actor, via, id, text).await?;
+    Ok((StatusCode::CREATED, Json(EventBody::from(&event))).into_response())
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn summarize_session(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let session = state
+        .sessions
+        .summarize(&actor, via, parse_id(&id)?)
+        .await?;
+    Ok(session_json(&session))
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let events = state.sessions.events(parse_id(&id)?).await?;
+    let body = ListBody {
+        items: events.iter().map(EventBody::from).collect(),
+        next_cursor: None,
+    };
+    Ok(Json(body).into_response())
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn check_step(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path((id, step_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CheckStep>,
+) -> Result<Response, ApiError> {
+    let (id, step_id) = (parse_id(&id)?, parse_id(&step_id)?);
+    let finding = Finding::parse(body.finding.as_deref())
+        .map_err(|m| ValidationErrors::single("finding", m))?;
+    let session = state
+        .sessions
+        .check_step(&actor, via, id, step_id, finding)
+        .await?;
+    Ok(session_json(&session))
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn uncheck_step(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path((id, step_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (id, step_id) = (parse_id(&id)?, parse_id(&step_id)?);
+    let session = state
+        .sessions
+        .uncheck_step(&actor, via, id, step_id)
+        .await?;
+    Ok(session_json(&session))
+}

@@ -1,0 +1,258 @@
+//! RFC 9457 problem details: the one error shape of the JSON API.
+
+use std::any::Any;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::domain::{Session, ValidationErrors};
+use crate::service::{Conflict, ServiceError};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("not signed in: {0}")]
+    Unauthorized(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error(transparent)]
+    Conflict(Conflict),
+    #[error("invalid fields: {0}")]
+    Validation(ValidationErrors),
+    #[error("summary failed: {0}")]
+    SummaryFailed(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn from_store(error: StoreError) -> Self {
+        ServiceError::from(error).into()
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SummaryFailed(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status();
+        let (kind, title, detail, extra) = match self {
+            ApiError::BadRequest(detail) => (
+                "/problems/malformed-request",
+                "Malformed request",
+                detail.clone(),
+                Map::new(),
+            ),
+            ApiError::NotFound(detail) => (
+                "/problems/not-found",
+                "Not found",
+                detail.clone(),
+                Map::new(),
+            ),
+            ApiError::Unauthorized(detail) => (
+                "/problems/unauthorized",
+                "Not signed in",
+                detail.clone(),
+                Map::new(),
+            ),
+            ApiError::Forbidden(detail) => (
+                "/problems/forbidden",
+                "Forbidden",
+                detail.clone(),
+                Map::new(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                "/problems/unsupported-media-type",
+                "Unsupported media type",
+                "Send the body as JSON with Content-Type: application/json.".into(),
+                Map::new(),
+            ),
+            ApiError::PayloadTooLarge => (
+                "/problems/payload-too-large",
+                "Payload too large",
+                format!(
+                    "The body is larger than the {} KiB limit.",
+                    super::BODY_LIMIT / 1024
+                ),
+                Map::new(),
+            ),
+            ApiError::Conflict(conflict) => (
+                "/problems/wrong-status",
+                "Wrong status",
+                conflict.detail(),
+                conflict_fields(&conflict.current),
+            ),
+            ApiError::Validation(errors) => {
+                let list: Vec<Value> = errors
+                    .0
+                    .iter()
+                    .map(|e| json!({ "field": e.field, "message": e.message }))
+                    .collect();
+                let mut extra = Map::new();
+                extra.insert("errors".into(), Value::Array(list));
+                (
+                    "/problems/validation",
+                    "Invalid fields",
+                    errors.to_string(),
+                    extra,
+                )
+            }
+            ApiError::SummaryFailed(reason) => (
+                "/problems/summary-failed",
+                "Summary failed",
+                format!("No summary was generated, and the session is unchanged: {reason}."),
+                Map::new(),
+            ),
+            ApiError::Unavailable(_) => (
+                "/problems/unavailable",
+                "Service unavailable",
+                "The database is unavailable; try again shortly.".into(),
+                Map::new(),
+            ),
+            ApiError::Internal(_) => (
+                "/problems/internal",
+                "Internal server error",
+                "Something went wrong on our side; it has been logged.".into(),
+                Map::new(),
+            ),
+        };
+        Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            extra,
+        }
+    }
+}
+
+/// What a client needs to explain a conflict without another request: the
+/// session's status, and for a closed session how, by whom and when.
+fn conflict_fields(session: &Session) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("current_status".into(), json!(session.status().as_str()));
+    fields.insert("session_id".into(), json!(session.id));
+    if let Some(outcome) = session.outcome {
+        fields.insert("outcome".into(), json!(outcome));
+        fields.insert("outcome_label".into(), json!(outcome.label()));
+        fields.insert("completed_by".into(), json!(session.completed_by));
+        fields.insert("completed_at".into(), json!(session.completed_at));
+    }
+    fields
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(error) => tracing::error!(error = ?error, "request failed"),
+            ApiError::Unavailable(error) => tracing::warn!(error = ?error, "database unavailable"),
+            _ => {}
+        }
+        problem_response(self.status(), &self.problem())
+    }
+}
+
+fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let mut response = (status, Json(problem)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"casebook\""),
+        );
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound => ApiError::NotFound("No session has this id.".into()),
+            ServiceError::StepNotFound => {
+                ApiError::NotFound("This session has no step with this id.".into())
+            }
+            ServiceError::Forbidden { owner } => ApiError::Forbidden(format!(
+                "Only the session's owner ({owner}) or an admin can change it."
+            )),
+            ServiceError::Conflict(conflict) => ApiError::Conflict(conflict),
+            ServiceError::Summary(reason) => ApiError::SummaryFailed(reason),
+            ServiceError::Unavailable(e) => ApiError::Unavailable(e.into()),
+            ServiceError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("There is nothing at this address.".into())
+}
+
+pub async fn method_not_allowed() -> Response {
+    let problem = Problem {
+        kind: "/problems/method-not-allowed",
+        title: "Method not allowed",
+        status: 405,
+        detail: "This address does not accept this method.".into(),
+        extra: Map::new(),
+    };
+    problem_response(StatusCode::METHOD_NOT_ALLOWED, &problem)
+}
+
+/// A panic in a handler becomes a logged 500, and the server keeps serving.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}

@@ -1,0 +1,396 @@
+//! Signing in and out, first-run setup, and the account page with personal
+//! API tokens.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::layout::{Layout, PageError, parse_id, render};
+use crate::domain::{ApiToken, DisplayName, Password, Role, TokenName, Username};
+use crate::http::AppState;
+use crate::http::auth::{SESSION_COOKIE, SignedInUser, session_cookie};
+use crate::http::state::Viewer;
+use crate::service::{AccountError, AuthError, NewUser, SignedIn};
+
+/// Where to go after signing in: only a path on this site.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
+        _ => "/sessions".to_string(),
+    }
+}
+
+fn set_cookie(response: &mut Response, cookie: Cookie<'static>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The login-session cookie: unreadable by scripts, not sent on cross-site
+/// posts, and `Secure` when Casebook is served over HTTPS.
+fn session_cookie_for(state: &AppState, signed_in: &SignedIn) -> Cookie<'static> {
+    let lifetime = state.accounts.policy().absolute_timeout.num_seconds();
+    Cookie::build((SESSION_COOKIE, signed_in.session_id.expose().to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.secure_cookies)
+        .max_age(time::Duration::seconds(lifetime))
+        .build()
+}
+
+fn form<T: Default>(form: Result<Form<T>, FormRejection>) -> T {
+    form.map(|Form(f)| f).unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    query: Result<Query<NextParam>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let next = query.ok().and_then(|Query(q)| q.next);
+    render(&LoginPage {
+        layout: Layout::new("Sign in"),
+        username: String::new(),
+        next: safe_next(next.as_deref()),
+        error: None,
+    })
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let LoginForm {
+        username,
+        password,
+        next,
+    } = form(body);
+    let next = safe_next(next.as_deref());
+    let previous = session_cookie(&headers);
+    let previous = previous.as_deref();
+    let refused = |status: StatusCode, message: String, username: String, next: String| {
+        let page = render(&LoginPage {
+            layout: Layout::new("Sign in"),
+            username,
+            next,
+            error: Some(message),
+        });
+        page.map(|mut response| {
+            *response.status_mut() = status;
+            response
+        })
+    };
+    match state
+        .accounts
+        .sign_in(&username, &password, client.ip(), previous)
+        .await
+    {
+        Ok(signed_in) => {
+            let mut response = Redirect::to(&next).into_response();
+            set_cookie(&mut response, session_cookie_for(&state, &signed_in));
+            Ok(response)
+        }
+        Err(AuthError::InvalidCredentials) => refused(
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.".into(),
+            username,
+            next,
+        ),
+        Err(AuthError::Throttled { retry_after }) => {
+            let seconds = retry_after.as_secs().max(1);
+            let message = format!("Too many failed attempts. Try again in {seconds} seconds.");
+            let mut response = refused(StatusCode::TOO_MANY_REQUESTS, message, username, next)?;
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Ok(response)
+        }
+        Err(AuthError::Unavailable(e)) => Err(PageError::Unavailable(anyhow::anyhow!("{e}"))),
+        Err(e) => Err(PageError::Internal(anyhow::anyhow!("{e}"))),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if let Some(id) = session_cookie(&headers) {
+        state.accounts.sign_out(&id).await.map_err(account_error)?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let mut gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
+    gone.make_removal();
+    set_cookie(&mut response, gone);
+    Ok(response)
+}
+
+fn account_error(error: AccountError) -> PageError {
+    match error {
+        AccountError::Unavailable(_) => PageError::Unavailable(anyhow::anyhow!("{error}")),
+        other => PageError::Internal(anyhow::anyhow!("{other}")),
+    }
+}
+
+// --- first run ------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    layout: Layout,
+    token: String,
+    username: String,
+    display_name: String,
+    errors: Vec<(String, String)>,
+    done: bool,
+}
+
+impl SetupPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SetupForm {
+    token: String,
+    username: String,
+    display_name: String,
+    password: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenParam {
+    token: String,
+}
+
+pub async fn setup_form(
+    State(state): State<AppState>,
+    query: Result<Query<TokenParam>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let done = !state.accounts.needs_setup().await.map_err(account_error)?;
+    let mut response = render(&SetupPage {
+        layout: Layout::new("Set up Casebook"),
+        token: query.map(|Query(q)| q.token).unwrap_or_default(),
+        username: String::new(),
+        display_name: String::new(),
+        errors: Vec::new(),
+        done,
+    })?;
+    if done {
+        *response.status_mut() = StatusCode::GONE;
+    }
+    Ok(response)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn setup(
+    State(state): State<AppState>,
+    body: Result<Form<SetupForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(body);
+    let mut errors = Vec::new();
+    let mut check = |field: &str, result: Result<(), String>| {
+        if let Err(message) = result {
+            errors.push((field.to_string(), message));
+        }
+    };
+    let username = Username::parse(&f.username);
+    check(
+        "username",
+        username.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let display_name = match f.display_name.trim() {
+        "" => Ok(None),
+        name => DisplayName::parse(name).map(Some),
+    };
+    check(
+        "display_name",
+        display_name.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let password = Password::parse(&f.password);
+    check(
+        "password",
+        password.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let page = |errors: Vec<(String, String)>, done: bool| SetupPage {
+        layout: Layout::new("Set up Casebook"),
+        token: f.token.clone(),
+        username: f.username.clone(),
+        display_name: f.display_name.clone(),
+        errors,
+        done,
+    };
+    let (Ok(username), Ok(display_name), Ok(password)) = (username, display_name, password) else {
+        let mut response = render(&page(errors, false))?;
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(response);
+    };
+    let new = NewUser {
+        username,
+        display_name,
+        password,
+        role: Role::Admin,
+    };
+    match state.accounts.complete_setup(&f.token, new).await {
+        Ok(user) => {
+            let signed_in = state
+                .accounts
+                .start_login_session(&user)
+                .await
+                .map_err(account_error)?;
+            let mut response = Redirect::to("/sessions").into_response();
+            set_cookie(&mut response, session_cookie_for(&state, &signed_in));
+            Ok(response)
+        }
+        Err(AccountError::SetupRefused) => {
+            let mut response = render(&page(Vec::new(), true))?;
+            *response.status_mut() = StatusCode::GONE;
+            Ok(response)
+        }
+        Err(e) => Err(account_error(e)),
+    }
+}
+
+// --- the account page and its tokens ---------------------------------------
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    username: String,
+    role: &'static str,
+    tokens: Vec<TokenView>,
+    /// A token just created, shown this once.
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+}
+
+struct TokenView {
+    id: Uuid,
+    name: String,
+    created: String,
+    revoked: Option<String>,
+}
+
+impl From<&ApiToken> for TokenView {
+    fn from(t: &ApiToken) -> Self {
+        TokenView {
+            id: t.id,
+            name: t.name.as_str().to_string(),
+            created: t.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            revoked: t
+                .revoked_at
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        }
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    viewer: &SignedInUser,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let tokens = state
+        .accounts
+        .tokens(Some(&viewer.user.username))
+        .await
+        .map_err(account_error)?;
+    render(&AccountPage {
+        layout: Layout::signed_in("Your account", viewer),
+        username: viewer.user.username.as_str().to_string(),
+        role: viewer.user.role.as_str(),
+        tokens: tokens.iter().map(TokenView::from).collect(),
+        new_token,
+        error,
+    })
+}
+
+pub async fn account(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+) -> Result<Response, PageError> {
+    account_page(&state, &viewer, None, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    name: String,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    body: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let TokenForm { name } = form(body);
+    let name = match TokenName::parse(&name) {
+        Ok(name) => name,
+        Err(why) => {
+            let mut response =
+                account_page(&state, &viewer, None, Some(format!("The name {why}."))).await?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(response);
+        }
+    };
+    let (token, secret) = state
+        .accounts
+        .create_token(&viewer.user.username, name)
+        .await
+        .map_err(account_error)?;
+    let shown = (token.name.as_str().to_string(), secret.expose().to_string());
+    account_page(&state, &viewer, Some(shown), None).await
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    match state.accounts.revoke_token(id, Some(&viewer.user)).await {
+        Ok(()) => Ok(Redirect::to("/account").into_response()),
+        Err(AccountError::TokenNotFound) => Err(PageError::NotFound),
+        Err(e) => Err(account_error(e)),
+    }
+}

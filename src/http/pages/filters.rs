@@ -1,0 +1,163 @@
+//! The history page's filters, as they travel in the URL query.
+
+use serde::Deserialize;
+
+use crate::domain::{Actor, Cursor, ListQuery, Outcome, SearchTerms, Status};
+
+/// The raw query of the history page and of the routes that return to it.
+/// Every field is text so a hand-edited URL never fails to parse: values
+/// that mean nothing are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct HistoryParams {
+    pub status: Option<String>,
+    pub outcome: Option<String>,
+    pub q: Option<String>,
+    pub owner: Option<String>,
+    pub cursor: Option<String>,
+    /// Set by the no-script close form's redirect: the session just closed.
+    pub closed: Option<String>,
+    /// Set by the no-script undo form's redirect: the session just reopened.
+    pub reopened: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filters {
+    pub status: Option<Status>,
+    pub outcome: Option<Outcome>,
+    pub q: String,
+    /// The viewer's own sessions (the default), or everyone's (`owner=all`).
+    pub mine: bool,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Filters {
+            status: None,
+            outcome: None,
+            q: String::new(),
+            mine: true,
+        }
+    }
+}
+
+/// One `<option>` of a filter `<select>`.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+impl Filters {
+    /// Cards per page; the page stays light enough at this size (see the
+    /// page-weight test).
+    pub const PAGE_SIZE: u32 = 50;
+
+    pub fn from_params(p: &HistoryParams) -> Self {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_owned();
+        Filters {
+            status: p.status.as_deref().and_then(Status::parse),
+            outcome: p.outcome.as_deref().and_then(Outcome::parse),
+            q: text(&p.q),
+            mine: p.owner.as_deref() != Some("all"),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+
+    /// The list to show, starting after `cursor` (an unknown cursor starts
+    /// from the newest).
+    pub fn list_query(&self, actor: &Actor, cursor: Option<&str>) -> ListQuery {
+        ListQuery {
+            status: self.status,
+            outcome: self.outcome,
+            owner: self.mine.then(|| actor.username.clone()),
+            search: SearchTerms::parse(&self.q),
+            after: cursor.and_then(Cursor::decode),
+            limit: Self::PAGE_SIZE,
+            // Cards show no steps.
+            with_steps: false,
+        }
+    }
+
+    /// The filters as URL query pairs, without the leading `?`.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        let mut pairs = Vec::new();
+        if let Some(s) = self.status {
+            pairs.push(("status", s.as_str()));
+        }
+        if let Some(o) = self.outcome {
+            pairs.push(("outcome", o.as_str()));
+        }
+        if !self.q.is_empty() {
+            pairs.push(("q", self.q.as_str()));
+        }
+        if !self.mine {
+            pairs.push(("owner", "all"));
+        }
+        pairs
+    }
+
+    /// `?status=active&q=…` or empty: appended to the routes that redirect
+    /// back here, so a view survives an action.
+    pub fn query(&self) -> String {
+        self.query_with(&[])
+    }
+
+    pub fn query_with(&self, extra: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(&str, &str)> = self.pairs();
+        pairs.extend_from_slice(extra);
+        if pairs.is_empty() {
+            return String::new();
+        }
+        let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("?{encoded}")
+    }
+
+    /// Status filter choices in the order people think of them.
+    pub fn status_choices(&self) -> Vec<Choice> {
+        [Status::Active, Status::Prepared, Status::Completed]
+            .into_iter()
+            .map(|s| Choice {
+                value: s.as_str(),
+                label: s.label(),
+                selected: self.status == Some(s),
+            })
+            .collect()
+    }
+
+    pub fn outcome_choices(&self) -> Vec<Choice> {
+        Outcome::ALL
+            .into_iter()
+            .map(|o| Choice {
+                value: o.as_str(),
+                label: o.label(),
+                selected: self.outcome == Some(o),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(status: &str, q: &str) -> HistoryParams {
+        HistoryParams {
+            status: Some(status.into()),
+            q: Some(q.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn filters_round_trip_through_the_query_and_drop_nonsense() {
+        let f = Filters::from_params(&params("active", " disk & net "));
+        assert_eq!(f.query(), "?status=active&q=disk+%26+net");
+        let f = Filters::from_params(&params("bogus", ""));
+        assert!(f.is_empty());
+        assert_eq!(f.query(), "");
+        assert_eq!(f.query_with(&[("closed", "x")]), "?closed=x");
+    }
+}

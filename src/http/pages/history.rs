@@ -1,0 +1,278 @@
+//! Session History: the list of cards, the card fragment that script swaps
+//! in, and the form posts that work without script (start, close, undo).
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::filters::{Choice, Filters, HistoryParams};
+use super::layout::{Layout, Notice, PageError, parse_id, render};
+use super::view::{CardView, relative};
+use crate::domain::{Outcome, OutcomeNotes, Status, Surface};
+use crate::http::AppState;
+use crate::http::auth::SignedInUser;
+use crate::http::state::Viewer;
+use crate::service::{Conflict, ServiceError};
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryPage {
+    layout: Layout,
+    filters: Filters,
+    statuses: Vec<Choice>,
+    outcome_choices: Vec<Choice>,
+    cards: Vec<CardView>,
+    outcomes: &'static [Outcome],
+    back: String,
+    csrf: String,
+    next_href: Option<String>,
+}
+
+/// One card alone: what script puts in place of a card that changed.
+#[derive(Template)]
+#[template(path = "partials/session_card.html")]
+struct CardFragment {
+    card: CardView,
+    outcomes: &'static [Outcome],
+    back: String,
+    csrf: String,
+}
+
+type Params = Result<Query<HistoryParams>, QueryRejection>;
+
+fn params(query: Params) -> HistoryParams {
+    // A query that does not parse (say, a repeated key) shows the plain page.
+    query.map(|Query(p)| p).unwrap_or_default()
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    query: Params,
+) -> Result<Response, PageError> {
+    let p = params(query);
+    let filters = Filters::from_params(&p);
+    let notice = match (&p.closed, &p.reopened) {
+        (Some(id), _) => closed_notice(&state, &filters, id).await,
+        (None, Some(_)) => Some(Notice {
+            text: "Session reopened".into(),
+            error: false,
+            undo: None,
+        }),
+        _ => None,
+    };
+    history(&state, &viewer, filters, p.cursor.as_deref(), notice).await
+}
+
+/// The toast after a no-script close, read back from the session itself.
+async fn closed_notice(state: &AppState, filters: &Filters, id: &str) -> Option<Notice> {
+    let id = Uuid::parse_str(id).ok()?;
+    let outcome = state.sessions.get(id).await.ok()?.outcome?;
+    Some(Notice {
+        text: format!("Session closed as {}", outcome.label()),
+        error: false,
+        undo: Some(format!("/sessions/{id}/reopen{}", filters.query())),
+    })
+}
+
+async fn history(
+    state: &AppState,
+    viewer: &SignedInUser,
+    filters: Filters,
+    cursor: Option<&str>,
+    notice: Option<Notice>,
+) -> Result<Response, PageError> {
+    let actor = viewer.user.actor();
+    let page = state
+        .sessions
+        .list(&filters.list_query(&actor, cursor))
+        .await?;
+    let now = state.sessions.now();
+    let next_href = page.next.map(|c| {
+        let cursor = c.encode();
+        format!("/sessions{}", filters.query_with(&[("cursor", &cursor)]))
+    });
+    let mut layout = Layout::signed_in("Session History", viewer);
+    layout.notice = notice;
+    render(&HistoryPage {
+        layout,
+        statuses: filters.status_choices(),
+        outcome_choices: filters.outcome_choices(),
+        back: filters.query(),
+        filters,
+        cards: page
+            .items
+            .iter()
+            .map(|s| CardView::new(s, now, &actor))
+            .collect(),
+        outcomes: &Outcome::ALL,
+        csrf: viewer.csrf_token().to_string(),
+        next_href,
+    })
+}
+
+/// The history page again with an error in its toast region: what a
+/// no-script action shows when it could not be done.
+async fn refused(
+    state: &AppState,
+    viewer: &SignedInUser,
+    filters: Filters,
+    status: StatusCode,
+    message: String,
+) -> Result<Response, PageError> {
+    let mut response = history(state, viewer, filters, None, Some(Notice::error(message))).await?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn card(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    query: Params,
+) -> Result<Response, PageError> {
+    let session = state.sessions.get(parse_id(&id)?).await?;
+    let filters = Filters::from_params(&params(query));
+    render(&CardFragment {
+        card: CardView::new(&session, state.sessions.now(), &viewer.user.actor()),
+        outcomes: &Outcome::ALL,
+        back: filters.query(),
+        csrf: viewer.csrf_token().to_string(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CloseForm {
+    outcome: Option<String>,
+    outcome_notes: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn close(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    query: Params,
+    form: Result<Form<CloseForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let filters = Filters::from_params(&params(query));
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let outcome = form.outcome.as_deref().and_then(Outcome::parse);
+    let notes = OutcomeNotes::parse(form.outcome_notes.as_deref());
+    let (outcome, notes) = match (outcome, notes) {
+        (Some(outcome), Ok(notes)) => (outcome, notes),
+        (None, _) => {
+            let message = "The session was not closed: choose an outcome.".to_string();
+            return refused(
+                &state,
+                &viewer,
+                filters,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                message,
+            )
+            .await;
+        }
+        (_, Err(why)) => {
+            let message = format!("The session was not closed: the notes {why}.");
+            return refused(
+                &state,
+                &viewer,
+                filters,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                message,
+            )
+            .await;
+        }
+    };
+    let result = state
+        .sessions
+        .complete(&viewer.user.actor(), Surface::History, id, outcome, notes)
+        .await;
+    let id = id.to_string();
+    back_or_refuse(&state, &viewer, filters, result, &[("closed", &id)]).await
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn start(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    query: Params,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let filters = Filters::from_params(&params(query));
+    let result = state
+        .sessions
+        .start(&viewer.user.actor(), Surface::History, id)
+        .await;
+    back_or_refuse(&state, &viewer, filters, result, &[]).await
+}
+
+/// Undo of a close, for the toast's no-script form.
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn reopen(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    query: Params,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let filters = Filters::from_params(&params(query));
+    let result = state
+        .sessions
+        .reopen(&viewer.user.actor(), Surface::History, id)
+        .await;
+    let id = id.to_string();
+    back_or_refuse(&state, &viewer, filters, result, &[("reopened", &id)]).await
+}
+
+/// After an action: back to the same view (303, so a reload does not post
+/// again), or the view with the reason when the session was not in the
+/// status the action needs.
+async fn back_or_refuse<T>(
+    state: &AppState,
+    viewer: &SignedInUser,
+    filters: Filters,
+    result: Result<T, ServiceError>,
+    extra: &[(&str, &str)],
+) -> Result<Response, PageError> {
+    match result {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/sessions{}", filters.query_with(extra))).into_response())
+        }
+        Err(ServiceError::Conflict(conflict)) => {
+            let message = conflict_text(&conflict, state.sessions.now());
+            refused(state, viewer, filters, StatusCode::CONFLICT, message).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Says plainly why an action did not happen, naming who closed a session.
+/// app.js words the same explanations from the API's problem body.
+pub fn conflict_text(conflict: &Conflict, now: chrono::DateTime<chrono::Utc>) -> String {
+    let session = &conflict.current;
+    match (conflict.required, session.status()) {
+        (Status::Active, Status::Completed) => match (session.outcome, &session.completed_by) {
+            (Some(outcome), Some(by)) => {
+                let when = session
+                    .completed_at
+                    .map(|at| format!(" {}", relative(at, now)))
+                    .unwrap_or_default();
+                format!("Already closed as {} by {by}{when}", outcome.label())
+            }
+            _ => "This session is already closed.".into(),
+        },
+        (Status::Active, Status::Prepared) => {
+            "This session hasn’t been started yet — start it before closing it.".into()
+        }
+        _ => conflict.detail(),
+    }
+}

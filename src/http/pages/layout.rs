@@ -1,0 +1,159 @@
+//! What every page's `base.html` needs, and the page error.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::assets::{CSS, JS};
+use crate::http::auth::SignedInUser;
+use crate::service::ServiceError;
+
+/// A message in the toast region, rendered by the server for the paths that
+/// work without script.
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    /// Where the Undo form posts, when the action can be undone.
+    pub undo: Option<String>,
+}
+
+impl Notice {
+    pub fn error(text: impl Into<String>) -> Self {
+        Notice {
+            text: text.into(),
+            error: true,
+            undo: None,
+        }
+    }
+}
+
+pub struct Layout {
+    pub title: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub notice: Option<Notice>,
+    /// Who is signed in, for the header; `None` on the sign-in pages.
+    pub user: Option<UserView>,
+    /// The login session's CSRF token, carried back by every form.
+    pub csrf: String,
+}
+
+/// The signed-in user as the header shows them.
+pub struct UserView {
+    pub display_name: String,
+    pub is_admin: bool,
+}
+
+impl Layout {
+    /// A page for someone not signed in (sign-in, setup, errors).
+    pub fn new(title: impl Into<String>) -> Self {
+        Layout {
+            title: title.into(),
+            css: &CSS.href,
+            js: &JS.href,
+            notice: None,
+            user: None,
+            csrf: String::new(),
+        }
+    }
+
+    /// A page for a signed-in user.
+    pub fn signed_in(title: impl Into<String>, viewer: &SignedInUser) -> Self {
+        Layout {
+            user: Some(UserView {
+                display_name: viewer.user.display_name.as_str().to_string(),
+                is_admin: viewer.user.role == crate::domain::Role::Admin,
+            }),
+            csrf: viewer.csrf_token().to_string(),
+            ..Layout::new(title)
+        }
+    }
+}
+
+/// An id from a page's path. A malformed id names no session, so it is a
+/// "not found" page like any unknown id.
+pub fn parse_id(raw: &str) -> Result<uuid::Uuid, PageError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| PageError::NotFound)
+}
+
+/// Renders a template as an HTML response.
+pub fn render<T: Template>(template: &T) -> Result<Response, PageError> {
+    template
+        .render()
+        .map(|html| Html(html).into_response())
+        .map_err(|e| PageError::Internal(e.into()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("no such session")]
+    NotFound,
+    #[error("only {0} or an admin may change this session")]
+    Forbidden(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl From<ServiceError> for PageError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound | ServiceError::StepNotFound => PageError::NotFound,
+            ServiceError::Forbidden { owner } => PageError::Forbidden(owner),
+            ServiceError::Unavailable(e) => PageError::Unavailable(e.into()),
+            // Callers that expect a conflict handle it before this point.
+            other => PageError::Internal(other.into()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, heading, message) = match &self {
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Session not found",
+                "There is no session at this address. It may have been mistyped.".to_string(),
+            ),
+            PageError::Forbidden(owner) => (
+                StatusCode::FORBIDDEN,
+                "Not yours to change",
+                format!("Only the session's owner ({owner}) or an admin can change it."),
+            ),
+            PageError::Unavailable(error) => {
+                tracing::warn!(error = ?error, "database unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Casebook is unavailable",
+                    "The database cannot be reached right now; try again in a moment.".to_string(),
+                )
+            }
+            PageError::Internal(error) => {
+                tracing::error!(error = ?error, "page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Something went wrong on our side; it has been logged.".to_string(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            layout: Layout::new(heading),
+            heading,
+            message,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, page.message).into_response(),
+        }
+    }
+}

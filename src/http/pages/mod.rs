@@ -1,0 +1,68 @@
+//! Server-rendered HTML pages and their embedded assets.
+
+mod account;
+mod assets;
+mod filters;
+mod history;
+mod layout;
+mod prepare;
+mod session;
+mod view;
+mod workspace;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::AppState;
+
+/// Pages load only Casebook's own stylesheet and script; even a template
+/// that forgot to escape could not run an injected script.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/sessions") }))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/setup", get(account::setup_form).post(account::setup))
+        .route("/account", get(account::account))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/sessions", get(history::page))
+        .route("/sessions/new", get(prepare::form).post(prepare::submit))
+        .route("/sessions/{id}", get(session::details))
+        .route("/sessions/{id}/summary", post(workspace::summarize))
+        .route("/sessions/{id}/work/start", post(workspace::start))
+        .route("/sessions/{id}/work/reopen", post(workspace::reopen))
+        .route("/sessions/{id}/work/notes", post(workspace::add_note))
+        .route("/sessions/{id}/work/complete", post(workspace::complete))
+        .route(
+            "/sessions/{id}/work/steps/{step_id}/check",
+            post(workspace::check_step),
+        )
+        .route(
+            "/sessions/{id}/work/steps/{step_id}/uncheck",
+            post(workspace::uncheck_step),
+        )
+        .route("/sessions/{id}/work", get(session::work))
+        .route("/sessions/{id}/card", get(history::card))
+        .route("/sessions/{id}/close", post(history::close))
+        .route("/sessions/{id}/start", post(history::start))
+        .route("/sessions/{id}/reopen", post(history::reopen))
+        .route("/assets/{file}", get(assets::serve))
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        // Pages change with every action; assets set their own long lifetime.
+        .layer(header_layer(header::CACHE_CONTROL, "no-cache"))
+        .layer(CompressionLayer::new())
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}

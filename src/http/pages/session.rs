@@ -1,0 +1,231 @@
+//! The details page and the workspace page of one session.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use uuid::Uuid;
+
+use super::layout::{Layout, Notice, PageError, parse_id, render};
+use super::view::{CardView, Stamp};
+use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, ValidationErrors};
+use crate::http::AppState;
+use crate::http::auth::SignedInUser;
+use crate::http::state::Viewer;
+
+/// One line of the timeline: who did what, when, through which surface.
+pub struct EventView {
+    pub at: Stamp,
+    pub actor: String,
+    pub via: &'static str,
+    pub what: String,
+}
+
+impl EventView {
+    fn new(event: &Event, steps: &[Step], now: chrono::DateTime<chrono::Utc>) -> Self {
+        let step = |id| {
+            steps
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| format!("step {} ({})", s.position, s.text))
+                .unwrap_or_else(|| "a step".into())
+        };
+        let what = match &event.kind {
+            EventKind::Created => "prepared the session".into(),
+            EventKind::Started => "started the session".into(),
+            EventKind::NoteAdded { text } => format!("noted: {text}"),
+            EventKind::StepChecked { step_id, finding } => match finding {
+                Some(f) => format!("checked {}: {f}", step(*step_id)),
+                None => format!("checked {}", step(*step_id)),
+            },
+            EventKind::StepUnchecked { step_id } => format!("unchecked {}", step(*step_id)),
+            EventKind::Completed {
+                outcome,
+                outcome_notes,
+            } => match outcome_notes {
+                Some(notes) => format!("closed it as {}: {notes}", outcome.label()),
+                None => format!("closed it as {}", outcome.label()),
+            },
+            EventKind::Reopened => "reopened the session".into(),
+            EventKind::SummaryGenerated { summarizer, .. } => {
+                format!("generated the summary ({summarizer})")
+            }
+        };
+        EventView {
+            at: Stamp::new(event.at, now),
+            actor: event.actor.clone(),
+            via: event.via.as_str(),
+            what,
+        }
+    }
+}
+
+/// A note in the workspace's stream.
+pub struct NoteView {
+    pub at: Stamp,
+    pub actor: String,
+    pub text: String,
+}
+
+/// A step of the workspace checklist.
+pub struct StepView {
+    pub id: Uuid,
+    pub position: u32,
+    pub text: String,
+    pub checked: Option<Stamp>,
+    pub finding: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "session.html")]
+struct DetailsPage {
+    layout: Layout,
+    card: CardView,
+    session: Session,
+    events: Vec<EventView>,
+    summary_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "work.html")]
+pub struct WorkPage {
+    layout: Layout,
+    card: CardView,
+    session: Session,
+    steps: Vec<StepView>,
+    notes: Vec<NoteView>,
+    outcomes: &'static [Outcome],
+    /// What the engineer typed into a form that was refused, kept for them.
+    kept: Kept,
+    errors: ValidationErrors,
+}
+
+/// Input of a refused workspace form, shown again beside its message.
+#[derive(Default)]
+pub struct Kept {
+    pub note: String,
+    pub outcome: String,
+    pub outcome_notes: String,
+    pub finding_step: Option<Uuid>,
+    pub finding: String,
+}
+
+impl WorkPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    fn is_chosen(&self, outcome: &Outcome) -> bool {
+        self.kept.outcome == outcome.as_str()
+    }
+
+    fn finding_for(&self, step: &StepView) -> &str {
+        match self.kept.finding_step {
+            Some(id) if id == step.id => &self.kept.finding,
+            _ => "",
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn details(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    details_page(&state, &viewer, parse_id(&id)?, None, None).await
+}
+
+/// The details page, with a toast or a summary error when an action just ran.
+pub async fn details_page(
+    state: &AppState,
+    viewer: &SignedInUser,
+    id: Uuid,
+    notice: Option<Notice>,
+    summary_error: Option<String>,
+) -> Result<Response, PageError> {
+    let session = state.sessions.get(id).await?;
+    let events = state.sessions.events(id).await?;
+    let now = state.sessions.now();
+    let mut layout = Layout::signed_in(session.title.clone(), viewer);
+    layout.notice = notice;
+    render(&DetailsPage {
+        layout,
+        card: CardView::new(&session, now, &viewer.user.actor()),
+        events: events
+            .iter()
+            .map(|e| EventView::new(e, &session.steps, now))
+            .collect(),
+        session,
+        summary_error,
+    })
+}
+
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn work(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let (kept, errors) = (Kept::default(), ValidationErrors::default());
+    work_page(&state, &viewer, id, kept, errors, None).await
+}
+
+/// The workspace; a completed session has nothing left to work on, so its
+/// workspace is its details page.
+pub async fn work_page(
+    state: &AppState,
+    viewer: &SignedInUser,
+    id: Uuid,
+    kept: Kept,
+    errors: ValidationErrors,
+    notice: Option<Notice>,
+) -> Result<Response, PageError> {
+    let session = state.sessions.get(id).await?;
+    let actor = viewer.user.actor();
+    // Nothing is left to work on in a completed session, and only its owner
+    // (or an admin) works on one: everyone else reads the details.
+    if session.status() == Status::Completed || !actor.may_write(&session.owner) {
+        return Ok(Redirect::to(&format!("/sessions/{id}")).into_response());
+    }
+    let events = state.sessions.events(id).await?;
+    let now = state.sessions.now();
+    let notes = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::NoteAdded { text } => Some(NoteView {
+                at: Stamp::new(e.at, now),
+                actor: e.actor.clone(),
+                text: text.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let steps = session
+        .steps
+        .iter()
+        .map(|s| StepView {
+            id: s.id,
+            position: s.position,
+            text: s.text.clone(),
+            checked: s.checked_at.map(|t| Stamp::new(t, now)),
+            finding: s.finding.clone(),
+        })
+        .collect();
+    let mut layout = Layout::signed_in(format!("Workspace · {}", session.title), viewer);
+    layout.notice = notice;
+    render(&WorkPage {
+        layout,
+        card: CardView::new(&session, now, &actor),
+        session,
+        steps,
+        notes,
+        outcomes: &Outcome::ALL,
+        kept,
+        errors,
+    })
+}

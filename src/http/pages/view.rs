@@ -1,0 +1,203 @@
+//! What the templates show: sessions turned into display text (times,
+//! durations, snippets) so templates only lay things out.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use uuid::Uuid;
+
+use crate::domain::{Actor, Outcome, Session, Status, human_duration};
+
+/// A moment shown as relative text, with the exact time in a tooltip and in
+/// a machine-readable attribute.
+pub struct Stamp {
+    pub iso: String,
+    pub absolute: String,
+    pub relative: String,
+}
+
+impl Stamp {
+    pub fn new(at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        // The same text as chrono's `to_rfc3339_opts(Secs, true)` and
+        // `format("%Y-%m-%d %H:%M UTC")`, without parsing a format string for
+        // every stamp (a history page shows a hundred and more). Four-digit
+        // years only; chrono words the others.
+        let (year, month, day) = (at.year(), at.month(), at.day());
+        if !(0..=9999).contains(&year) {
+            return Stamp {
+                iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                absolute: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                relative: relative(at, now),
+            };
+        }
+        let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+        let mut iso = String::with_capacity(20);
+        let _ = write!(
+            iso,
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
+        );
+        let mut absolute = String::with_capacity(20);
+        let _ = write!(
+            absolute,
+            "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC"
+        );
+        Stamp {
+            iso,
+            absolute,
+            relative: relative(at, now),
+        }
+    }
+}
+
+/// One session card.
+pub struct CardView {
+    pub id: Uuid,
+    /// Whether the viewer may start, close or resume it.
+    pub can_write: bool,
+    pub title: String,
+    pub reference: Option<String>,
+    pub customer: Option<String>,
+    pub owner: String,
+    pub status: Status,
+    pub created: Stamp,
+    pub started: Option<Stamp>,
+    pub completed: Option<Stamp>,
+    pub duration: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub notes: Option<String>,
+}
+
+impl CardView {
+    const SNIPPET_CHARS: usize = 140;
+
+    /// The card as `viewer` sees it: actions only where they may act.
+    pub fn new(s: &Session, now: DateTime<Utc>, viewer: &Actor) -> Self {
+        CardView {
+            can_write: viewer.may_write(&s.owner),
+            id: s.id,
+            title: s.title.clone(),
+            reference: s.reference.clone(),
+            customer: s.customer.clone(),
+            owner: s.owner.clone(),
+            status: s.status(),
+            created: Stamp::new(s.created_at, now),
+            started: s.started_at.map(|t| Stamp::new(t, now)),
+            completed: s.completed_at.map(|t| Stamp::new(t, now)),
+            duration: s.duration(now).map(human_duration),
+            outcome: s.outcome,
+            notes: s
+                .outcome_notes
+                .as_deref()
+                .map(|n| snippet(n, Self::SNIPPET_CHARS)),
+        }
+    }
+
+    pub fn is_prepared(&self) -> bool {
+        self.status == Status::Prepared
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active
+    }
+}
+
+/// "just now", "5 minutes ago", "3 days ago"; a date once it is weeks old.
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds();
+    if seconds < 0 {
+        return "just now".into();
+    }
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match seconds {
+        0..45 => "just now".into(),
+        45..3_570 => plural(((seconds + 30) / 60).max(1), "minute"),
+        3_570..84_600 => plural((seconds + 1_800) / 3_600, "hour"),
+        84_600..172_800 => "yesterday".into(),
+        172_800..1_209_600 => plural(seconds / 86_400, "day"),
+        _ => calendar_date(at),
+    }
+}
+
+/// `at.format("%b %-d, %Y")`, without parsing the format every time.
+fn calendar_date(at: DateTime<Utc>) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return at.format("%b %-d, %Y").to_string();
+    }
+    let month = MONTHS[at.month0() as usize];
+    let mut text = String::with_capacity(12);
+    let _ = write!(text, "{month} {}, {year:04}", at.day());
+    text
+}
+
+/// The start of a text on one line, cut at a word where possible.
+pub fn snippet(text: &str, max_chars: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max_chars {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max_chars).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max_chars / 2 => &cut[..i],
+        _ => &cut,
+    };
+    format!("{}…", cut.trim_end_matches([',', '.', ';', ':']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ago(seconds: i64) -> String {
+        let now = Utc::now();
+        relative(now - chrono::Duration::seconds(seconds), now)
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(60), "1 minute ago");
+        assert_eq!(ago(125), "2 minutes ago");
+        assert_eq!(ago(2 * 3_600), "2 hours ago");
+        assert_eq!(ago(30 * 3_600), "yesterday");
+        assert_eq!(ago(5 * 86_400), "5 days ago");
+    }
+
+    #[test]
+    fn stamps_read_as_chrono_formats_them() {
+        let now = Utc::now();
+        for micros in [
+            0,
+            1_700_000_000_123_456,
+            951_782_400_000_000,     // 2000-02-29
+            -62_135_596_800_000_000, // year 1
+            253_402_300_799_000_000, // 9999-12-31 23:59:59
+            253_402_300_800_000_000, // year 10000
+            -62_198_755_200_000_000, // year -1
+        ] {
+            let at = DateTime::from_timestamp_micros(micros).unwrap();
+            let stamp = Stamp::new(at, now);
+            assert_eq!(
+                stamp.iso,
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            assert_eq!(stamp.absolute, at.format("%Y-%m-%d %H:%M UTC").to_string());
+            assert_eq!(calendar_date(at), at.format("%b %-d, %Y").to_string());
+        }
+    }
+
+    #[test]
+    fn snippets_are_one_line_and_cut_at_a_word() {
+        assert_eq!(snippet("a\n  b", 10), "a b");
+        assert_eq!(snippet("alpha beta gamma delta", 14), "alpha beta…");
+    }
+}

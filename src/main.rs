@@ -1,0 +1,39 @@
+use clap::Parser;
+
+use casebook::config::{Cli, Command};
+use casebook::startup::{Application, shutdown_signal};
+use casebook::{admin, demo, store, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            let app = Application::build(&args.settings()?).await?;
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate(args) => {
+            let store = store::connect(&args.resolve_url()?).await?;
+            store.close().await;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let store = store::connect(&args.database.resolve_url()?).await?;
+            let seeded = demo::seed(store.clone()).await;
+            store.close().await;
+            match seeded {
+                Ok(count) => println!("Added {count} demo sessions."),
+                // A refusal is an answer, not a crash: no backtrace.
+                Err(e) => {
+                    eprintln!("casebook seed: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+            Ok(())
+        }
+        Command::User(args) => admin::exit_on_error("user", admin::user(args).await),
+        Command::Token(args) => admin::exit_on_error("token", admin::token(args).await),
+    }
+}

@@ -1,0 +1,488 @@
+//! Accounts: users, first-run setup, password sign-in with a throttle,
+//! server-side login sessions and personal API tokens. The service decides
+//! (expiry, lockouts, who may do what); the store only persists, and sees
+//! secrets only as hashes.
+
+mod error;
+mod secret;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use super::Clock;
+use crate::domain::{
+    ApiToken, DisplayName, Password, Role, ThrottlePolicy, TokenName, User, Username,
+};
+use crate::store::{AccountStore, StoredLoginSession};
+
+pub use error::{AccountError, AuthError};
+pub use secret::Secret;
+
+/// Every API token starts with this, so a leaked one is easy to recognise
+/// (and to scan for) and a bearer value without it needs no database look-up.
+pub const TOKEN_PREFIX: &str = "cb_";
+
+/// How long sessions last and how sign-in failures are throttled.
+#[derive(Debug, Clone)]
+pub struct AccountPolicy {
+    /// A session unused this long has ended.
+    pub idle_timeout: TimeDelta,
+    /// A session ends this long after sign-in, however busy.
+    pub absolute_timeout: TimeDelta,
+    /// A session's last use is written at most this often: a write per
+    /// request would cost more than the idle timeout's precision is worth.
+    pub touch_interval: TimeDelta,
+    pub user_throttle: ThrottlePolicy,
+    /// Looser than per user: one office behind one address makes typos too.
+    pub address_throttle: ThrottlePolicy,
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        let throttle = |max_failures| ThrottlePolicy {
+            max_failures,
+            window: TimeDelta::minutes(15),
+            first_lockout: TimeDelta::seconds(30),
+            max_lockout: TimeDelta::minutes(15),
+        };
+        Self {
+            idle_timeout: TimeDelta::hours(12),
+            absolute_timeout: TimeDelta::days(30),
+            touch_interval: TimeDelta::minutes(1),
+            user_throttle: throttle(5),
+            address_throttle: throttle(20),
+        }
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    /// The username when `None`.
+    pub display_name: Option<DisplayName>,
+    pub password: Password,
+    pub role: Role,
+}
+
+/// A live login session, as a request sees it.
+#[derive(Debug, Clone)]
+pub struct LoginSession {
+    pub user: User,
+    /// Every state-changing form of this session carries it back.
+    pub csrf_token: Secret,
+    pub created_at: DateTime<Utc>,
+    /// The absolute end; the idle end moves with use.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl LoginSession {
+    /// Whether a submitted CSRF token is this session's, in constant time.
+    pub fn csrf_matches(&self, candidate: &str) -> bool {
+        secret::constant_time_eq(self.csrf_token.expose().as_bytes(), candidate.as_bytes())
+    }
+}
+
+/// A fresh sign-in: the id goes into the cookie and is not kept anywhere.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session_id: Secret,
+    pub session: LoginSession,
+}
+
+#[derive(Clone)]
+pub struct AccountService {
+    store: Arc<dyn AccountStore>,
+    clock: Arc<dyn Clock>,
+    policy: AccountPolicy,
+}
+
+impl AccountService {
+    pub fn new(store: Arc<dyn AccountStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            policy: AccountPolicy::default(),
+        }
+    }
+
+    pub fn with_policy(self, policy: AccountPolicy) -> Self {
+        Self { policy, ..self }
+    }
+
+    pub fn policy(&self) -> &AccountPolicy {
+        &self.policy
+    }
+
+    // --- users -----------------------------------------------------------
+
+    #[tracing::instrument(skip_all, fields(username = %new.username, role = %new.role))]
+    pub async fn create_user(&self, new: NewUser) -> Result<User, AccountError> {
+        let hash = secret::hash_password(new.password.expose()).await?;
+        let user = self.user_from(new, self.clock.now());
+        self.store.insert_user(&user, &hash).await?;
+        tracing::info!("user created");
+        Ok(user)
+    }
+
+    /// Every user, by username.
+    pub async fn users(&self) -> Result<Vec<User>, AccountError> {
+        Ok(self.store.users().await?)
+    }
+
+    pub async fn user(&self, username: &Username) -> Result<User, AccountError> {
+        self.store
+            .user_by_username(username)
+            .await?
+            .ok_or(AccountError::UserNotFound)
+    }
+
+    /// Sets a new password and ends every login session of the user.
+    #[tracing::instrument(skip_all, fields(%username))]
+    pub async fn set_password(
+        &self,
+        username: &Username,
+        password: &Password,
+    ) -> Result<(), AccountError> {
+        let user = self.user(username).await?;
+        let hash = secret::hash_password(password.expose()).await?;
+        if !self.store.set_password_hash(user.id, &hash).await? {
+            return Err(AccountError::UserNotFound);
+        }
+        tracing::info!("password changed; login sessions ended");
+        Ok(())
+    }
+
+    /// Disables the user: their login sessions end and their password and
+    /// tokens stop working. Disabling a disabled user changes nothing.
+    #[tracing::instrument(skip_all, fields(%username))]
+    pub async fn disable_user(&self, username: &Username) -> Result<User, AccountError> {
+        let user = self.user(username).await?;
+        if self.store.disable_user(user.id, self.clock.now()).await? {
+            tracing::info!("user disabled");
+        }
+        self.user(username).await
+    }
+
+    // --- first run -------------------------------------------------------
+
+    /// True while no account exists: the server then offers first-run setup.
+    pub async fn needs_setup(&self) -> Result<bool, AccountError> {
+        Ok(!self.store.has_users().await?)
+    }
+
+    /// A one-time token that creates the first admin, or `None` when an
+    /// account exists. Only its hash is stored; each call adds a new one
+    /// (a restart cannot show an old one again) and all die at setup.
+    pub async fn begin_setup(&self) -> Result<Option<Secret>, AccountError> {
+        if !self.needs_setup().await? {
+            return Ok(None);
+        }
+        let token = Secret::generate("");
+        self.store
+            .insert_setup_token(&secret::sha256_hex(token.expose()), self.clock.now())
+            .await?;
+        Ok(Some(token))
+    }
+
+    /// Creates the first account, always an admin, if `token` is a live setup
+    /// token. Exactly one of any number of racing calls succeeds.
+    #[tracing::instrument(skip_all, fields(username = %new.username))]
+    pub async fn complete_setup(&self, token: &str, new: NewUser) -> Result<User, AccountError> {
+        // Spares the argon2 work once setup is over.
+        if !self.needs_setup().await? {
+            return Err(AccountError::SetupRefused);
+        }
+        let hash = secret::hash_password(new.password.expose()).await?;
+        let now = self.clock.now();
+        let admin = self.user_from(
+            NewUser {
+                role: Role::Admin,
+                ..new
+            },
+            now,
+        );
+        let token_hash = secret::sha256_hex(token);
+        if !self
+            .store
+            .complete_setup(&token_hash, &admin, &hash, now)
+            .await?
+        {
+            return Err(AccountError::SetupRefused);
+        }
+        tracing::info!("first admin created");
+        Ok(admin)
+    }
+
+    // --- sign-in ---------------------------------------------------------
+
+    /// Checks a password, under the throttle: refused without checking while
+    /// the username or the client address is locked out; every failure
+    /// counts for both; a success clears the username's count (not the
+    /// address's: one good account must not shield guessing at others).
+    #[tracing::instrument(skip_all, fields(%client))]
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<User, AuthError> {
+        let now = self.clock.now();
+        let username = Username::parse(username).ok();
+        let user_key = username.as_ref().map(|u| format!("user:{u}"));
+        let keys = [
+            (user_key.as_deref(), &self.policy.user_throttle),
+            (
+                Some(&address_key(client)[..]),
+                &self.policy.address_throttle,
+            ),
+        ];
+        let mut wait = None;
+        for (key, _) in keys.iter().filter_map(|(k, p)| k.map(|k| (k, p))) {
+            if let Some(throttle) = self.store.throttle(key).await? {
+                wait = wait.max(throttle.retry_after(now));
+            }
+        }
+        if let Some(wait) = wait {
+            tracing::info!(retry_after_s = wait.num_seconds(), "sign-in throttled");
+            return Err(AuthError::Throttled {
+                retry_after: wait.to_std().unwrap_or_default(),
+            });
+        }
+
+        let found = match &username {
+            Some(username) => self.store.user_with_password_hash(username).await?,
+            None => None,
+        };
+        let (user, hash) = found.unzip();
+        let matches = secret::verify_password(password, hash).await?;
+        match user {
+            Some(user) if matches && !user.is_disabled() => {
+                if let Some(key) = &user_key {
+                    self.store.clear_throttle(key).await?;
+                }
+                Ok(user)
+            }
+            _ => {
+                for (key, policy) in keys.iter().filter_map(|(k, p)| k.map(|k| (k, *p))) {
+                    self.store.record_failure(key, policy, now).await?;
+                }
+                tracing::info!("sign-in failed");
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Authenticates and starts a new login session. A session the client
+    /// already had ends: each sign-in gets a new id, so an id planted
+    /// before sign-in is worth nothing after it.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+        previous_session_id: Option<&str>,
+    ) -> Result<SignedIn, AuthError> {
+        let user = self.authenticate(username, password, client).await?;
+        if let Some(previous) = previous_session_id {
+            self.sign_out(previous).await?;
+        }
+        Ok(self.start_login_session(&user).await?)
+    }
+
+    /// A new login session for a user already authenticated.
+    #[tracing::instrument(skip_all, fields(username = %user.username))]
+    pub async fn start_login_session(&self, user: &User) -> Result<SignedIn, AccountError> {
+        let now = self.clock.now();
+        let session_id = Secret::generate("");
+        let csrf_token = Secret::generate("");
+        let stored = StoredLoginSession {
+            id_hash: secret::sha256_hex(session_id.expose()),
+            user_id: user.id,
+            csrf_token: csrf_token.expose().to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + self.policy.absolute_timeout,
+        };
+        self.store.insert_login_session(&stored).await?;
+        Ok(SignedIn {
+            session_id,
+            session: LoginSession {
+                user: user.clone(),
+                csrf_token,
+                created_at: now,
+                expires_at: stored.expires_at,
+            },
+        })
+    }
+
+    /// The live session a cookie names, or `None` when it is unknown,
+    /// expired (idle or absolute) or its user is disabled; an expired one is
+    /// deleted on the way.
+    pub async fn login_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<LoginSession>, AccountError> {
+        let id_hash = secret::sha256_hex(session_id);
+        let Some((stored, user)) = self.store.login_session(&id_hash).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let idle = now - stored.last_seen_at;
+        if user.is_disabled() || now >= stored.expires_at || idle >= self.policy.idle_timeout {
+            self.store.delete_login_session(&id_hash).await?;
+            return Ok(None);
+        }
+        if idle >= self.policy.touch_interval {
+            self.store.touch_login_session(&id_hash, now).await?;
+        }
+        Ok(Some(LoginSession {
+            user,
+            csrf_token: Secret::from_stored(stored.csrf_token),
+            created_at: stored.created_at,
+            expires_at: stored.expires_at,
+        }))
+    }
+
+    /// Ends a login session; ending an unknown one is not an error.
+    pub async fn sign_out(&self, session_id: &str) -> Result<(), AccountError> {
+        Ok(self
+            .store
+            .delete_login_session(&secret::sha256_hex(session_id))
+            .await?)
+    }
+
+    /// Deletes expired login sessions and forgotten throttle entries; for a
+    /// periodic task. Returns how many login sessions ended.
+    pub async fn purge_expired(&self) -> Result<u64, AccountError> {
+        let now = self.clock.now();
+        let ended = self
+            .store
+            .delete_expired_login_sessions(now - self.policy.idle_timeout, now)
+            .await?;
+        let window = self
+            .policy
+            .user_throttle
+            .window
+            .max(self.policy.address_throttle.window);
+        self.store.delete_stale_throttles(now - window).await?;
+        Ok(ended)
+    }
+
+    // --- API tokens ------------------------------------------------------
+
+    /// A new personal token for `username`; the token itself is returned
+    /// only here, only its hash is kept.
+    #[tracing::instrument(skip_all, fields(%username))]
+    pub async fn create_token(
+        &self,
+        username: &Username,
+        name: TokenName,
+    ) -> Result<(ApiToken, Secret), AccountError> {
+        let user = self.user(username).await?;
+        if user.is_disabled() {
+            return Err(AccountError::UserDisabled);
+        }
+        let secret = Secret::generate(TOKEN_PREFIX);
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            username: user.username,
+            name,
+            created_at: self.clock.now(),
+            revoked_at: None,
+        };
+        self.store
+            .insert_api_token(&token, &secret::sha256_hex(secret.expose()))
+            .await?;
+        tracing::info!(token_id = %token.id, "API token created");
+        Ok((token, secret))
+    }
+
+    /// Newest first: one user's tokens, or everyone's.
+    pub async fn tokens(&self, username: Option<&Username>) -> Result<Vec<ApiToken>, AccountError> {
+        let user_id = match username {
+            Some(username) => Some(self.user(username).await?.id),
+            None => None,
+        };
+        Ok(self.store.api_tokens(user_id).await?)
+    }
+
+    /// Revokes a token; with `owner`, only if it is theirs (anyone else's
+    /// token is "not found", so ids cannot be probed).
+    #[tracing::instrument(skip_all, fields(token_id = %id))]
+    pub async fn revoke_token(&self, id: Uuid, owner: Option<&User>) -> Result<(), AccountError> {
+        let revoked = self
+            .store
+            .revoke_api_token(id, owner.map(|u| u.id), self.clock.now())
+            .await?;
+        if !revoked {
+            return Err(AccountError::TokenNotFound);
+        }
+        tracing::info!("API token revoked");
+        Ok(())
+    }
+
+    /// The user a bearer token authenticates: `None` for an unknown or
+    /// revoked token or a disabled user.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<User>, AccountError> {
+        if !token.starts_with(TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .user_by_api_token(&secret::sha256_hex(token))
+            .await?)
+    }
+
+    fn user_from(&self, new: NewUser, now: DateTime<Utc>) -> User {
+        User {
+            id: Uuid::now_v7(),
+            display_name: new
+                .display_name
+                .unwrap_or_else(|| DisplayName::from_username(&new.username)),
+            username: new.username,
+            role: new.role,
+            created_at: now,
+            disabled_at: None,
+        }
+    }
+}
+
+/// The throttle key of a client. An IPv6 host usually has a whole /64 to
+/// itself, so per-address counting there would be counting nothing.
+fn address_key(client: IpAddr) -> String {
+    match client.to_canonical() {
+        IpAddr::V4(v4) => format!("addr:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("addr:{prefix}/64")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_addresses_count_alone_and_ipv6_by_their_64_bit_prefix() {
+        assert_eq!(address_key("10.1.2.3".parse().unwrap()), "addr:10.1.2.3");
+        assert_eq!(
+            address_key("::ffff:10.1.2.3".parse().unwrap()),
+            "addr:10.1.2.3"
+        );
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1".parse().unwrap()),
+            "addr:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key("2001:db8:1:2:bbbb::9".parse().unwrap()),
+            "addr:2001:db8:1:2::/64"
+        );
+    }
+}

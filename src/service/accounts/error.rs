@@ -1,0 +1,76 @@
+use std::time::Duration;
+
+use crate::store::{AccountStoreError, StoreError};
+
+/// Why an account operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("this username is taken")]
+    UsernameTaken,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("this user is disabled")]
+    UserDisabled,
+    #[error("no such API token (or it is already revoked)")]
+    TokenNotFound,
+    /// Deliberately one answer for an unknown, used or late setup token.
+    #[error("this setup link is invalid or was already used")]
+    SetupRefused,
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl From<AccountStoreError> for AccountError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            AccountStoreError::UsernameTaken => AccountError::UsernameTaken,
+            AccountStoreError::Store(StoreError::Unavailable(e)) => AccountError::Unavailable(e),
+            AccountStoreError::Store(e) => AccountError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AccountError {
+    fn from(error: anyhow::Error) -> Self {
+        AccountError::Internal(error)
+    }
+}
+
+/// Why a sign-in failed. A wrong password, an unknown username and a
+/// disabled account are one answer, so none can be told from another.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// Too many failures for this username or client address.
+    #[error("too many failed sign-ins; try again in {} s", retry_after.as_millis().div_ceil(1000))]
+    Throttled { retry_after: Duration },
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl From<AccountError> for AuthError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Unavailable(e) => AuthError::Unavailable(e),
+            AccountError::Internal(e) => AuthError::Internal(e),
+            other => AuthError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AccountStoreError> for AuthError {
+    fn from(error: AccountStoreError) -> Self {
+        AccountError::from(error).into()
+    }
+}
+
+impl From<anyhow::Error> for AuthError {
+    fn from(error: anyhow::Error) -> Self {
+        AuthError::Internal(error)
+    }
+}

@@ -1,0 +1,70 @@
+use crate::domain::{Session, Status};
+use crate::store::StoreError;
+
+/// Why an operation did not happen, in terms every surface can explain.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no such session")]
+    NotFound,
+    #[error("no such step in this session")]
+    StepNotFound,
+    /// Only the session's owner and admins may change it.
+    #[error("only {owner} or an admin may change this session")]
+    Forbidden { owner: String },
+    #[error(transparent)]
+    Conflict(Conflict),
+    /// The summarizer failed; the session is unchanged.
+    #[error("{0}")]
+    Summary(String),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+/// The session is not in the status an action needs; `current` is how it is now.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.detail())]
+pub struct Conflict {
+    /// Past participle of the action ("completed").
+    pub attempted: &'static str,
+    pub required: Status,
+    pub current: Box<Session>,
+}
+
+impl Conflict {
+    pub fn detail(&self) -> String {
+        let status = self.current.status();
+        let mut detail = format!(
+            "This session is {status}; only a{} {} session can be {}.",
+            if self.required == Status::Active {
+                "n"
+            } else {
+                ""
+            },
+            self.required,
+            self.attempted
+        );
+        if let (Some(outcome), Some(by)) = (self.current.outcome, &self.current.completed_by) {
+            detail.push_str(&format!(" It was closed as {} by {by}.", outcome.label()));
+        }
+        detail
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::StepNotFound => ServiceError::StepNotFound,
+            StoreError::Unavailable(e) => ServiceError::Unavailable(e),
+            StoreError::Database(e) => ServiceError::Internal(e.into()),
+            // Callers that expect a status conflict map it with context first.
+            StoreError::WrongStatus(session) => ServiceError::Internal(anyhow::anyhow!(
+                "session {} is unexpectedly {}",
+                session.id,
+                session.status()
+            )),
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The lifecycle operations. The service decides what happens (which change,
+//! which event, by whom, when); the store makes it durable.
+
+mod accounts;
+mod clock;
+mod error;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::domain::{
+    Actor, Change, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome,
+    OutcomeNotes, Page, Session, Status, Step, Surface,
+};
+use crate::store::{SessionStore, StoreError};
+use crate::summary::{LocalSummarizer, Summarizer, SummaryInput};
+
+pub use accounts::{
+    AccountError, AccountPolicy, AccountService, AuthError, LoginSession, NewUser, Secret,
+    SignedIn, TOKEN_PREFIX,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Conflict, ServiceError};
+
+#[derive(Clone)]
+pub struct SessionService {
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    summarizer: Arc<dyn Summarizer>,
+}
+
+impl SessionService {
+    pub fn new(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            summarizer: Arc::new(LocalSummarizer),
+        }
+    }
+
+    /// Summaries come from `summarizer` instead of the local default.
+    pub fn with_summarizer(self, summarizer: Arc<dyn Summarizer>) -> Self {
+        Self { summarizer, ..self }
+    }
+
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Prepares a session owned by `actor`.
+    #[tracing::instrument(skip_all, fields(owner = %actor.username))]
+    pub async fn prepare(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        new: NewSession,
+    ) -> Result<Session, ServiceError> {
+        let now = self.clock.now();
+        let steps = new
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| Step {
+                id: Uuid::now_v7(),
+                position: i as u32 + 1,
+                text: text.into_inner(),
+                checked_at: None,
+                finding: None,
+            })
+            .collect();
+        let session = Session {
+            id: Uuid::now_v7(),
+            title: new.title.into_inner(),
+            problem: new.problem.into_inner(),
+            reference: new.reference.into_inner(),
+            customer: new.customer.into_inner(),
+            owner: actor.username.clone(),
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+            completed_by: None,
+            outcome: None,
+            outcome_notes: None,
+            summary: None,
+            steps,
+        };
+        let event = self.event(session.id, actor, via, EventKind::Created);
+        self.store.insert(&session, &event).await?;
+        Ok(session)
+    }
+
+    pub async fn start(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+    ) -> Result<Session, ServiceError> {
+        self.apply(actor, via, id, Change::Start, EventKind::Started)
+            .await
+    }
+
+    pub async fn complete(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        outcome: Outcome,
+        notes: OutcomeNotes,
+    ) -> Result<Session, ServiceError> {
+        let notes = notes.into_inner();
+        let kind = EventKind::Completed {
+            outcome,
+            outcome_notes: notes.clone(),
+        };
+        let change = Change::Complete {
+            outcome,
+            notes,
+            by: actor.username.clone(),
+        };
+        self.apply(actor, via, id, change, kind).await
+    }
+
+    pub async fn reopen(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+    ) -> Result<Session, ServiceError> {
+        self.apply(actor, via, id, Change::Reopen, EventKind::Reopened)
+            .await
+    }
+
+    /// Adds a note to an active session and returns it as its timeline event.
+    pub async fn add_note(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        text: NoteText,
+    ) -> Result<Event, ServiceError> {
+        let event = self.event(
+            id,
+            actor,
+            via,
+            EventKind::NoteAdded {
+                text: text.into_inner(),
+            },
+        );
+        self.write(actor, id, Change::AddNote, &event).await?;
+        Ok(event)
+    }
+
+    pub async fn check_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        step_id: Uuid,
+        finding: Finding,
+    ) -> Result<Session, ServiceError> {
+        let finding = finding.into_inner();
+        let kind = EventKind::StepChecked {
+            step_id,
+            finding: finding.clone(),
+        };
+        self.apply(actor, via, id, Change::CheckStep { step_id, finding }, kind)
+            .await
+    }
+
+    pub async fn uncheck_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        step_id: Uuid,
+    ) -> Result<Session, ServiceError> {
+        let kind = EventKind::StepUnchecked { step_id };
+        self.apply(actor, via, id, Change::UncheckStep { step_id }, kind)
+            .await
+    }
+
+    /// Generates (or regenerates) the summary of a completed session.
+    #[tracing::instrument(skip_all, fields(session = %id))]
+    pub async fn summarize(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+    ) -> Result<Session, ServiceError> {
+        let session = self.get(id).await?;
+        if !actor.may_write(&session.owner) {
+            return Err(ServiceError::Forbidden {
+                owner: session.owner,
+            });
+        }
+        let change = Change::SetSummary {
+            text: String::new(),
+        };
+        // Checked first only to spare a needless summarizer call; the write
+        // below is conditional all the same.
+        if session.status() != Status::Completed {
+            return Err(ServiceError::Conflict(Conflict {
+                attempted: change.verb(),
+                required: change.required_status(),
+                current: Box::new(session),
+            }));
+        }
+        let events = self.store.events(id).await?;
+        let input = SummaryInput {
+            session: &session,
+            events: &events,
+        };
+        let summary = self
+            .summarizer
+            .summarize(&input)
+            .await
+            .map_err(|e| ServiceError::Summary(e.to_string()))?;
+        let kind = EventKind::SummaryGenerated {
+            summarizer: self.summarizer.name(),
+            summary: summary.clone(),
+        };
+        self.apply(actor, via, id, Change::SetSummary { text: summary }, kind)
+            .await
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Session, ServiceError> {
+        self.store.get(id).await?.ok_or(ServiceError::NotFound)
+    }
+
+    pub async fn list(&self, query: &ListQuery) -> Result<Page<Session>, ServiceError> {
+        Ok(self.store.list(query).await?)
+    }
+
+    /// The timeline, oldest first. Every session has at least its `created`
+    /// event, so an empty timeline means there is no such session.
+    pub async fn events(&self, id: Uuid) -> Result<Vec<Event>, ServiceError> {
+        let events = self.store.events(id).await?;
+        if events.is_empty() {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(events)
+    }
+
+    async fn apply(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        change: Change,
+        kind: EventKind,
+    ) -> Result<Session, ServiceError> {
+        let event = self.event(id, actor, via, kind);
+        self.write(actor, id, change, &event).await
+    }
+
+    /// Applies a change with its event; a wrong status becomes a conflict
+    /// that says what was attempted and how the session is now.
+    async fn write(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        change: Change,
+        event: &Event,
+    ) -> Result<Session, ServiceError> {
+        if !actor.is_admin() {
+            // An owner never changes, so reading it first decides nothing
+            // that a concurrent write could make stale.
+            let owner = self.get(id).await?.owner;
+            if !actor.may_write(&owner) {
+                return Err(ServiceError::Forbidden { owner });
+            }
+        }
+        self.store
+            .apply(id, &change, event)
+            .await
+            .map_err(|e| match e {
+                StoreError::WrongStatus(current) => ServiceError::Conflict(Conflict {
+                    attempted: change.verb(),
+                    required: change.required_status(),
+                    current,
+                }),
+                other => other.into(),
+            })
+    }
+
+    fn event(&self, session_id: Uuid, actor: &Actor, via: Surface, kind: EventKind) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            session_id,
+            at: self.clock.now(),
+            actor: actor.username.clone(),
+            via,
+            kind,
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Persistence of sessions, their steps and their timelines.
+//!
+//! Every state change is one conditional write (`UPDATE … WHERE id = ? AND
+//! <required status>`) in the same transaction as its timeline event, so
+//! concurrent writers get exactly one winner. When the write changes no row,
+//! a re-read tells the caller whether the session is missing or in which
+//! status it is.
+
+mod accounts;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Step};
+
+pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such session")]
+    NotFound,
+    #[error("no such step in this session")]
+    StepNotFound,
+    /// The session is not in the status the change requires; here is how it is now.
+    #[error("session is {}", .0.status())]
+    WrongStatus(Box<Session>),
+    /// The database cannot be reached or is too busy; retrying later may work.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let unavailable = match &error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            // SQLITE_BUSY and its extended codes: another writer holds the lock.
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c == "5" || c == "517" || c.starts_with("08")),
+            _ => false,
+        };
+        if unavailable {
+            StoreError::Unavailable(error)
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session with its steps and its `created` event.
+    async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError>;
+
+    async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
+
+    /// Newest first, after the query's cursor, with steps.
+    async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError>;
+
+    /// The whole timeline, oldest first.
+    async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError>;
+
+    /// Applies `change` if the session is in its required status, appends
+    /// `event`, and returns the session as it now is.
+    async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError>;
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Waits for open work to finish and closes every connection.
+    async fn close(&self);
+}
+
+/// Opens the store a database URL names (`sqlite:…` or `postgres://…`) and
+/// brings its schema up to date.
+pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        anyhow::bail!("unsupported database URL {url:?}: use sqlite:PATH or postgres://…")
+    }
+}
+
+/// Both stores over one connection pool: sessions and accounts.
+#[derive(Clone)]
+pub struct Stores {
+    pub sessions: Arc<dyn SessionStore>,
+    pub accounts: Arc<dyn AccountStore>,
+}
+
+/// Like [`connect`], for callers that need the account store as well.
+pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
+    fn both<S: SessionStore + AccountStore>(store: S) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            sessions: store.clone(),
+            accounts: store,
+        }
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(both(PostgresStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(both(SqliteStore::connect(url).await?))
+    } else {
+        anyhow::bail!("unsupported database URL {url:?}: use sqlite:PATH or postgres://…")
+    }
+}
+
+/// The SQL condition that holds exactly for sessions in `status`; the same on
+/// both backends, and the same as `Status::derive`.
+fn status_condition(status: Status) -> &'static str {
+    match status {
+        Status::Prepared => "started_at is null",
+        Status::Active => "started_at is not null and completed_at is null",
+        Status::Completed => "completed_at is not null",
+    }
+}
+
+/// After a conditional write changed nothing: missing, or in another status.
+fn explain_miss(current: Option<Session>) -> StoreError {
+    match current {
+        None => StoreError::NotFound,
+        Some(session) => StoreError::WrongStatus(Box::new(session)),
+    }
+}
+
+/// Spreads steps fetched for many sessions over those sessions.
+fn attach_steps(sessions: &mut [Session], steps: Vec<(Uuid, Step)>) {
+    let index: std::collections::HashMap<Uuid, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id, i))
+        .collect();
+    for (session_id, step) in steps {
+        if let Some(&i) = index.get(&session_id) {
+            sessions[i].steps.push(step);
+        }
+    }
+}
+
+/// The `set` clause of the conditional write for `change`. Placeholders are
+/// numbered SQLite-style (PostgreSQL swaps `?` for `$`): ?1 is the time, ?2 the session
+/// id; a completion binds outcome, notes and closer as 3, 4 and 5, a summary
+/// its text as 3.
+fn assignments(change: &Change) -> &'static str {
+    match change {
+        Change::Start => "started_at = ?1, updated_at = ?1",
+        Change::Complete { .. } => {
+            "completed_at = ?1, updated_at = ?1, outcome = ?3, outcome_notes = ?4, \
+             completed_by = ?5"
+        }
+        Change::Reopen => {
+            "completed_at = null, outcome = null, outcome_notes = null, completed_by = null, \
+             summary = null, updated_at = ?1"
+        }
+        Change::SetSummary { .. } => "summary = ?3, updated_at = ?1",
+        Change::AddNote | Change::CheckStep { .. } | Change::UncheckStep { .. } => {
+            "updated_at = ?1"
+        }
+    }
+}
+
+/// Trims the one extra row fetched to learn whether another page follows,
+/// and returns the cursor of the next page.
+fn page_cursor(items: &mut Vec<Session>, limit: u32) -> Option<Cursor> {
+    if items.len() <= limit as usize {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(|s| Cursor {
+        created_at: s.created_at,
+        id: s.id,
+    })
+}

@@ -1,0 +1,338 @@
+//! PostgreSQL: how Casebook scales past one machine. Any number of stateless
+//! Casebook processes can share one database; the conditional writes keep
+//! races to exactly one winner across processes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{
+    SessionStore, StoreError, assignments, attach_steps, explain_miss, page_cursor,
+    status_condition,
+};
+use crate::domain::{Change, Event, EventKind, ListQuery, Outcome, Page, Session, Step, Surface};
+
+pub struct PostgresStore {
+    // Shared with the account store (store::accounts), one pool for both traits.
+    pub(super) pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // Fail fast when the database is gone rather than hang a request.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    title: String,
+    problem: String,
+    reference: Option<String>,
+    customer: Option<String>,
+    owner: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    completed_by: Option<String>,
+    outcome: Option<String>,
+    outcome_notes: Option<String>,
+    summary: Option<String>,
+}
+
+const SESSION_COLUMNS: &str = "id, title, problem, reference, customer, owner, created_at, \
+     updated_at, started_at, completed_at, completed_by, outcome, outcome_notes, summary";
+
+impl From<SessionRow> for Session {
+    fn from(row: SessionRow) -> Self {
+        Session {
+            id: row.id,
+            title: row.title,
+            problem: row.problem,
+            reference: row.reference,
+            customer: row.customer,
+            owner: row.owner,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
+            completed_by: row.completed_by,
+            // The CHECK constraint guarantees a known value.
+            outcome: row.outcome.as_deref().and_then(Outcome::parse),
+            outcome_notes: row.outcome_notes,
+            summary: row.summary,
+            steps: Vec::new(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    session_id: Uuid,
+    id: Uuid,
+    position: i32,
+    text: String,
+    checked_at: Option<DateTime<Utc>>,
+    finding: Option<String>,
+}
+
+impl From<StepRow> for (Uuid, Step) {
+    fn from(row: StepRow) -> Self {
+        let step = Step {
+            id: row.id,
+            position: row.position as u32,
+            text: row.text,
+            checked_at: row.checked_at,
+            finding: row.finding,
+        };
+        (row.session_id, step)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    session_id: Uuid,
+    at: DateTime<Utc>,
+    actor: String,
+    via: String,
+    data: Json<EventKind>,
+}
+
+impl From<EventRow> for Event {
+    fn from(row: EventRow) -> Self {
+        Event {
+            id: row.id,
+            session_id: row.session_id,
+            at: row.at,
+            actor: row.actor,
+            via: Surface::parse(&row.via).unwrap_or(Surface::Api),
+            kind: row.data.0,
+        }
+    }
+}
+
+async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Session>, StoreError> {
+    let sql = format!("select {SESSION_COLUMNS} from sessions where id = $1");
+    let Some(row) = sqlx::query_as::<_, SessionRow>(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut sessions = [Session::from(row)];
+    let steps = load_steps(conn, &[id]).await?;
+    attach_steps(&mut sessions, steps);
+    let [session] = sessions;
+    Ok(Some(session))
+}
+
+async fn load_steps(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Step)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<StepRow> = sqlx::query_as(
+        "select session_id, id, position, text, checked_at, finding \
+         from session_steps where session_id = any($1) order by session_id, position",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+async fn insert_event(conn: &mut PgConnection, event: &Event) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into session_events (id, session_id, at, actor, kind, via, data) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.id)
+    .bind(event.session_id)
+    .bind(event.at)
+    .bind(&event.actor)
+    .bind(event.kind.name())
+    .bind(event.via.as_str())
+    .bind(Json(&event.kind))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into sessions (id, title, problem, reference, customer, owner, \
+             created_at, updated_at, started_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(session.id)
+        .bind(&session.title)
+        .bind(&session.problem)
+        .bind(&session.reference)
+        .bind(&session.customer)
+        .bind(&session.owner)
+        .bind(session.created_at)
+        .bind(session.updated_at)
+        .bind(session.started_at)
+        .execute(&mut *tx)
+        .await?;
+        if !session.steps.is_empty() {
+            let ids: Vec<Uuid> = session.steps.iter().map(|s| s.id).collect();
+            let positions: Vec<i32> = session.steps.iter().map(|s| s.position as i32).collect();
+            let texts: Vec<&str> = session.steps.iter().map(|s| s.text.as_str()).collect();
+            sqlx::query(
+                "insert into session_steps (id, session_id, position, text) \
+                 select id, $2, position, text \
+                 from unnest($1::uuid[], $3::int[], $4::text[]) as s(id, position, text)",
+            )
+            .bind(&ids)
+            .bind(session.id)
+            .bind(&positions)
+            .bind(&texts)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load(&mut conn, id).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "select {SESSION_COLUMNS} from sessions where true"
+        ));
+        if let Some(status) = query.status {
+            sql.push(" and ").push(status_condition(status));
+        }
+        if let Some(outcome) = query.outcome {
+            sql.push(" and outcome = ").push_bind(outcome.as_str());
+        }
+        if let Some(owner) = &query.owner {
+            sql.push(" and owner = ").push_bind(owner.clone());
+        }
+        if let Some(search) = &query.search {
+            let terms: Vec<String> = search.terms().iter().map(|t| format!("{t}:*")).collect();
+            sql.push(" and search @@ to_tsquery('simple', ")
+                .push_bind(terms.join(" & "))
+                .push(")");
+        }
+        if let Some(after) = query.after {
+            sql.push(" and (created_at, id) < (")
+                .push_bind(after.created_at)
+                .push(", ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        sql.push(" order by created_at desc, id desc limit ")
+            .push_bind(i64::from(query.limit) + 1);
+
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<SessionRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
+        let mut items: Vec<Session> = rows.into_iter().map(Session::from).collect();
+        let next = page_cursor(&mut items, query.limit);
+        if query.with_steps {
+            let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
+            let steps = load_steps(&mut conn, &ids).await?;
+            attach_steps(&mut items, steps);
+        }
+        Ok(Page { items, next })
+    }
+
+    async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "select id, session_id, at, actor, via, data from session_events \
+             where session_id = $1 order by at, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Event::from).collect())
+    }
+
+    async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
+        let guard = status_condition(change.required_status());
+        let sql = format!(
+            "update sessions set {} where id = $2 and {guard}",
+            assignments(change).replace('?', "$")
+        );
+        let mut update = sqlx::query(&sql).bind(event.at).bind(id);
+        if let Change::Complete { outcome, notes, by } = change {
+            update = update
+                .bind(outcome.as_str())
+                .bind(notes.as_deref())
+                .bind(by.as_str());
+        }
+        if let Change::SetSummary { text } = change {
+            update = update.bind(text.as_str());
+        }
+        let mut tx = self.pool.begin().await?;
+        if update.execute(&mut *tx).await?.rows_affected() == 0 {
+            tx.rollback().await?;
+            let current = self.get(id).await?;
+            return Err(explain_miss(current));
+        }
+        let step_update = match change {
+            Change::CheckStep { step_id, finding } => Some(
+                sqlx::query(
+                    "update session_steps set checked_at = $1, finding = $2 \
+                     where id = $3 and session_id = $4",
+                )
+                .bind(event.at)
+                .bind(finding.as_deref())
+                .bind(*step_id)
+                .bind(id),
+            ),
+            Change::UncheckStep { step_id } => Some(
+                sqlx::query(
+                    "update session_steps set checked_at = null, finding = null \
+                     where id = $1 and session_id = $2",
+                )
+                .bind(*step_id)
+                .bind(id),
+            ),
+            _ => None,
+        };
+        if let Some(step_update) = step_update {
+            if step_update.execute(&mut *tx).await?.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::StepNotFound);
+            }
+        }
+        insert_event(&mut tx, event).await?;
+        let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,377 @@
+//! The pages in a real browser: headless Chromium driven through Debian's
+//! chromedriver, against a real server on SQLite. One chromedriver serves
+//! every test; each test has its own browser session.
+
+mod a11y;
+mod close;
+mod demo;
+mod history;
+mod http;
+mod safety;
+mod workspace;
+
+use std::future::Future;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
+use serde_json::{Value, json};
+
+use casebook::domain::Role;
+
+use crate::helpers::{Backend, PASSWORD, TestApp, TestDb, user};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Generous: four browsers may share two cores.
+const WAIT: Duration = Duration::from_secs(20);
+
+pub const TAB: &str = "\u{e004}";
+pub const ENTER: &str = "\u{e007}";
+pub const ESCAPE: &str = "\u{e00c}";
+pub const DOWN: &str = "\u{e015}";
+
+static DRIVER: OnceLock<Result<String, String>> = OnceLock::new();
+
+/// The shared chromedriver's URL, started on first use. A missing driver
+/// fails the test: a browser test that silently skips proves nothing.
+fn driver_url() -> String {
+    DRIVER
+        .get_or_init(start_driver)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn start_driver() -> Result<String, String> {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        return Err(format!(
+            "{CHROMEDRIVER} or {CHROMIUM} is missing: install Debian's chromium and \
+             chromium-driver packages (scripts/test does)"
+        ));
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let (sent, spawned) = std::sync::mpsc::channel();
+    // PR_SET_PDEATHSIG fires when the spawning *thread* ends, so the driver
+    // is spawned from a thread that lives as long as the test process; when
+    // the process ends, so does the driver.
+    std::thread::spawn(move || {
+        let mut command = Command::new(CHROMEDRIVER);
+        command
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; nothing else runs before exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        match command.spawn() {
+            Ok(child) => {
+                let _ = sent.send(Ok(()));
+                let _keep = child;
+                loop {
+                    std::thread::park();
+                }
+            }
+            Err(e) => {
+                let _ = sent.send(Err(format!("cannot start {CHROMEDRIVER}: {e}")));
+            }
+        }
+    });
+    spawned
+        .recv()
+        .map_err(|e| format!("chromedriver thread died: {e}"))??;
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("chromedriver did not listen on port {port}"));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    Enabled,
+    Disabled,
+}
+
+async fn connect(script: Script) -> Client {
+    let mut chrome = json!({
+        "binary": CHROMIUM,
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--window-size=1280,900", "--hide-scrollbars",
+        ],
+    });
+    if script == Script::Disabled {
+        chrome["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), chrome);
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver_url())
+        .await
+        .expect("a Chromium session through chromedriver")
+}
+
+/// Signs the browser in as `username` (an engineer) through the sign-in
+/// page, as a person would.
+pub async fn sign_in(app: &TestApp, client: &Client, username: &str) {
+    user(&app.accounts, username, Role::Engineer).await;
+    client.goto(&app.url("/login")).await.unwrap();
+    let field = |css: &'static str| client.wait().at_most(WAIT).for_element(Locator::Css(css));
+    field("#username")
+        .await
+        .unwrap()
+        .send_keys(username)
+        .await
+        .unwrap();
+    field("#password")
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    field("form[action='/login'] button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/sessions")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "signing in as {username} did not land on the history page"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A server with a fresh SQLite database, and a browser for it.
+pub struct Page {
+    pub app: TestApp,
+    pub client: Client,
+}
+
+/// Runs `test` with its own server and browser session, and ends the
+/// browser session even when the test fails.
+pub async fn with_page<F, Fut>(script: Script, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_page_on(TestDb::new(Backend::Sqlite).await, script, test).await;
+}
+
+/// The same, on a database prepared beforehand.
+pub async fn with_page_on<F, Fut>(db: TestDb, script: Script, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let app = TestApp::spawn_on(db).await;
+    let client = connect(script).await;
+    sign_in(&app, &client, "dana").await;
+    let page = Page {
+        app,
+        client: client.clone(),
+    };
+    let outcome = AssertUnwindSafe(test(page)).catch_unwind().await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+}
+
+impl Page {
+    pub async fn goto(&self, path: &str) {
+        self.client.goto(&self.app.url(path)).await.unwrap();
+    }
+
+    /// Evaluates a JavaScript expression in the page.
+    pub async fn js(&self, expression: &str) -> Value {
+        self.client
+            .execute(&format!("return ({expression});"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {expression:?} failed: {e}"))
+    }
+
+    /// Polls until the expression is truthy; fails after a while saying what
+    /// it waited for.
+    pub async fn wait_for(&self, expression: &str, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let value = self.js(&format!("!!({expression})")).await;
+            if value == Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Presses keys on the keyboard, wherever focus is, as a keyboard user
+    /// would.
+    pub async fn keys(&self, keys: &str) {
+        let mut actions = KeyActions::new("keyboard".into());
+        for value in keys.chars() {
+            actions = actions
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(actions).await.unwrap();
+    }
+
+    pub async fn cdp(&self, cmd: &'static str, params: Value) -> Value {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .unwrap_or_else(|e| panic!("CDP {cmd} failed: {e}"))
+    }
+
+    /// Emulates a viewport of this width (phone widths included) and, when
+    /// given, a colour scheme.
+    pub async fn emulate(&self, width: u32, height: u32, scheme: &str) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600 }),
+        )
+        .await;
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        )
+        .await;
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The card's popover id, Close button and card, by session id.
+    pub fn card(id: &str) -> String {
+        format!("document.getElementById('s-{id}')")
+    }
+
+    pub fn popover(id: &str) -> String {
+        format!("document.getElementById('p-{id}')")
+    }
+
+    pub async fn popover_open(&self, id: &str) -> bool {
+        self.js(&format!("{}.matches(':popover-open')", Self::popover(id)))
+            .await
+            .as_bool()
+            .unwrap()
+    }
+
+    pub async fn open_popover(&self, id: &str) {
+        self.find(&format!("#s-{id} [data-close]"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        // Open, and placed by the script's toggle handler (a task later).
+        self.wait_for(
+            &format!(
+                "{0}.matches(':popover-open') && {0}.style.top !== ''",
+                Self::popover(id)
+            ),
+            "the Close popover to open below its button",
+        )
+        .await;
+    }
+
+    /// In the open popover of `id`: chooses `outcome`, types `notes` if any,
+    /// and presses Confirm.
+    pub async fn confirm_close(&self, id: &str, outcome: &str, notes: Option<&str>) {
+        let popover = format!("#p-{id}");
+        let select = self.find(&format!("{popover} select")).await;
+        select.select_by_value(outcome).await.unwrap();
+        if let Some(notes) = notes {
+            let textarea = self.find(&format!("{popover} textarea")).await;
+            textarea.send_keys(notes).await.unwrap();
+        }
+        let confirm = self.find(&format!("{popover} .bg-gradient-brand")).await;
+        confirm.click().await.unwrap();
+    }
+
+    /// A marker that survives only as long as the document does: proof that
+    /// something happened without a page load.
+    pub async fn mark_document(&self) {
+        self.js("window.__casebookMarker = 'still here'").await;
+    }
+
+    pub async fn document_was_kept(&self) -> bool {
+        self.js("window.__casebookMarker === 'still here'").await == Value::Bool(true)
+    }
+
+    pub async fn toast_text(&self) -> String {
+        self.js("document.getElementById('toasts').innerText")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A Chrome DevTools Protocol command through chromedriver's extension.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (::http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (::http::Method::POST, Some(body.to_string()))
+    }
+}

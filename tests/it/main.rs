@@ -1,0 +1,14 @@
+//! The one integration-test binary: every test talks to real databases and
+//! real servers on random ports.
+
+mod helpers;
+
+mod accounts;
+mod api_errors;
+mod api_lifecycle;
+mod api_races;
+mod auth;
+mod browser;
+mod process;
+mod store;
+mod summary;

@@ -1,0 +1,288 @@
+//! Summaries: the local summarizer through the API, and an OpenAI-compatible
+//! endpoint played by a local server that speaks the chat-completions protocol.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use casebook::summary::OpenAiSettings;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, TestDb, problem};
+
+/// Prepares, works and completes a session with findings, a note and notes.
+async fn worked_session(app: &TestApp) -> String {
+    let created = app
+        .create(
+            "VPN drops every hour",
+            &["Check tunnel logs", "Compare timers", "Call vendor"],
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    app.post(&format!("/api/sessions/{id}/start")).await;
+    for (i, finding) in [(0, "rekey failures at :00"), (1, "3600 s vs 28800 s")] {
+        let step = created["steps"][i]["id"].as_str().unwrap();
+        let response = app
+            .post_json(
+                &format!("/api/sessions/{id}/steps/{step}/check"),
+                &json!({ "finding": finding }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    app.post_json(
+        &format!("/api/sessions/{id}/notes"),
+        &json!({ "text": "Peer runs firmware 9.1" }),
+    )
+    .await;
+    let response = app
+        .complete(&id, "workaround", Some("Raised the rekey timer"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_summary_is_generated_on_request_and_recorded_in_the_timeline() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let id = worked_session(&app).await;
+    assert_eq!(
+        app.session(&id).await["summary"],
+        Value::Null,
+        "closing never summarizes"
+    );
+
+    let response = app.post(&format!("/api/sessions/{id}/summary")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let session: Value = response.json().await.unwrap();
+    let summary = session["summary"].as_str().unwrap().to_string();
+    for expected in [
+        "Workaround",
+        "rekey failures at :00",
+        "3600 s vs 28800 s",
+        "Peer runs firmware 9.1",
+        "Raised the rekey timer",
+        "Outcome: Workaround after ",
+    ] {
+        assert!(
+            summary.contains(expected),
+            "{summary:?} mentions {expected:?}"
+        );
+    }
+    let again: Value = app
+        .post(&format!("/api/sessions/{id}/summary"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["summary"],
+        summary.as_str(),
+        "the same session gives the same summary"
+    );
+
+    let events: Value = app.events(&id).await;
+    let last = events["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "summary_generated");
+    assert_eq!(last["summarizer"], "local");
+
+    // Only a completed session has a summary; reopening clears it.
+    let reopened: Value = app
+        .post(&format!("/api/sessions/{id}/reopen"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reopened["summary"], Value::Null);
+    let body = problem(
+        app.post(&format!("/api/sessions/{id}/summary")).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(body["current_status"], "active");
+    problem(
+        app.post(&format!("/api/sessions/{}/summary", uuid::Uuid::now_v7()))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+/// What the fake endpoint saw: the JSON body and the Authorization header.
+pub type Seen = Arc<Mutex<Vec<(Value, Option<String>)>>>;
+
+#[derive(Clone)]
+pub enum Behaviour {
+    Answer,
+    Fail,
+    Hang,
+    /// Answers once the test releases it, to hold a request in flight.
+    AnswerWhenReleased(Arc<tokio::sync::Notify>),
+}
+
+/// A local server speaking the chat-completions wire protocol.
+pub async fn fake_llm(behaviour: Behaviour) -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let record = seen.clone();
+    let handler = move |headers: HeaderMap, Json(body): Json<Value>| {
+        let record = record.clone();
+        let behaviour = behaviour.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string());
+            record.lock().unwrap().push((body, auth));
+            if let Behaviour::AnswerWhenReleased(gate) = &behaviour {
+                gate.notified().await;
+            }
+            match behaviour {
+                Behaviour::Answer | Behaviour::AnswerWhenReleased(_) => (
+                    StatusCode::OK,
+                    Json(json!({
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "model": "casebook-test",
+                        "choices": [{
+                            "index": 0,
+                            "message": { "role": "assistant", "content": "  The VPN dropped hourly; a longer rekey timer works around it.  " },
+                            "finish_reason": "stop"
+                        }]
+                    })),
+                ),
+                Behaviour::Fail => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(
+                        json!({ "error": { "message": "model overloaded", "type": "server_error" } }),
+                    ),
+                ),
+                Behaviour::Hang => std::future::pending().await,
+            }
+        }
+    };
+    let router = Router::new().route("/v1/chat/completions", post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, seen)
+}
+
+async fn app_with_llm(url: String) -> TestApp {
+    TestApp::spawn_with(TestDb::new(Backend::Sqlite).await, |settings| {
+        settings.llm = Some(OpenAiSettings {
+            base_url: url,
+            model: "casebook-test".into(),
+            api_key: Some("sk-test-123".into()),
+            timeout: Duration::from_secs(1),
+        });
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_compatible_endpoint_writes_the_summary_from_the_sessions_data() {
+    let (url, seen) = fake_llm(Behaviour::Answer).await;
+    let app = app_with_llm(url).await;
+    let id = worked_session(&app).await;
+    let session: Value = app
+        .post(&format!("/api/sessions/{id}/summary"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        session["summary"],
+        "The VPN dropped hourly; a longer rekey timer works around it."
+    );
+
+    let seen = seen.lock().unwrap();
+    let (body, auth) = &seen[0];
+    assert_eq!(auth.as_deref(), Some("Bearer sk-test-123"));
+    assert_eq!(body["model"], "casebook-test");
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert_eq!(messages[1]["role"], "user");
+    let prompt = messages[1]["content"].as_str().unwrap();
+    for expected in [
+        "VPN drops every hour",
+        "rekey failures at :00",
+        "Peer runs firmware 9.1",
+        "Workaround",
+        "Raised the rekey timer",
+    ] {
+        assert!(prompt.contains(expected), "the prompt carries {expected:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_silent_endpoint_gives_a_clear_error_and_leaves_the_session_unsummarized() {
+    for behaviour in [Behaviour::Fail, Behaviour::Hang] {
+        let (url, _) = fake_llm(behaviour.clone()).await;
+        let app = app_with_llm(url).await;
+        let id = worked_session(&app).await;
+        let body = problem(
+            app.post(&format!("/api/sessions/{id}/summary")).await,
+            StatusCode::BAD_GATEWAY,
+        )
+        .await;
+        let detail = body["detail"].as_str().unwrap();
+        match behaviour {
+            Behaviour::Fail => assert!(
+                detail.contains("500") && detail.contains("model overloaded"),
+                "{detail}"
+            ),
+            _ => assert!(detail.contains("no answer within 1 s"), "{detail}"),
+        }
+        let session = app.session(&id).await;
+        assert_eq!(session["status"], "completed");
+        assert_eq!(session["summary"], Value::Null);
+        let events: Value = app.events(&id).await;
+        assert!(
+            events["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["kind"] != "summary_generated")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_from_the_history_page_never_calls_the_summarizer() {
+    let (url, seen) = fake_llm(Behaviour::Answer).await;
+    let app = app_with_llm(url).await;
+    let in_place = app.create_active("Closed by the popover").await;
+    let response = app
+        .client
+        .post(app.url(&format!("/api/sessions/{in_place}/complete")))
+        .header("Casebook-Via", "history")
+        .json(&json!({ "outcome": "cancelled" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let by_form = app.create_active("Closed without script").await;
+    let response = app
+        .client
+        .post(app.url(&format!("/sessions/{by_form}/close")))
+        .form(&[("outcome", "resolved_externally")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "redirected back to the history page"
+    );
+    for id in [&in_place, &by_form] {
+        let session = app.session(id).await;
+        assert_eq!(session["status"], "completed");
+        assert_eq!(session["summary"], Value::Null);
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the summarizer was never called"
+    );
+}
