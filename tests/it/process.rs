@@ -19,6 +19,9 @@ struct ServerProcess {
     child: Child,
     base_url: String,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The threads copying stderr and stdout into `logs`; joined on exit so
+    /// no line written just before exiting is missed.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
@@ -36,17 +39,20 @@ impl ServerProcess {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let stdout = child.stdout.take().unwrap();
-        for stream in [
+        let readers = [
             Box::new(stderr) as Box<dyn std::io::Read + Send>,
             Box::new(stdout),
-        ] {
+        ]
+        .into_iter()
+        .map(|stream| {
             let sink = logs.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push(line);
+                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
                 }
-            });
-        }
+            })
+        })
+        .collect();
         let addr = wait_for(&logs, Duration::from_secs(60), |line| {
             let entry: Value = serde_json::from_str(line).ok()?;
             entry["addr"].as_str().map(str::to_string)
@@ -57,6 +63,7 @@ impl ServerProcess {
             child,
             base_url: format!("http://{addr}"),
             logs,
+            readers,
         }
     }
 
@@ -66,8 +73,13 @@ impl ServerProcess {
         assert!(killed.success());
     }
 
+    /// Waits for the exit and for the last log lines to be read.
     fn wait(mut self) -> std::process::ExitStatus {
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        for reader in std::mem::take(&mut self.readers) {
+            reader.join().expect("the log reader ends with the process");
+        }
+        status
     }
 
     fn terminate(self) -> std::process::ExitStatus {
@@ -518,7 +530,13 @@ async fn no_password_token_or_cookie_value_reaches_the_logs() {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 
     let session_id = cookie.split_once('=').unwrap().1.to_string();
-    let logs = server.logs.lock().unwrap().join("\n");
+    // Every line is in once the process has exited.
+    let all_logs = server.logs.clone();
+    let stopped = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(stopped.success());
+    let logs = all_logs.lock().unwrap().join("\n");
     assert!(logs.contains("/login"), "the requests were logged at all");
     for secret in [
         PASSWORD,
