@@ -36,6 +36,12 @@ pub enum Command {
     User(crate::admin::UserArgs),
     /// Manage personal API tokens: create, list, revoke.
     Token(crate::admin::TokenArgs),
+    /// Copy the SQLite database to a new file while the server runs.
+    Backup(crate::backup::BackupArgs),
+    /// Check a personal token against a server and keep both for `casebook sessions`.
+    Login(crate::client::LoginArgs),
+    /// Sessions on a Casebook server, over its API: list, show, close, reopen.
+    Sessions(crate::client::SessionsArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,6 +1,8 @@
 //! Casebook: troubleshooting sessions for support and operations engineers.
 
 pub mod admin;
+pub mod backup;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod domain;

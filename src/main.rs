@@ -2,7 +2,7 @@ use clap::Parser;
 
 use casebook::config::{Cli, Command};
 use casebook::startup::{Application, shutdown_signal};
-use casebook::{admin, demo, store, telemetry};
+use casebook::{admin, backup, client, demo, store, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -35,5 +35,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(args) => admin::exit_on_error("user", admin::user(args).await),
         Command::Token(args) => admin::exit_on_error("token", admin::token(args).await),
+        Command::Backup(args) => admin::exit_on_error("backup", backup::run(args).await),
+        Command::Login(args) => client::exit_on_error(client::login(args).await),
+        Command::Sessions(args) => client::exit_on_error(client::sessions(args).await),
     }
 }

@@ -15,17 +15,17 @@ use crate::helpers::{Backend, PASSWORD, TestDb};
 use crate::summary::{Behaviour, fake_llm};
 
 /// A `casebook serve` child process and the log lines it wrote.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    base_url: String,
-    logs: Arc<Mutex<Vec<String>>>,
+    pub(crate) base_url: String,
+    pub(crate) logs: Arc<Mutex<Vec<String>>>,
     /// The threads copying stderr and stdout into `logs`; joined on exit so
     /// no line written just before exiting is missed.
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
-    fn spawn(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+    pub(crate) fn spawn(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_casebook"))
             .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
             .args(args)
@@ -82,7 +82,7 @@ impl ServerProcess {
         status
     }
 
-    fn terminate(self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(self) -> std::process::ExitStatus {
         self.send_sigterm();
         self.wait()
     }
@@ -118,7 +118,7 @@ fn cli_client(database: &[&str]) -> reqwest::Client {
     bearer_client(&cli_token(database))
 }
 
-fn bearer_client(token: &str) -> reqwest::Client {
+pub(crate) fn bearer_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     let value = format!("Bearer {token}").parse().unwrap();
     headers.insert(reqwest::header::AUTHORIZATION, value);
@@ -130,7 +130,7 @@ fn bearer_client(token: &str) -> reqwest::Client {
 
 /// The token `cli_client` uses, made through `casebook user add` and
 /// `casebook token create`.
-fn cli_token(database: &[&str]) -> String {
+pub(crate) fn cli_token(database: &[&str]) -> String {
     let run = |args: &[&str], input: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_casebook"))
             .args(args)

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`.
 
 mod bodies;
+mod me;
 mod outcomes;
 mod sessions;
 
@@ -12,4 +13,5 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(sessions::router())
         .merge(outcomes::router())
+        .merge(me::router())
 }
