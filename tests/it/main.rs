@@ -10,6 +10,7 @@ mod api_races;
 mod auth;
 mod browser;
 mod cli;
+mod deploy;
 mod process;
 mod store;
 mod summary;

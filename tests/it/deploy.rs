@@ -1,0 +1,245 @@
+//! What docs/DEPLOY.md tells operators to run: `casebook backup` while the
+//! server writes, and pg_dump / pg_restore of a PostgreSQL database; each
+//! copy is served by a fresh `casebook serve`.
+
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::helpers::{Backend, PASSWORD, TestDb};
+use crate::process::{ServerProcess, bearer_client, cli_token};
+
+async fn casebook(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_casebook"))
+        .args(args)
+        .env_remove("CASEBOOK_DATABASE_URL")
+        .env_remove("CASEBOOK_DATA_DIR")
+        .output()
+        .await
+        .expect("casebook runs")
+}
+
+async fn tool(program: &str, args: &[&str]) -> Output {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("{program} is required for this test (scripts/test installs it): {e}")
+        });
+    assert!(
+        output.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+async fn spawn_server(args: Vec<String>) -> ServerProcess {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ServerProcess::spawn(&args, &[])
+    })
+    .await
+    .unwrap()
+}
+
+async fn create(client: &reqwest::Client, base: &str, title: &str) -> String {
+    let created = client
+        .post(format!("{base}/api/sessions"))
+        .json(&json!({ "title": title, "steps": ["look", "fix"], "start": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn close(client: &reqwest::Client, base: &str, id: &str) {
+    let closed = client
+        .post(format!("{base}/api/sessions/{id}/complete"))
+        .json(&json!({ "outcome": "workaround", "outcome_notes": "Rebooted the switch" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::OK);
+}
+
+async fn session(client: &reqwest::Client, base: &str, id: &str) -> Value {
+    let response = client
+        .get(format!("{base}/api/sessions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "session {id} is served");
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data").to_str().unwrap().to_string();
+    let token = tokio::task::spawn_blocking({
+        let data_dir = data_dir.clone();
+        move || cli_token(&["--data-dir", &data_dir])
+    })
+    .await
+    .unwrap();
+    let client = bearer_client(&token);
+    let server = spawn_server(vec!["--data-dir".into(), data_dir.clone()]).await;
+    let base = server.base_url.clone();
+    let mut before = Vec::new();
+    for i in 0..20 {
+        before.push(create(&client, &base, &format!("Before the backup {i}")).await);
+    }
+    close(&client, &base, &before[3]).await;
+
+    // A writer that keeps going until the backup has finished.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn({
+        let (client, base, stop, written) =
+            (client.clone(), base.clone(), stop.clone(), written.clone());
+        async move {
+            while !stop.load(Ordering::SeqCst) {
+                create(&client, &base, "Written during the backup").await;
+                written.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    while written.load(Ordering::SeqCst) < 3 {
+        tokio::task::yield_now().await;
+    }
+    let backup = dir.path().join("backups/casebook-backup.db");
+    std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
+    let backup_arg = backup.to_str().unwrap();
+    let output = casebook(&["backup", backup_arg, "--data-dir", &data_dir]).await;
+    stop.store(true, Ordering::SeqCst);
+    writer.await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8(output.stdout).unwrap();
+    let copied: usize = said
+        .strip_prefix("Backed up ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count of sessions: {said}"));
+    let total = 20 + written.load(Ordering::SeqCst);
+    assert!(
+        (23..=total).contains(&copied),
+        "{copied} of {total} sessions"
+    );
+    assert!(said.contains("integrity check: ok"), "{said}");
+
+    // One self-contained file that SQLite itself finds whole.
+    let wal = backup.with_file_name("casebook-backup.db-wal");
+    assert!(!wal.exists(), "no write-ahead log beside the copy");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{backup_arg}"))
+        .await
+        .unwrap();
+    let integrity: String = sqlx::query_scalar("pragma integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let rows: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows as usize, copied);
+    conn.close().await.unwrap();
+
+    // Upgrading a restored copy, then serving it: the same sessions, the same token.
+    let backup_url = format!("sqlite://{backup_arg}");
+    let migrated = casebook(&["migrate", "--database-url", &backup_url]).await;
+    assert!(migrated.status.success());
+    let restored = spawn_server(vec![
+        "--database-url".into(),
+        backup_url,
+        "--secure-cookies".into(),
+    ])
+    .await;
+    for id in &before {
+        let original = session(&client, &base, id).await;
+        let copy = session(&client, &restored.base_url, id).await;
+        assert_eq!(copy, original);
+    }
+    let closed = session(&client, &restored.base_url, &before[3]).await;
+    assert_eq!(closed["outcome"], "workaround");
+    // dana signs in there too, and behind HTTPS her cookie is `Secure`.
+    let signed_in = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/login", restored.base_url))
+        .form(&[("username", "dana"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    // It never overwrites a file, and it leaves PostgreSQL to pg_dump.
+    let again = casebook(&["backup", backup_arg, "--data-dir", &data_dir]).await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let postgres = casebook(&[
+        "backup",
+        dir.path().join("pg.db").to_str().unwrap(),
+        "--database-url",
+        "postgres://postgres@127.0.0.1:5432/casebook",
+    ])
+    .await;
+    assert_eq!(postgres.status.code(), Some(1));
+    let refusal = String::from_utf8_lossy(&postgres.stderr);
+    assert!(refusal.contains("use pg_dump"), "{refusal}");
+    assert_eq!(refusal.lines().count(), 1);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_dump_restored_into_a_fresh_database_serves_the_same_sessions() {
+    let original_db = TestDb::new(Backend::Postgres).await;
+    let migrated = casebook(&["migrate", "--database-url", &original_db.url]).await;
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let url = original_db.url.clone();
+    let token = tokio::task::spawn_blocking(move || cli_token(&["--database-url", &url]))
+        .await
+        .unwrap();
+    let client = bearer_client(&token);
+    let server = spawn_server(vec!["--database-url".into(), original_db.url.clone()]).await;
+    let kept = create(&client, &server.base_url, "Kept by pg_dump").await;
+    close(&client, &server.base_url, &kept).await;
+    let original = session(&client, &server.base_url, &kept).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("casebook.dump");
+    let dump_arg = dump.to_str().unwrap();
+    tool(
+        "pg_dump",
+        &["--format=custom", "--file", dump_arg, &original_db.url],
+    )
+    .await;
+    let fresh_db = TestDb::new(Backend::Postgres).await;
+    tool(
+        "pg_restore",
+        &["--no-owner", "--dbname", &fresh_db.url, dump_arg],
+    )
+    .await;
+    let restored = spawn_server(vec!["--database-url".into(), fresh_db.url.clone()]).await;
+    assert_eq!(session(&client, &restored.base_url, &kept).await, original);
+    drop((server, restored));
+}
