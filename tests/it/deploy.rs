@@ -91,6 +91,8 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
     .await
     .unwrap();
     let client = bearer_client(&token);
+    let migrated = casebook(&["migrate", "--data-dir", &data_dir]).await;
+    assert!(migrated.status.success());
     let server = spawn_server(vec!["--data-dir".into(), data_dir.clone()]).await;
     let base = server.base_url.clone();
     let mut before = Vec::new();
