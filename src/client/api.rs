@@ -86,6 +86,9 @@ impl Api {
     pub fn new(server: Server) -> anyhow::Result<Api> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("casebook-cli/", env!("CARGO_PKG_VERSION")))
+            // A redirect (http → https, a moved server) would turn a POST
+            // into a GET or carry the token elsewhere: say so instead.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()?;
@@ -184,6 +187,18 @@ impl Api {
             .await
             .map_err(|e| unreachable(&self.server.url, &e))?;
         let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("another address");
+            anyhow::bail!(
+                "{} redirects to {location} (HTTP {}); use the final address as the URL",
+                self.server.url,
+                status.as_u16()
+            );
+        }
         let bytes = response
             .bytes()
             .await

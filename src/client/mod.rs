@@ -151,18 +151,22 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The first line of standard input, asking for it when a person is typing.
+/// The first line of standard input; at a terminal, asked for without echo.
 fn read_token(url: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Personal token for {url} (from its account page, or `casebook token create`): ");
-        let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the token from standard input")?;
+    let line = if stdin.is_terminal() {
+        rpassword::prompt_password(format!(
+            "Personal token for {url} (from its account page, or `casebook token create`): "
+        ))
+        .context("cannot read the token from the terminal")?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the token from standard input")?;
+        line
+    };
     let token = line.trim();
     anyhow::ensure!(
         !token.is_empty(),

@@ -172,6 +172,12 @@ async fn sessions_list_is_an_aligned_table_with_filters_and_json() {
         titles(mine.succeeded()),
         ["Disk full on db01", "VPN drops hourly"]
     );
+    let two = terminal
+        .run(&["sessions", "list", "--limit", "2"], &env, "")
+        .await;
+    let two = two.succeeded();
+    assert_eq!(two.lines().count(), 4, "{two}");
+    assert!(two.ends_with("(more sessions match; raise --limit or narrow the filters)\n"));
     let none = terminal
         .run(&["sessions", "list", "--outcome", "cancelled"], &env, "")
         .await;
@@ -292,6 +298,11 @@ async fn close_show_and_reopen_and_a_second_close_is_one_line() {
 async fn login_checks_the_token_and_keeps_a_private_config_that_later_commands_use() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.create_active("Disk full on db01").await;
+    let me = app.get_json("/api/me").await;
+    assert_eq!(
+        me,
+        json!({ "username": "dana", "display_name": "dana", "role": "engineer" })
+    );
     let url = app.url("");
     let terminal = Terminal::new();
 
@@ -381,5 +392,27 @@ async fn a_bad_token_and_a_server_that_is_down_are_one_line_each() {
             "error: cannot reach the Casebook server at {down}: "
         )),
         "{line}"
+    );
+
+    // A proxy that sends plain HTTP to HTTPS: not followed with the token.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let redirect = axum::Router::new().fallback(|| async {
+        axum::response::Redirect::permanent("https://casebook.example.com/api/sessions")
+    });
+    tokio::spawn(async move { axum::serve(listener, redirect).await });
+    let redirected = terminal
+        .run(
+            &["sessions", "list"],
+            &[("CASEBOOK_URL", &proxy), ("CASEBOOK_TOKEN", &app.token)],
+            "",
+        )
+        .await;
+    assert_eq!(
+        redirected.refused(),
+        format!(
+            "error: {proxy} redirects to https://casebook.example.com/api/sessions (HTTP 308); \
+             use the final address as the URL"
+        )
     );
 }
