@@ -11,5 +11,6 @@ mod auth;
 mod browser;
 mod limits;
 mod process;
+mod process_races;
 mod store;
 mod summary;

@@ -15,17 +15,17 @@ use crate::helpers::{Backend, PASSWORD, TestDb};
 use crate::summary::{Behaviour, fake_llm};
 
 /// A `casebook serve` child process and the log lines it wrote.
-struct ServerProcess {
+pub struct ServerProcess {
     child: Child,
-    base_url: String,
-    logs: Arc<Mutex<Vec<String>>>,
+    pub base_url: String,
+    pub logs: Arc<Mutex<Vec<String>>>,
     /// The threads copying stderr and stdout into `logs`; joined on exit so
     /// no line written just before exiting is missed.
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServerProcess {
-    fn spawn(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_casebook"))
             .args(["serve", "--addr", "127.0.0.1:0", "--log-format", "json"])
             .args(args)
@@ -74,12 +74,19 @@ impl ServerProcess {
     }
 
     /// Waits for the exit and for the last log lines to be read.
-    fn wait(mut self) -> std::process::ExitStatus {
+    pub fn wait(mut self) -> std::process::ExitStatus {
         let status = self.child.wait().unwrap();
         for reader in std::mem::take(&mut self.readers) {
             reader.join().expect("the log reader ends with the process");
         }
         status
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no flushing, as in a
+    /// crash or an out-of-memory kill.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.wait();
     }
 
     fn terminate(self) -> std::process::ExitStatus {
@@ -118,7 +125,7 @@ fn cli_client(database: &[&str]) -> reqwest::Client {
     bearer_client(&cli_token(database))
 }
 
-fn bearer_client(token: &str) -> reqwest::Client {
+pub fn bearer_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     let value = format!("Bearer {token}").parse().unwrap();
     headers.insert(reqwest::header::AUTHORIZATION, value);
@@ -130,7 +137,7 @@ fn bearer_client(token: &str) -> reqwest::Client {
 
 /// The token `cli_client` uses, made through `casebook user add` and
 /// `casebook token create`.
-fn cli_token(database: &[&str]) -> String {
+pub fn cli_token(database: &[&str]) -> String {
     let run = |args: &[&str], input: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_casebook"))
             .args(args)
