@@ -9,6 +9,8 @@ mod api_lifecycle;
 mod api_races;
 mod auth;
 mod browser;
+mod durability;
+mod faults;
 mod limits;
 mod process;
 mod process_races;
