@@ -247,6 +247,15 @@ impl TinyDisk {
         let _ = file.sync_all();
         filler
     }
+
+    fn remount(&self, mode: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {mode}");
+    }
 }
 
 impl Drop for TinyDisk {
@@ -332,5 +341,40 @@ async fn a_full_disk_gives_503_keeps_reads_and_corrupts_nothing() {
         .unwrap()
         .to_string();
     assert_eq!(app.events(&id).await["items"][0]["kind"], "created");
+    assert_eq!(integrity(&file).await, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_a_read_only_database_refuses_to_start_with_a_clear_error() {
+    let disk = TinyDisk::mount("4m");
+    let file = disk.path.join("casebook.db");
+    let url = format!("sqlite://{}", file.display());
+    let migrated = Command::new(env!("CARGO_BIN_EXE_casebook"))
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
+    disk.remount("ro");
+
+    let served = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_casebook"))
+                .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
+                .env("RUST_BACKTRACE", "0")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        !served.status.success(),
+        "it does not serve a database it cannot write"
+    );
+    let stderr = String::from_utf8_lossy(&served.stderr);
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+
+    disk.remount("rw");
     assert_eq!(integrity(&file).await, "ok");
 }

@@ -101,6 +101,10 @@ async fn start_against_start_across_two_processes_has_exactly_one_winner() {
     let winner = results.iter().find(|r| r.0 == StatusCode::OK).unwrap();
     assert_eq!(winner.1["started_at"], session["started_at"]);
     assert_eq!(kinds(&events), ["created", "started"]);
+    println!(
+        "start vs start: {REQUESTS} requests over two processes, 1 won, {} got 409",
+        REQUESTS - 1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,6 +153,10 @@ async fn reopen_against_complete_across_two_processes_keeps_answers_and_timeline
     assert_eq!(
         kinds.iter().filter(|k| **k == "reopened").count(),
         reopens_won
+    );
+    println!(
+        "reopen vs complete: {REQUESTS} requests over two processes, {completes_won} completes and \
+         {reopens_won} reopens won, the rest 409; timeline in step"
     );
     // The stored session is what the last event says.
     let last = events.last().unwrap();
@@ -215,6 +223,11 @@ async fn complete_against_summary_across_two_processes_never_summarizes_an_open_
         .1;
     assert_eq!(session["outcome"], winner["outcome"]);
     assert_eq!(events[2]["outcome"], winner["outcome"]);
+    println!(
+        "complete vs summary: {REQUESTS} requests over two processes, 1 completion won, \
+         {summaries_won} of {} summaries written after it, the rest 409",
+        summaries.len()
+    );
     match events.last().filter(|e| e["kind"] == "summary_generated") {
         Some(last) => assert_eq!(session["summary"], last["summary"]),
         None => assert_eq!(session["summary"], Value::Null),
