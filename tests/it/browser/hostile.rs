@@ -1,10 +1,18 @@
 //! Every page, with hostile text in every field a person can set: nothing
 //! runs, nothing is injected, and the text is shown as it was typed.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, resume_unwind};
+
+use casebook::config::Settings;
 use casebook::domain::{TokenName, Username};
+use casebook::startup::Application;
+use fantoccini::Client;
+use futures::FutureExt;
 use serde_json::{Value, json};
 
-use super::{Page, Script, with_page};
+use super::{Page, Script, connect, with_page};
+use crate::helpers::{Backend, PASSWORD, TestDb};
 
 /// Markup, attribute break-outs, a `javascript:` URL, a right-to-left
 /// override, control characters and an emoji, tagged with the field's name.
@@ -21,33 +29,41 @@ fn long_word(field: &str) -> String {
     format!("{field}-{}", "W".repeat(400))
 }
 
+async fn js(client: &Client, expression: &str) -> Value {
+    client
+        .execute(&format!("return ({expression});"), vec![])
+        .await
+        .unwrap_or_else(|e| panic!("script {expression:?} failed: {e}"))
+}
+
 /// Nothing ran, nothing was injected, and the page does not scroll sideways.
-async fn assert_inert(page: &Page, what: &str) {
+async fn assert_inert(client: &Client, what: &str) {
     assert_eq!(
-        page.js("window.__pwned === undefined").await,
+        js(client, "window.__pwned === undefined").await,
         json!(true),
         "a script ran on {what}"
     );
-    let injected = page
-        .js(
-            "document.querySelectorAll('img[src=\"x\"], svg[onload], [onerror], [onload], \
-             [onmouseover], script:not([type=module]), a[href^=\"javascript\"]').length",
-        )
-        .await;
+    let injected = js(
+        client,
+        "document.querySelectorAll('img[src=\"x\"], svg[onload], [onerror], [onload], \
+         [onmouseover], script:not([type=module]), a[href^=\"javascript\"]').length",
+    )
+    .await;
     assert_eq!(injected, json!(0), "markup was injected on {what}");
-    let too_wide = page
-        .js("[...document.querySelectorAll('main *')]
-               .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)
-               .map(e => e.tagName + '.' + e.className).slice(0, 5)")
-        .await;
+    let too_wide = js(
+        client,
+        "[...document.querySelectorAll('main *')]
+           .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)
+           .map(e => e.tagName + '.' + e.className).slice(0, 5)",
+    )
+    .await;
     assert_eq!(too_wide, json!([]), "a long word widens {what}");
 }
 
 /// Each text appears literally on the page: in its text or as a field's value.
-async fn assert_shown(page: &Page, what: &str, texts: &[&str]) {
+async fn assert_shown(client: &Client, what: &str, texts: &[&str]) {
     for text in texts {
-        let found = page
-            .client
+        let found = client
             .execute(
                 "const t = arguments[0];
                  return document.body.textContent.includes(t)
@@ -67,8 +83,8 @@ async fn assert_shown(page: &Page, what: &str, texts: &[&str]) {
 async fn visit(page: &Page, path: &str, texts: &[&str]) {
     page.goto(path).await;
     page.find("main").await;
-    assert_inert(page, path).await;
-    assert_shown(page, path, texts).await;
+    assert_inert(&page.client, path).await;
+    assert_shown(&page.client, path, texts).await;
 }
 
 async fn create(page: &Page, body: Value) -> Value {
@@ -190,8 +206,8 @@ async fn every_page_shows_hostile_text_in_every_field_literally_and_runs_none_of
         )
         .await;
         page.wait_for("document.getElementById('toasts').innerText !== ''", "a toast").await;
-        assert_inert(&page, "the history page after a close").await;
-        assert_shown(&page, "the closed card", &[&titles[1], &notes_start]).await;
+        assert_inert(&page.client, "the history page after a close").await;
+        assert_shown(&page.client, "the closed card", &[&titles[1], &notes_start]).await;
 
         // The prepare form sent back with an error keeps every value as typed.
         page.goto("/sessions/new").await;
@@ -219,9 +235,9 @@ async fn every_page_shows_hostile_text_in_every_field_literally_and_runs_none_of
             .unwrap();
         page.wait_for("document.querySelector('[aria-invalid=true]')", "the form's error")
             .await;
-        assert_inert(&page, "the prepare form with an error").await;
+        assert_inert(&page.client, "the prepare form with an error").await;
         assert_shown(
-            &page,
+            &page.client,
             "the prepare form with an error",
             &[&new_title, &new_problem, &too_long, &new_customer, &new_step],
         )
@@ -244,8 +260,80 @@ async fn every_page_shows_hostile_text_in_every_field_literally_and_runs_none_of
             .unwrap();
         page.wait_for("document.querySelector('.form-error')", "the sign-in error")
             .await;
-        assert_inert(&page, "the sign-in error page").await;
-        assert_shown(&page, "the sign-in error page", &[&username]).await;
+        assert_inert(&page.client, "the sign-in error page").await;
+        assert_shown(&page.client, "the sign-in error page", &[&username]).await;
+    })
+    .await;
+}
+
+/// A server on an empty database (no account yet, so first-run setup is
+/// open), a browser that is not signed in, and the setup link's token.
+async fn with_setup<F, Fut>(test: F)
+where
+    F: FnOnce(Client, String, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = TestDb::new(Backend::Sqlite).await;
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        secure_cookies: false,
+        llm: None,
+        limits: Default::default(),
+    };
+    let app = Application::build(&settings).await.unwrap();
+    let token = app.accounts().begin_setup().await.unwrap().unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let client = connect(Script::Enabled).await;
+    let outcome = AssertUnwindSafe(test(client.clone(), base, token.expose().to_string()))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    let _ = stop.send(());
+    drop(db);
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_form_sent_back_with_errors_shows_hostile_names_literally() {
+    with_setup(|client, base, token| async move {
+        client
+            .goto(&format!("{base}/setup?token={token}"))
+            .await
+            .unwrap();
+        let (username, display_name) = (hostile("uname"), hostile("dname"));
+        client
+            .execute(
+                "const [u, d, p] = arguments;
+                 document.getElementById('username').value = u;
+                 document.getElementById('display_name').value = d;
+                 document.getElementById('password').value = p;
+                 document.querySelector('form[action=\"/setup\"] button').click();",
+                vec![json!(username), json!(display_name), json!(PASSWORD)],
+            )
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while js(&client, "!!document.querySelector('.form-error')").await != json!(true) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the setup form's errors"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_inert(&client, "the setup form with errors").await;
+        assert_shown(
+            &client,
+            "the setup form with errors",
+            &[&username, &display_name],
+        )
+        .await;
     })
     .await;
 }
