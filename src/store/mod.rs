@@ -68,17 +68,19 @@ impl From<sqlx::Error> for StoreError {
 /// is busy, out of space, read-only, shutting down or unreachable. Retrying
 /// later may work, so they become 503, not 500.
 fn unavailable_code(code: &str) -> bool {
-    match code.parse::<i32>() {
+    // PostgreSQL's SQLSTATEs are five characters (often all digits);
+    // SQLite's numeric codes are shorter.
+    if code.len() == 5 {
+        // Connection exceptions (08…), out of resources (53…), shutting
+        // down or starting up (57P01–57P03).
+        code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03")
+    } else {
         // SQLite reports extended codes; the primary code is the low byte:
         // BUSY (5), LOCKED (6), READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
-        Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
-        // PostgreSQL: connection exceptions (08…), shutting down or starting
-        // (57P01–57P03), out of resources (53…).
-        Err(_) => {
-            code.starts_with("08")
-                || code.starts_with("53")
-                || matches!(code, "57P01" | "57P02" | "57P03")
-        }
+        code.parse::<i32>()
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
     }
 }
 
@@ -208,4 +210,29 @@ fn page_cursor(items: &mut Vec<Session>, limit: u32) -> Option<Cursor> {
         created_at: s.created_at,
         id: s.id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_code;
+
+    #[test]
+    fn not_now_codes_are_unavailable_and_others_are_not() {
+        // SQLite: BUSY, BUSY_SNAPSHOT, READONLY, IOERR_WRITE, FULL, CANTOPEN.
+        for code in ["5", "517", "8", "778", "13", "14"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        // SQLite CONSTRAINT_CHECK and CONSTRAINT_UNIQUE are the caller's fault.
+        for code in ["275", "2067", "19"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+        // PostgreSQL: connection failure, too many connections, shutting down.
+        for code in ["08006", "53300", "57P01", "57P03"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        // Unique violation, check violation, syntax error.
+        for code in ["23505", "23514", "42601"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+    }
 }
