@@ -120,7 +120,9 @@ async fn over_the_concurrency_limit_requests_are_shed_with_503_and_retry_after()
 async fn two_hundred_clients_sending_headers_a_byte_a_second_starve_no_one_and_are_cut_off() {
     const SLOW_CLIENTS: usize = 200;
     let limits = Limits {
-        header_read_timeout: Duration::from_secs(3),
+        // Longer than the bound on normal requests below, so that bound
+        // shows they were not merely served after the slow clients were cut off.
+        header_read_timeout: Duration::from_secs(6),
         ..Limits::default()
     };
     let app = app_with(limits, None).await;
@@ -182,8 +184,9 @@ async fn two_hundred_clients_sending_headers_a_byte_a_second_starve_no_one_and_a
         assert_eq!(response.status(), StatusCode::OK);
         slowest = slowest.max(asked.elapsed());
     }
+    // Generous for a loaded machine; unstarved, they take milliseconds.
     assert!(
-        slowest < Duration::from_secs(2),
+        slowest < Duration::from_secs(4),
         "normal requests wait behind slow clients: {slowest:?}"
     );
 
@@ -198,8 +201,8 @@ async fn two_hundred_clients_sending_headers_a_byte_a_second_starve_no_one_and_a
     }
     let last = cut_off.iter().max().unwrap();
     assert!(
-        *last < Duration::from_secs(20),
-        "slow clients are cut off near the 3 s header timeout: {last:?}"
+        *last < Duration::from_secs(25),
+        "slow clients are cut off near the 6 s header timeout: {last:?}"
     );
     println!(
         "slow clients: {SLOW_CLIENTS} held open, 20 normal requests answered (slowest {slowest:?}), \
