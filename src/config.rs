@@ -106,7 +106,56 @@ pub struct ServeArgs {
     pub secure_cookies: bool,
 
     #[command(flatten)]
+    pub limits: LimitArgs,
+
+    #[command(flatten)]
     pub llm: LlmArgs,
+}
+
+/// How much the server takes on before it says no.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Seconds a request may take before it is answered with 503.
+    #[arg(long, env = "CASEBOOK_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Requests handled at once; more are refused at once with 503 and
+    /// `Retry-After` rather than queued.
+    #[arg(long, env = "CASEBOOK_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    pub max_concurrent_requests: usize,
+
+    /// Seconds a client may take to send a request's headers before its
+    /// connection is closed (slow clients cannot hold connections forever).
+    #[arg(long, env = "CASEBOOK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            max_concurrent_requests: self.max_concurrent_requests.max(1),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// See [`LimitArgs`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_requests: 512,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// An OpenAI-compatible chat endpoint for summaries; without one, summaries
@@ -156,6 +205,7 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Summaries through an OpenAI-compatible endpoint; local when `None`.
     pub llm: Option<OpenAiSettings>,
+    pub limits: Limits,
 }
 
 impl ServeArgs {
@@ -165,6 +215,7 @@ impl ServeArgs {
             database_url: self.database.resolve_url()?,
             secure_cookies: self.secure_cookies,
             llm: self.llm.settings()?,
+            limits: self.limits.limits(),
         })
     }
 }

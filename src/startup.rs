@@ -6,9 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::extract::{ConnectInfo, Request};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
-use crate::config::Settings;
+use crate::config::{Limits, Settings};
 use crate::http::{self, AppState};
 use crate::service::{AccountService, SessionService, SystemClock};
 use crate::store::{self, SessionStore};
@@ -19,6 +25,7 @@ pub struct Application {
     router: axum::Router,
     store: Arc<dyn SessionStore>,
     accounts: AccountService,
+    limits: Limits,
 }
 
 impl Application {
@@ -41,9 +48,10 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
         Ok(Self {
             listener,
-            router: http::router(state),
+            router: http::router(state, &settings.limits),
             store,
             accounts,
+            limits: settings.limits,
         })
     }
 
@@ -75,17 +83,61 @@ impl Application {
             );
         }
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        serve(self.listener, self.router, &self.limits, shutdown).await;
         purger.abort();
         self.store.close().await;
         tracing::info!("casebook stopped");
         Ok(())
     }
+}
+
+/// Serves HTTP/1 connections until `shutdown` resolves, then stops accepting
+/// and waits for open connections to finish their requests. Run directly on
+/// hyper rather than through `axum::serve` for the header read timeout: a
+/// client that trickles its headers is disconnected instead of holding its
+/// connection (and memory) forever.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause, then accept again.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request.map(axum::body::Body::new)
+            });
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
 }
 
 /// Ended login sessions and old sign-in failures are deleted hourly; any

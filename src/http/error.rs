@@ -247,6 +247,33 @@ pub async fn method_not_allowed() -> Response {
     problem_response(StatusCode::METHOD_NOT_ALLOWED, &problem)
 }
 
+/// The answer when the server is at its concurrency limit (the request is
+/// refused at once rather than queued) or a request took longer than the
+/// request timeout: 503 with `Retry-After`, as problem+json.
+pub async fn overloaded_or_timed_out(error: tower::BoxError) -> Response {
+    let problem = if error.is::<tower::timeout::error::Elapsed>() {
+        tracing::warn!("request timed out");
+        Problem {
+            kind: "/problems/timeout",
+            title: "Request timed out",
+            status: 503,
+            detail: "The request took too long and was abandoned; try again shortly.".into(),
+            extra: Map::new(),
+        }
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        Problem {
+            kind: "/problems/overloaded",
+            title: "Overloaded",
+            status: 503,
+            detail: "The server is handling as many requests as it can; try again shortly.".into(),
+            extra: Map::new(),
+        }
+    } else {
+        return ApiError::Internal(anyhow::anyhow!("request failed: {error}")).into_response();
+    };
+    problem_response(StatusCode::SERVICE_UNAVAILABLE, &problem)
+}
+
 /// A panic in a handler becomes a logged 500, and the server keeps serving.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     let message = panic

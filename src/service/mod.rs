@@ -152,8 +152,14 @@ impl SessionService {
                 text: text.into_inner(),
             },
         );
-        self.write(actor, id, Change::AddNote, &event).await?;
-        Ok(event)
+        let session = self.write(actor, id, Change::AddNote, &event).await?;
+        // The store may have moved the time later to keep the timeline in
+        // commit order (see `store`); the note took effect when the session
+        // was last updated.
+        Ok(Event {
+            at: session.updated_at,
+            ..event
+        })
     }
 
     pub async fn check_step(

@@ -5,6 +5,14 @@
 //! concurrent writers get exactly one winner. When the write changes no row,
 //! a re-read tells the caller whether the session is missing or in which
 //! status it is.
+//!
+//! A change takes effect at its event's time, but never earlier than one
+//! microsecond after the session's previous change: event times come from
+//! the clock of the process that handled the request, read before the write
+//! waited for its turn, so the change that committed second could carry the
+//! earlier time, and the timeline (ordered by time) would disagree with the
+//! stored state. The conditional write computes the effective time from the
+//! row it locks and returns it; the event is stored with that time.
 
 mod accounts;
 mod postgres;
@@ -45,10 +53,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => true,
-            // SQLITE_BUSY and its extended codes: another writer holds the lock.
-            sqlx::Error::Database(db) => db
-                .code()
-                .is_some_and(|c| c == "5" || c == "517" || c.starts_with("08")),
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_code(&c)),
             _ => false,
         };
         if unavailable {
@@ -56,6 +61,26 @@ impl From<sqlx::Error> for StoreError {
         } else {
             StoreError::Database(error)
         }
+    }
+}
+
+/// Database error codes that say "not now" rather than "never": the database
+/// is busy, out of space, read-only, shutting down or unreachable. Retrying
+/// later may work, so they become 503, not 500.
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL's SQLSTATEs are five characters (often all digits);
+    // SQLite's numeric codes are shorter.
+    if code.len() == 5 {
+        // Connection exceptions (08…), out of resources (53…), shutting
+        // down or starting up (57P01–57P03).
+        code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03")
+    } else {
+        // SQLite reports extended codes; the primary code is the low byte:
+        // BUSY (5), LOCKED (6), READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
+        code.parse::<i32>()
+            .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
     }
 }
 
@@ -185,4 +210,29 @@ fn page_cursor(items: &mut Vec<Session>, limit: u32) -> Option<Cursor> {
         created_at: s.created_at,
         id: s.id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable_code;
+
+    #[test]
+    fn not_now_codes_are_unavailable_and_others_are_not() {
+        // SQLite: BUSY, BUSY_SNAPSHOT, READONLY, IOERR_WRITE, FULL, CANTOPEN.
+        for code in ["5", "517", "8", "778", "13", "14"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        // SQLite CONSTRAINT_CHECK and CONSTRAINT_UNIQUE are the caller's fault.
+        for code in ["275", "2067", "19"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+        // PostgreSQL: connection failure, too many connections, shutting down.
+        for code in ["08006", "53300", "57P01", "57P03"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        // Unique violation, check violation, syntax error.
+        for code in ["23505", "23514", "42601"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+    }
 }

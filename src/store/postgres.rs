@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
@@ -274,9 +274,12 @@ impl SessionStore for PostgresStore {
 
     async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
         let guard = status_condition(change.required_status());
+        // See the module docs of `store`: never earlier than the previous change.
         let sql = format!(
-            "update sessions set {} where id = $2 and {guard}",
-            assignments(change).replace('?', "$")
+            "update sessions set {} where id = $2 and {guard} returning updated_at",
+            assignments(change)
+                .replace("?1", "greatest($1, updated_at + interval '1 microsecond')")
+                .replace('?', "$")
         );
         let mut update = sqlx::query(&sql).bind(event.at).bind(id);
         if let Change::Complete { outcome, notes, by } = change {
@@ -289,18 +292,23 @@ impl SessionStore for PostgresStore {
             update = update.bind(text.as_str());
         }
         let mut tx = self.pool.begin().await?;
-        if update.execute(&mut *tx).await?.rows_affected() == 0 {
+        let Some(at) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
             let current = self.get(id).await?;
             return Err(explain_miss(current));
-        }
+        };
+        let at: DateTime<Utc> = at.try_get("updated_at")?;
+        let event = &Event {
+            at,
+            ..event.clone()
+        };
         let step_update = match change {
             Change::CheckStep { step_id, finding } => Some(
                 sqlx::query(
                     "update session_steps set checked_at = $1, finding = $2 \
                      where id = $3 and session_id = $4",
                 )
-                .bind(event.at)
+                .bind(at)
                 .bind(finding.as_deref())
                 .bind(*step_id)
                 .bind(id),

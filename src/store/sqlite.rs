@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{SessionStore, StoreError, assignments, explain_miss, page_cursor, status_condition};
@@ -330,9 +330,10 @@ impl SessionStore for SqliteStore {
     async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
         let at = micros(event.at);
         let guard = status_condition(change.required_status());
+        // See the module docs of `store`: never earlier than the previous change.
         let sql = format!(
-            "update sessions set {} where id = ?2 and {guard}",
-            assignments(change)
+            "update sessions set {} where id = ?2 and {guard} returning updated_at",
+            assignments(change).replace("?1", "max(?1, updated_at + 1)")
         );
         let mut update = sqlx::query(&sql).bind(at).bind(id);
         if let Change::Complete { outcome, notes, by } = change {
@@ -345,11 +346,16 @@ impl SessionStore for SqliteStore {
             update = update.bind(text.as_str());
         }
         let mut tx = self.writer.begin().await?;
-        if update.execute(&mut *tx).await?.rows_affected() == 0 {
+        let Some(row) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
             let current = load(&mut *self.writer.acquire().await?, id).await?;
             return Err(explain_miss(current));
-        }
+        };
+        let at: i64 = row.try_get("updated_at")?;
+        let event = &Event {
+            at: time(at),
+            ..event.clone()
+        };
         let step_update = match change {
             Change::CheckStep { step_id, finding } => Some(
                 sqlx::query(

@@ -74,12 +74,19 @@ impl ServerProcess {
     }
 
     /// Waits for the exit and for the last log lines to be read.
-    fn wait(mut self) -> std::process::ExitStatus {
+    pub(crate) fn wait(mut self) -> std::process::ExitStatus {
         let status = self.child.wait().unwrap();
         for reader in std::mem::take(&mut self.readers) {
             reader.join().expect("the log reader ends with the process");
         }
         status
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, no flushing, as in a
+    /// crash or an out-of-memory kill.
+    pub(crate) fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.wait();
     }
 
     pub(crate) fn terminate(self) -> std::process::ExitStatus {

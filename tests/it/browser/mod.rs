@@ -6,6 +6,7 @@ mod a11y;
 mod close;
 mod demo;
 mod history;
+mod hostile;
 mod http;
 mod safety;
 mod workspace;

@@ -42,6 +42,7 @@ impl TestApp {
             database_url: db.url.clone(),
             secure_cookies: false,
             llm: None,
+            limits: Default::default(),
         };
         configure(&mut settings);
         let app = Application::build(&settings).await.expect("server builds");
