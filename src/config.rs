@@ -99,8 +99,29 @@ pub struct ServeArgs {
     #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// A bearer token Prometheus must send to read /metrics. Without one,
+    /// /metrics answers only clients on this machine that do not come
+    /// through a proxy.
+    #[arg(long, env = "CASEBOOK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Close active sessions without activity for this long (e.g. 14d, 36h)
+    /// as unresolved. Off unless set.
+    #[arg(long, env = "CASEBOOK_AUTO_CLOSE_AFTER", value_parser = parse_auto_close_after)]
+    pub auto_close_after: Option<Duration>,
+
     #[command(flatten)]
     pub llm: LlmArgs,
+}
+
+/// A humantime duration ("14d", "36h", "90min") of at least a minute.
+fn parse_auto_close_after(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e}; write a duration such as 14d, 36h or 90min"))?;
+    if duration < Duration::from_secs(60) {
+        return Err("must be at least 1 minute".into());
+    }
+    Ok(duration)
 }
 
 /// An OpenAI-compatible chat endpoint for summaries; without one, summaries
@@ -150,6 +171,10 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Summaries through an OpenAI-compatible endpoint; local when `None`.
     pub llm: Option<OpenAiSettings>,
+    /// The bearer token /metrics wants; `None`: loopback clients only.
+    pub metrics_token: Option<String>,
+    /// The stale-session policy; `None`: off.
+    pub auto_close_after: Option<Duration>,
 }
 
 impl ServeArgs {
@@ -159,6 +184,28 @@ impl ServeArgs {
             database_url: self.database.resolve_url()?,
             secure_cookies: self.secure_cookies,
             llm: self.llm.settings()?,
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            auto_close_after: self.auto_close_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_close_after_reads_human_durations_of_a_minute_or_more() {
+        assert_eq!(
+            parse_auto_close_after("14d"),
+            Ok(Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(
+            parse_auto_close_after("36h"),
+            Ok(Duration::from_secs(36 * 3_600))
+        );
+        assert!(parse_auto_close_after("30s").is_err());
+        assert!(parse_auto_close_after("two weeks").is_err());
+        assert!(parse_auto_close_after("").is_err());
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod pages;
 mod state;
 
@@ -21,6 +22,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 pub use error::ApiError;
+pub use metrics::MetricsAccess;
 pub use state::AppState;
 
 /// Bodies larger than this are refused with 413.
@@ -33,11 +35,17 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api::router())
         .merge(health::router())
         .merge(pages::router())
+        .route(metrics::PATH, axum::routing::get(metrics::scrape))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
+        ))
+        // Outside authentication, so refusals are counted too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
         ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -9,6 +9,7 @@ mod api_lifecycle;
 mod api_races;
 mod auth;
 mod browser;
+mod operations;
 mod process;
 mod store;
 mod summary;

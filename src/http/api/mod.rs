@@ -1,6 +1,7 @@
 //! The JSON API under `/api`.
 
 mod bodies;
+mod export;
 mod outcomes;
 mod sessions;
 
@@ -10,6 +11,7 @@ use super::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(export::router())
         .merge(sessions::router())
         .merge(outcomes::router())
 }

@@ -42,6 +42,8 @@ impl TestApp {
             database_url: db.url.clone(),
             secure_cookies: false,
             llm: None,
+            metrics_token: None,
+            auto_close_after: None,
         };
         configure(&mut settings);
         let app = Application::build(&settings).await.expect("server builds");
