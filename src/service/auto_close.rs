@@ -84,6 +84,15 @@ impl AutoClose {
         loop {
             let ids = store.idle_active(idle_since, BATCH).await?;
             for &id in &ids {
+                // Read again just before closing: activity since the query
+                // keeps the session open. (A change in the moment between
+                // this read and the write can still lose; it is then
+                // closed, and its owner can reopen it.)
+                match self.service.get(id).await {
+                    Ok(s) if s.updated_at < idle_since => {}
+                    Ok(_) | Err(ServiceError::NotFound) => continue,
+                    Err(e) => return Err(e),
+                }
                 let notes = OutcomeNotes::parse(Some(&self.note()))
                     .expect("the note fits the outcome notes limit");
                 match self
