@@ -105,6 +105,17 @@ pub struct ServeArgs {
     #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// A bearer token Prometheus must send to read /metrics. Without one,
+    /// /metrics answers only clients on this machine that do not come
+    /// through a proxy.
+    #[arg(long, env = "CASEBOOK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Close active sessions without activity for this long (e.g. 14d, 36h)
+    /// as unresolved. Off unless set.
+    #[arg(long, env = "CASEBOOK_AUTO_CLOSE_AFTER", value_parser = parse_auto_close_after)]
+    pub auto_close_after: Option<Duration>,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 
@@ -158,6 +169,16 @@ impl Default for Limits {
     }
 }
 
+/// A humantime duration ("14d", "36h", "90min") of at least a minute.
+fn parse_auto_close_after(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e}; write a duration such as 14d, 36h or 90min"))?;
+    if duration < Duration::from_secs(60) {
+        return Err("must be at least 1 minute".into());
+    }
+    Ok(duration)
+}
+
 /// An OpenAI-compatible chat endpoint for summaries; without one, summaries
 /// are written locally.
 #[derive(Debug, Clone, Args)]
@@ -206,6 +227,26 @@ pub struct Settings {
     /// Summaries through an OpenAI-compatible endpoint; local when `None`.
     pub llm: Option<OpenAiSettings>,
     pub limits: Limits,
+    /// The bearer token /metrics wants; `None`: loopback clients only.
+    pub metrics_token: Option<String>,
+    /// The stale-session policy; `None`: off.
+    pub auto_close_after: Option<Duration>,
+}
+
+impl Settings {
+    /// The defaults on `database_url`, listening on a free loopback port:
+    /// what embedding code and tests start from before adjusting.
+    pub fn on_database(database_url: impl Into<String>) -> Settings {
+        Settings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            secure_cookies: false,
+            llm: None,
+            limits: Limits::default(),
+            metrics_token: None,
+            auto_close_after: None,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -216,6 +257,28 @@ impl ServeArgs {
             secure_cookies: self.secure_cookies,
             llm: self.llm.settings()?,
             limits: self.limits.limits(),
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            auto_close_after: self.auto_close_after,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_close_after_reads_human_durations_of_a_minute_or_more() {
+        assert_eq!(
+            parse_auto_close_after("14d"),
+            Ok(Duration::from_secs(14 * 86_400))
+        );
+        assert_eq!(
+            parse_auto_close_after("36h"),
+            Ok(Duration::from_secs(36 * 3_600))
+        );
+        assert!(parse_auto_close_after("30s").is_err());
+        assert!(parse_auto_close_after("two weeks").is_err());
+        assert!(parse_auto_close_after("").is_err());
     }
 }

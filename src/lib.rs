@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -15,8 +15,9 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::config::{Limits, Settings};
-use crate::http::{self, AppState};
-use crate::service::{AccountService, SessionService, SystemClock};
+use crate::http::{self, AppState, MetricsAccess};
+use crate::metrics::Metrics;
+use crate::service::{AccountService, AutoClose, SessionService, SystemClock};
 use crate::store::{self, SessionStore};
 use crate::summary::OpenAiSummarizer;
 
@@ -26,6 +27,7 @@ pub struct Application {
     store: Arc<dyn SessionStore>,
     accounts: AccountService,
     limits: Limits,
+    auto_close: Option<AutoClose>,
 }
 
 impl Application {
@@ -37,12 +39,19 @@ impl Application {
         let store = stores.sessions;
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(stores.accounts, clock.clone());
-        let mut service = SessionService::new(store.clone(), clock);
+        let metrics = Metrics::shared();
+        let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
         if let Some(llm) = &settings.llm {
             tracing::info!(model = %llm.model, url = %llm.base_url, "summaries by an OpenAI-compatible endpoint");
             service = service.with_summarizer(Arc::new(OpenAiSummarizer::new(llm.clone())?));
         }
-        let state = AppState::new(service, accounts.clone(), settings.secure_cookies);
+        let auto_close = settings.auto_close_after.map(|after| {
+            tracing::info!(after = %humantime::format_duration(after), "idle sessions close automatically");
+            AutoClose::new(service.clone(), after)
+        });
+        let access = MetricsAccess::new(settings.metrics_token.as_deref());
+        let state = AppState::new(service, accounts.clone(), settings.secure_cookies)
+            .with_metrics(metrics, access);
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -52,6 +61,7 @@ impl Application {
             store,
             accounts,
             limits: settings.limits,
+            auto_close,
         })
     }
 
@@ -83,8 +93,12 @@ impl Application {
             );
         }
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
+        let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
         serve(self.listener, self.router, &self.limits, shutdown).await;
         purger.abort();
+        if let Some(task) = auto_close {
+            task.abort();
+        }
         self.store.close().await;
         tracing::info!("casebook stopped");
         Ok(())

@@ -45,6 +45,8 @@ pub struct Username(String);
 
 impl Username {
     pub const MAX_CHARS: usize = 64;
+    /// The actor name of Casebook's own actions.
+    pub const RESERVED: &str = "system";
 
     pub fn parse(value: &str) -> Result<Self, String> {
         let name = value.trim().to_lowercase();
@@ -60,6 +62,14 @@ impl Username {
         {
             return Err(format!(
                 "may contain only a-z, 0-9, '.', '_' and '-' (found {bad:?})"
+            ));
+        }
+        // What Casebook does on its own (the stale-session policy) is
+        // attributed to "system"; no person may be named so.
+        if name == Self::RESERVED {
+            return Err(format!(
+                "{:?} is reserved for Casebook itself",
+                Self::RESERVED
             ));
         }
         Ok(Self(name))
@@ -188,6 +198,13 @@ pub struct ApiToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_is_reserved_for_casebooks_own_actions() {
+        assert!(Username::parse("system").is_err());
+        assert!(Username::parse(" System ").is_err());
+        assert!(Username::parse("systems").is_ok());
+    }
 
     #[test]
     fn usernames_are_trimmed_lowercased_and_limited_to_a_safe_alphabet() {

@@ -11,21 +11,38 @@ pub enum Surface {
     History,
     Workspace,
     Api,
+    /// Casebook itself, acting on a policy (the stale-session auto-close).
+    System,
 }
 
 impl Surface {
-    pub const ALL: [Surface; 3] = [Surface::History, Surface::Workspace, Surface::Api];
+    pub const ALL: [Surface; 4] = [
+        Surface::History,
+        Surface::Workspace,
+        Surface::Api,
+        Surface::System,
+    ];
+
+    /// The surfaces a client may name for its own actions; `system` is
+    /// Casebook's alone.
+    pub const CLIENT: [Surface; 3] = [Surface::History, Surface::Workspace, Surface::Api];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Surface::History => "history",
             Surface::Workspace => "workspace",
             Surface::Api => "api",
+            Surface::System => "system",
         }
     }
 
     pub fn parse(value: &str) -> Option<Surface> {
         Surface::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// A surface a client named for its own action: never `system`.
+    pub fn parse_client(value: &str) -> Option<Surface> {
+        Surface::CLIENT.into_iter().find(|s| s.as_str() == value)
     }
 }
 

@@ -112,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Via {
         value
             .to_str()
             .ok()
-            .and_then(Surface::parse)
+            .and_then(Surface::parse_client)
             .map(Via)
             .ok_or_else(|| {
                 ApiError::BadRequest(

@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod pages;
 mod state;
 
@@ -25,6 +26,7 @@ use tracing::Span;
 use crate::config::Limits;
 
 pub use error::ApiError;
+pub use metrics::MetricsAccess;
 pub use state::AppState;
 
 /// Bodies larger than this are refused with 413.
@@ -46,11 +48,17 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .nest("/api", api::router())
         .merge(health::router())
         .merge(pages::router())
+        .route(metrics::PATH, axum::routing::get(metrics::scrape))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
+        ))
+        // Outside authentication, so refusals are counted too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
         ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -1,6 +1,10 @@
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
 use crate::service::{AccountService, SessionService};
 
 pub use super::auth::{CurrentActor, Viewer};
+pub use super::metrics::MetricsAccess;
 
 /// Everything a handler may need, shared by every request.
 #[derive(Clone)]
@@ -9,6 +13,9 @@ pub struct AppState {
     pub accounts: AccountService,
     /// Mark cookies `Secure`: Casebook is reached over HTTPS.
     pub secure_cookies: bool,
+    pub metrics: Arc<Metrics>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 impl AppState {
@@ -17,6 +24,17 @@ impl AppState {
             sessions,
             accounts,
             secure_cookies,
+            metrics: Metrics::shared(),
+            metrics_access: MetricsAccess::default(),
+        }
+    }
+
+    /// Requests are counted in `metrics`, which `access` guards.
+    pub fn with_metrics(self, metrics: Arc<Metrics>, access: MetricsAccess) -> Self {
+        Self {
+            metrics,
+            metrics_access: access,
+            ..self
         }
     }
 }

@@ -2,6 +2,7 @@
 //! which event, by whom, when); the store makes it durable.
 
 mod accounts;
+mod auto_close;
 mod clock;
 mod error;
 
@@ -13,6 +14,7 @@ use crate::domain::{
     Actor, Change, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome,
     OutcomeNotes, Page, Session, Status, Step, Surface,
 };
+use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
 use crate::summary::{LocalSummarizer, Summarizer, SummaryInput};
 
@@ -20,6 +22,7 @@ pub use accounts::{
     AccountError, AccountPolicy, AccountService, AuthError, LoginSession, NewUser, Secret,
     SignedIn, TOKEN_PREFIX,
 };
+pub use auto_close::{AutoClose, AutoCloseRun};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Conflict, ServiceError};
 
@@ -28,6 +31,8 @@ pub struct SessionService {
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     summarizer: Arc<dyn Summarizer>,
+    /// Where closures are counted; none outside a server (seeding, tools).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl SessionService {
@@ -36,6 +41,15 @@ impl SessionService {
             store,
             clock,
             summarizer: Arc::new(LocalSummarizer),
+            metrics: None,
+        }
+    }
+
+    /// Closures are counted in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
         }
     }
 
@@ -46,6 +60,10 @@ impl SessionService {
 
     pub fn store(&self) -> &Arc<dyn SessionStore> {
         &self.store
+    }
+
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -123,7 +141,11 @@ impl SessionService {
             notes,
             by: actor.username.clone(),
         };
-        self.apply(actor, via, id, change, kind).await
+        let session = self.apply(actor, via, id, change, kind).await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.count_closure(outcome, via);
+        }
+        Ok(session)
     }
 
     pub async fn reopen(

@@ -21,6 +21,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Step};
@@ -104,8 +105,57 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// How many sessions are in each status (statuses without any may be left out).
+    async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StoreError>;
+
+    /// Active sessions whose last change (`updated_at`, which every change
+    /// and event moves) is before `idle_since`, oldest activity first.
+    async fn idle_active(
+        &self,
+        idle_since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError>;
+
+    /// Takes or renews the lease `name` for `holder` until `until`, if no
+    /// other holder has it past `now`; true when `holder` has it now.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Connections open and idle in each pool, for the metrics.
+    fn pool_usage(&self) -> Vec<PoolUsage>;
+
     /// Waits for open work to finish and closes every connection.
     async fn close(&self);
+}
+
+/// One connection pool's usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: usize,
+}
+
+/// Counts sessions per status, the same SQL on both backends. Each count
+/// walks that status's partial index rather than the table, so a scrape
+/// stays cheap at 100,000 sessions.
+const COUNT_BY_STATUS: &str = "select \
+     (select count(*) from sessions where started_at is null), \
+     (select count(*) from sessions where started_at is not null and completed_at is null), \
+     (select count(*) from sessions where completed_at is not null)";
+
+fn status_counts(prepared: i64, active: i64, completed: i64) -> Vec<(Status, u64)> {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    vec![
+        (Status::Prepared, n(prepared)),
+        (Status::Active, n(active)),
+        (Status::Completed, n(completed)),
+    ]
 }
 
 /// Opens the store a database URL names (`sqlite:…` or `postgres://…`) and

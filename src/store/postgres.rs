@@ -12,10 +12,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    SessionStore, StoreError, assignments, attach_steps, explain_miss, page_cursor,
-    status_condition,
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, attach_steps, explain_miss,
+    page_cursor, status_condition, status_counts,
 };
-use crate::domain::{Change, Event, EventKind, ListQuery, Outcome, Page, Session, Step, Surface};
+use crate::domain::{
+    Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
+};
 
 pub struct PostgresStore {
     // Shared with the account store (store::accounts), one pool for both traits.
@@ -338,6 +340,62 @@ impl SessionStore for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        let (prepared, active, completed): (i64, i64, i64) = sqlx::query_as(COUNT_BY_STATUS)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(status_counts(prepared, active, completed))
+    }
+
+    async fn idle_active(
+        &self,
+        idle_since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "select id from sessions where started_at is not null and completed_at is null \
+             and updated_at < $1 order by updated_at limit $2",
+        )
+        .bind(idle_since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // One statement: concurrent callers serialize on the row, and only
+        // the holder or a caller after expiry changes it.
+        let taken = sqlx::query(
+            "insert into leases (name, holder, expires_at) values ($1, $2, $3) \
+             on conflict (name) do update set holder = excluded.holder, \
+             expires_at = excluded.expires_at \
+             where leases.holder = excluded.holder or leases.expires_at <= $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        vec![PoolUsage {
+            pool: "postgres",
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+        }]
     }
 
     async fn close(&self) {

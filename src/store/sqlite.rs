@@ -10,8 +10,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::{SessionStore, StoreError, assignments, explain_miss, page_cursor, status_condition};
-use crate::domain::{Change, Event, EventKind, ListQuery, Outcome, Page, Session, Step, Surface};
+use super::{
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, explain_miss, page_cursor,
+    status_condition, status_counts,
+};
+use crate::domain::{
+    Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
+};
 
 pub struct SqliteStore {
     // Shared with the account store (store::accounts), one pool for both traits.
@@ -392,6 +397,66 @@ impl SessionStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("select 1").execute(&self.readers).await?;
         Ok(())
+    }
+
+    async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        let (prepared, active, completed): (i64, i64, i64) = sqlx::query_as(COUNT_BY_STATUS)
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(status_counts(prepared, active, completed))
+    }
+
+    async fn idle_active(
+        &self,
+        idle_since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "select id from sessions where started_at is not null and completed_at is null \
+             and updated_at < ? order by updated_at limit ?",
+        )
+        .bind(micros(idle_since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(ids)
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "insert into leases (name, holder, expires_at) values (?1, ?2, ?3) \
+             on conflict (name) do update set holder = excluded.holder, \
+             expires_at = excluded.expires_at \
+             where leases.holder = excluded.holder or leases.expires_at <= ?4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(micros(until))
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        [
+            ("sqlite_writer", &self.writer),
+            ("sqlite_readers", &self.readers),
+        ]
+        .into_iter()
+        .map(|(pool, p)| PoolUsage {
+            pool,
+            size: p.size(),
+            idle: p.num_idle(),
+        })
+        .collect()
     }
 
     async fn close(&self) {

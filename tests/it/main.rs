@@ -14,6 +14,7 @@ mod deploy;
 mod durability;
 mod faults;
 mod limits;
+mod operations;
 mod process;
 mod process_races;
 mod store;

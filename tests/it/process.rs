@@ -641,3 +641,59 @@ async fn the_history_page_makes_as_many_queries_for_fifty_cards_as_for_ten() {
     assert!(at_ten > 0, "the statements are counted at all");
     assert_eq!(at_ten, at_fifty, "no query per card");
 }
+
+/// The operations settings as an operator sets them: from the environment.
+#[tokio::test]
+async fn metrics_token_and_auto_close_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let server = ServerProcess::spawn(
+        &[],
+        &[
+            ("CASEBOOK_DATA_DIR", data_dir.to_str().unwrap()),
+            ("CASEBOOK_METRICS_TOKEN", "scrape-4711"),
+            ("CASEBOOK_AUTO_CLOSE_AFTER", "14d"),
+        ],
+    );
+    let announced = wait_for(&server.logs, Duration::from_secs(30), |line| {
+        line.contains("idle sessions close automatically")
+            .then(|| line.to_string())
+    })
+    .expect("the policy is announced");
+    assert!(announced.contains("14days"), "{announced}");
+    let url = format!("{}/metrics", server.base_url);
+    let client = reqwest::Client::new();
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // The policy's first run starts with the server.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = client
+            .get(&url)
+            .bearer_auth("scrape-4711")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("casebook_auto_close_runs_total 1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no auto-close run:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.terminate().success());
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_casebook"))
+        .args(["serve", "--auto-close-after", "soon"])
+        .env_remove("CASEBOOK_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--auto-close-after") && stderr.contains("14d"),
+        "{stderr}"
+    );
+}

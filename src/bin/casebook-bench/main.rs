@@ -7,6 +7,7 @@
 //! oha: the complete case needs a different active session in every request,
 //! and the run must read the server's /proc counters around each case.
 
+mod export;
 mod load;
 mod report;
 mod seed;
@@ -55,6 +56,12 @@ struct Args {
     /// /healthz always runs, for the ratio.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+
+    /// Measure only the streamed export (CSV and JSON Lines of every
+    /// session): the server's peak memory before and after, and the ratio
+    /// of its growth to the bytes exported. Writes no report.
+    #[arg(long)]
+    export: bool,
 }
 
 /// Where the report's hand-written part starts.
@@ -91,6 +98,13 @@ async fn main() -> anyhow::Result<()> {
     let token = seed::token(&url)
         .await
         .context("creating the bench account")?;
+    if args.export {
+        let runs = export::measure(&args.server, &url, &token).await?;
+        for run in &runs {
+            println!("{}", run.line());
+        }
+        return Ok(());
+    }
     let server = load::Server::start(&args.server, &url).context("starting the server")?;
     let mut cases = load::cases(&server, &seeded, &token).await?;
     if !args.only.is_empty() {

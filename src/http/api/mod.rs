@@ -1,6 +1,7 @@
 //! The JSON API under `/api`.
 
 mod bodies;
+mod export;
 mod me;
 mod outcomes;
 mod sessions;
@@ -11,6 +12,7 @@ use super::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(export::router())
         .merge(sessions::router())
         .merge(outcomes::router())
         .merge(me::router())

@@ -115,6 +115,26 @@ impl Filters {
         format!("?{encoded}")
     }
 
+    /// The API export of this view for `viewer`, as CSV: the same filters,
+    /// with "mine" spelled as the owner's name as the API takes it.
+    pub fn export_href(&self, viewer: &Actor) -> String {
+        let mut pairs: Vec<(&str, &str)> = vec![("format", "csv")];
+        if let Some(s) = self.status {
+            pairs.push(("status", s.as_str()));
+        }
+        if let Some(o) = self.outcome {
+            pairs.push(("outcome", o.as_str()));
+        }
+        if self.mine {
+            pairs.push(("owner", viewer.username.as_str()));
+        }
+        if !self.q.is_empty() {
+            pairs.push(("q", self.q.as_str()));
+        }
+        let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("/api/sessions/export?{encoded}")
+    }
+
     /// Status filter choices in the order people think of them.
     pub fn status_choices(&self) -> Vec<Choice> {
         [Status::Active, Status::Prepared, Status::Completed]
@@ -159,5 +179,23 @@ mod tests {
         assert!(f.is_empty());
         assert_eq!(f.query(), "");
         assert_eq!(f.query_with(&[("closed", "x")]), "?closed=x");
+    }
+
+    #[test]
+    fn the_export_link_keeps_the_view_and_names_the_owner() {
+        let dana = Actor::new("dana");
+        let f = Filters::from_params(&params("completed", "disk"));
+        assert_eq!(
+            f.export_href(&dana),
+            "/api/sessions/export?format=csv&status=completed&owner=dana&q=disk"
+        );
+        let everyone = Filters::from_params(&HistoryParams {
+            owner: Some("all".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            everyone.export_href(&dana),
+            "/api/sessions/export?format=csv"
+        );
     }
 }

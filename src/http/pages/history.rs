@@ -30,6 +30,7 @@ struct HistoryPage {
     back: String,
     csrf: String,
     next_href: Option<String>,
+    export_href: String,
 }
 
 /// One card alone: what script puts in place of a card that changed.
@@ -104,6 +105,7 @@ async fn history(
         statuses: filters.status_choices(),
         outcome_choices: filters.outcome_choices(),
         back: filters.query(),
+        export_href: filters.export_href(&actor),
         filters,
         cards: page
             .items

@@ -274,13 +274,7 @@ where
     Fut: Future<Output = ()>,
 {
     let db = TestDb::new(Backend::Sqlite).await;
-    let settings = Settings {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        database_url: db.url.clone(),
-        secure_cookies: false,
-        llm: None,
-        limits: Default::default(),
-    };
+    let settings = Settings::on_database(db.url.clone());
     let app = Application::build(&settings).await.unwrap();
     let token = app.accounts().begin_setup().await.unwrap().unwrap();
     let base = format!("http://{}", app.local_addr());

@@ -37,13 +37,7 @@ impl TestApp {
 
     /// A server whose settings `configure` adjusts first.
     pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
-        let mut settings = Settings {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.url.clone(),
-            secure_cookies: false,
-            llm: None,
-            limits: Default::default(),
-        };
+        let mut settings = Settings::on_database(db.url.clone());
         configure(&mut settings);
         let app = Application::build(&settings).await.expect("server builds");
         let addr = app.local_addr();
