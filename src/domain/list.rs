@@ -21,9 +21,21 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// What every cursor looks like: base64url of 24 bytes whose first 6
+    /// bits are zero, since a creation time from 1970 until after the year
+    /// 10,000 takes fewer than 58 bits. Every string of this shape decodes.
+    pub const PATTERN: &'static str = "^A[A-Za-z0-9_-]{31}$";
+
+    /// The creation times a cursor can hold: from 1970 to about the year
+    /// 11,100, well inside what every store can compare with.
+    const MICROS: std::ops::Range<i64> = 0..1 << 58;
+
     pub fn decode(token: &str) -> Option<Cursor> {
         let bytes: [u8; 24] = URL_SAFE_NO_PAD.decode(token).ok()?.try_into().ok()?;
         let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
+        if !Self::MICROS.contains(&micros) {
+            return None;
+        }
         let created_at = DateTime::from_timestamp_micros(micros)?;
         let id = Uuid::from_slice(&bytes[8..]).ok()?;
         Some(Cursor { created_at, id })
@@ -135,6 +147,10 @@ impl ListQuery {
                     .ok_or_else(|| format!("must be a whole number from 1 to {}", Self::MAX_LIMIT)),
             ),
         };
+        let owner = owner.map(str::trim).filter(|o| !o.is_empty());
+        if let Some(owner) = owner {
+            errors.check("owner", super::validation::reject_nul(owner));
+        }
         if !errors.is_empty() {
             return Err(ListQueryError::Invalid(errors));
         }
@@ -145,8 +161,8 @@ impl ListQuery {
         Ok(ListQuery {
             status,
             outcome,
-            owner: blank_is_none(owner).map(str::to_owned),
-            search: blank_is_none(q).and_then(SearchTerms::parse),
+            owner: owner.map(str::to_owned),
+            search: q.and_then(SearchTerms::parse),
             after,
             limit: limit.unwrap_or(Self::DEFAULT_LIMIT),
             with_steps: true,
@@ -154,8 +170,10 @@ impl ListQuery {
     }
 }
 
+/// An empty value means "any", as a form's empty choice sends it. A value
+/// of spaces is no value of any filter, so it is refused like any other.
 fn blank_is_none(value: Option<&str>) -> Option<&str> {
-    value.map(str::trim).filter(|v| !v.is_empty())
+    value.filter(|v| !v.is_empty())
 }
 
 /// One page of a newest-first list.

@@ -54,29 +54,43 @@ fn char_len(value: &str) -> usize {
     value.chars().count()
 }
 
-/// Trims and checks a required text of `min..=max` characters.
+/// Checks a required text of at most `max` characters, and trims it.
+/// The limit counts what was sent, spaces included, so that it means the
+/// same to a client as to Casebook.
 fn required(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
+    let trimmed = at_most(value, max)?.trim();
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
-    at_most(trimmed, max).map(str::to_owned)
+    Ok(trimmed.to_owned())
 }
 
-/// Trims an optional text; blank means none.
+/// Checks an optional text of at most `max` characters, and trims it;
+/// blank means none.
 fn optional(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
-    match value.map(str::trim) {
+    match value.map(|v| at_most(v, max)).transpose()?.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(trimmed) => at_most(trimmed, max).map(|v| Some(v.to_owned())),
+        Some(trimmed) => Ok(Some(trimmed.to_owned())),
     }
 }
 
 fn at_most(value: &str, max: usize) -> Result<&str, String> {
+    reject_nul(value)?;
     let len = char_len(value);
     if len > max {
         Err(format!("must be at most {max} characters (got {len})"))
     } else {
         Ok(value)
+    }
+}
+
+/// PostgreSQL cannot store a NUL character in text, and no person types
+/// one; refusing it everywhere keeps both stores alike.
+pub(crate) fn reject_nul(value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        Err("must not contain NUL characters".into())
+    } else {
+        Ok(())
     }
 }
 
@@ -142,8 +156,7 @@ impl Problem {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(value: Option<&str>) -> Result<Self, String> {
-        let trimmed = value.unwrap_or_default().trim();
-        at_most(trimmed, Self::MAX_CHARS).map(|v| Self(v.to_owned()))
+        at_most(value.unwrap_or_default(), Self::MAX_CHARS).map(|v| Self(v.trim().to_owned()))
     }
 
     pub fn into_inner(self) -> String {

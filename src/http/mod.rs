@@ -3,7 +3,7 @@
 
 mod api;
 mod auth;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod health;
 mod pages;
@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use api::openapi;
 pub use error::ApiError;
 pub use state::AppState;
 
@@ -30,7 +31,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api", api::router())
+        .merge(api::router())
         .merge(health::router())
         .merge(pages::router())
         .fallback(error::not_found)

@@ -9,6 +9,8 @@ mod api_lifecycle;
 mod api_races;
 mod auth;
 mod browser;
+mod openapi;
 mod process;
+mod schemathesis;
 mod store;
 mod summary;
