@@ -299,3 +299,94 @@ mod tests {
         assert_eq!(fields, ["title", "reference", "steps[1]"]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any text, with a fair share of spaces, NULs and long strings.
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ \t\n\u{0}\u{a0}\u{3000}a-zé]{0,12}",
+            ("[ ]{0,3}", "[a-zé ]{195,205}", "[ ]{0,3}").prop_map(|(a, b, c)| a + &b + &c),
+        ]
+    }
+
+    fn accepted_required(value: &str, max: usize) -> bool {
+        value.chars().count() <= max && !value.contains('\0') && !value.trim().is_empty()
+    }
+
+    proptest! {
+        #[test]
+        fn a_title_is_accepted_exactly_when_it_fits_and_is_kept_trimmed(value in any_text()) {
+            match Title::parse(&value) {
+                Ok(title) => {
+                    prop_assert!(accepted_required(&value, Title::MAX_CHARS));
+                    prop_assert_eq!(title.as_str(), value.trim());
+                }
+                Err(message) => {
+                    prop_assert!(!accepted_required(&value, Title::MAX_CHARS));
+                    prop_assert!(!message.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn step_and_note_texts_follow_the_same_rule(value in any_text()) {
+            prop_assert_eq!(StepText::parse(&value).is_ok(), accepted_required(&value, StepText::MAX_CHARS));
+            prop_assert_eq!(NoteText::parse(&value).is_ok(), accepted_required(&value, NoteText::MAX_CHARS));
+        }
+
+        #[test]
+        fn optional_texts_are_none_when_blank_and_trimmed_otherwise(value in proptest::option::of(any_text())) {
+            let fits = |max: usize| {
+                value.as_deref().is_none_or(|v| v.chars().count() <= max && !v.contains('\0'))
+            };
+            match ShortText::parse(value.as_deref()) {
+                Ok(text) => {
+                    prop_assert!(fits(ShortText::MAX_CHARS));
+                    let expected = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
+                    prop_assert_eq!(text.as_deref(), expected);
+                }
+                Err(_) => prop_assert!(!fits(ShortText::MAX_CHARS)),
+            }
+            prop_assert_eq!(OutcomeNotes::parse(value.as_deref()).is_ok(), fits(OutcomeNotes::MAX_CHARS));
+            prop_assert_eq!(Finding::parse(value.as_deref()).is_ok(), fits(Finding::MAX_CHARS));
+            prop_assert_eq!(Problem::parse(value.as_deref()).is_ok(), fits(Problem::MAX_CHARS));
+        }
+
+        #[test]
+        fn a_new_session_names_every_bad_field_and_nothing_else(
+            title in proptest::option::of(any_text()),
+            reference in proptest::option::of(any_text()),
+            steps in proptest::collection::vec(any_text(), 0..4),
+        ) {
+            let result = NewSession::parse(title.as_deref(), None, reference.as_deref(), None, &steps);
+            let mut expected = Vec::new();
+            if Title::parse(title.as_deref().unwrap_or_default()).is_err() {
+                expected.push("title".to_string());
+            }
+            if ShortText::parse(reference.as_deref()).is_err() {
+                expected.push("reference".to_string());
+            }
+            for (i, step) in steps.iter().enumerate() {
+                if StepText::parse(step).is_err() {
+                    expected.push(format!("steps[{i}]"));
+                }
+            }
+            match result {
+                Ok(session) => {
+                    prop_assert!(expected.is_empty());
+                    prop_assert_eq!(session.steps.len(), steps.len());
+                }
+                Err(errors) => {
+                    let fields: Vec<String> = errors.0.into_iter().map(|e| e.field).collect();
+                    prop_assert_eq!(fields, expected);
+                }
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod api_errors;
+mod api_fuzz;
 mod api_lifecycle;
 mod api_races;
 mod auth;
