@@ -26,7 +26,8 @@ fn schemathesis() -> PathBuf {
         });
     assert!(
         path.exists(),
-        "{} is missing: scripts/test installs schemathesis from PyPI into a virtual environment there",
+        "{} is missing: scripts/test installs schemathesis from PyPI into \
+         target/test-deps/schemathesis (or set CASEBOOK_TEST_SCHEMATHESIS)",
         path.display()
     );
     path
