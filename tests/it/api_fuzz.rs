@@ -1,6 +1,6 @@
-//! Random query strings, JSON bodies, ids and cursors against a live
-//! server (proptest): never a 5xx, every refusal a problem+json, and the
-//! server keeps serving.
+//! Random query strings, JSON bodies, form bodies, ids and cursors against
+//! a live server (proptest): never a 5xx, every API refusal a problem+json,
+//! and the server keeps serving.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -205,6 +205,60 @@ fn ids_and_cursors_never_fail_the_server(backend: Backend) {
     });
 }
 
+fn form_field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "title|problem|reference|customer|steps|intent|outcome|outcome_notes|text|finding|username|password|next"
+            .prop_map(String::from),
+        any::<String>(),
+    ]
+}
+
+/// The pages' forms (prepare, close, complete, note, finding, sign in) with
+/// random fields: a page or a redirect, never a server error. The bearer
+/// token stands for the login session, so no CSRF field is needed.
+fn form_bodies_never_fail_the_server(backend: Backend) {
+    let live = Live::start(backend);
+    let (id, step) = live.runtime.block_on(async {
+        let session = live.app.create("Disk full", &["Check df"]).await;
+        let id = session["id"].as_str().unwrap().to_string();
+        live.app.post(&format!("/api/sessions/{id}/start")).await;
+        (id, session["steps"][0]["id"].as_str().unwrap().to_string())
+    });
+    let paths = [
+        "/sessions/new".to_string(),
+        format!("/sessions/{id}/close"),
+        format!("/sessions/{id}/work/complete"),
+        format!("/sessions/{id}/work/notes"),
+        format!("/sessions/{id}/work/steps/{step}/check"),
+        "/login".to_string(),
+    ];
+    let client = live.app.without_redirects();
+    let anonymous = live.app.anonymous_without_redirects();
+    let fields = prop::collection::vec((form_field(), filter_value()), 0..6);
+    live.check((0..paths.len(), fields), |live, (which, fields)| {
+        let body = serde_urlencoded::to_string(&fields).unwrap();
+        live.runtime.block_on(async {
+            let sender = if which == 5 { &anonymous } else { &client };
+            let response = sender
+                .post(live.app.url(&paths[which]))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            prop_assert!(status < 500, "{} {status}: {fields:?}", paths[which]);
+            let session = live.app.session(&id).await;
+            if session["status"] == "completed" {
+                // Closed it: open it again for the next case.
+                let reopened = live.app.post(&format!("/api/sessions/{id}/reopen")).await;
+                prop_assert_eq!(reopened.status().as_u16(), 200);
+            }
+            Ok(())
+        })
+    });
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),*) => {
         mod sqlite {
@@ -219,5 +273,6 @@ macro_rules! on_both_backends {
 on_both_backends!(
     list_filters_never_fail_the_server,
     json_bodies_never_fail_the_server,
+    form_bodies_never_fail_the_server,
     ids_and_cursors_never_fail_the_server
 );
