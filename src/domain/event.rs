@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::Outcome;
 
 /// Through which part of Casebook an action was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Surface {
     History,
@@ -48,7 +48,7 @@ impl Surface {
 
 /// What happened, with what changed. Serialized with a `kind` tag, which is
 /// how the store keeps it and how the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     Created,

@@ -2,8 +2,9 @@ use serde::{Deserialize, Serialize};
 
 /// How a session ended. This enum is the single source of truth for the
 /// outcome list: JSON values, labels, kinds, select options and the database
-/// CHECK constraint (verified by a test) all derive from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// CHECK constraint (verified by a test) all derive from it, and so does the
+/// API's OpenAPI schema: utoipa reads the same serde attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Resolved,
@@ -15,7 +16,7 @@ pub enum Outcome {
 }
 
 /// Whether an outcome ends the work normally or closes the session early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     Standard,

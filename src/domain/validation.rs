@@ -54,29 +54,43 @@ fn char_len(value: &str) -> usize {
     value.chars().count()
 }
 
-/// Trims and checks a required text of `min..=max` characters.
+/// Checks a required text of at most `max` characters, and trims it.
+/// The limit counts what was sent, spaces included, so that it means the
+/// same to a client as to Casebook.
 fn required(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
+    let trimmed = at_most(value, max)?.trim();
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
-    at_most(trimmed, max).map(str::to_owned)
+    Ok(trimmed.to_owned())
 }
 
-/// Trims an optional text; blank means none.
+/// Checks an optional text of at most `max` characters, and trims it;
+/// blank means none.
 fn optional(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
-    match value.map(str::trim) {
+    match value.map(|v| at_most(v, max)).transpose()?.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(trimmed) => at_most(trimmed, max).map(|v| Some(v.to_owned())),
+        Some(trimmed) => Ok(Some(trimmed.to_owned())),
     }
 }
 
 fn at_most(value: &str, max: usize) -> Result<&str, String> {
+    reject_nul(value)?;
     let len = char_len(value);
     if len > max {
         Err(format!("must be at most {max} characters (got {len})"))
     } else {
         Ok(value)
+    }
+}
+
+/// PostgreSQL cannot store a NUL character in text, and no person types
+/// one; refusing it everywhere keeps both stores alike.
+pub(crate) fn reject_nul(value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        Err("must not contain NUL characters".into())
+    } else {
+        Ok(())
     }
 }
 
@@ -142,8 +156,7 @@ impl Problem {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(value: Option<&str>) -> Result<Self, String> {
-        let trimmed = value.unwrap_or_default().trim();
-        at_most(trimmed, Self::MAX_CHARS).map(|v| Self(v.to_owned()))
+        at_most(value.unwrap_or_default(), Self::MAX_CHARS).map(|v| Self(v.trim().to_owned()))
     }
 
     pub fn into_inner(self) -> String {
@@ -284,5 +297,96 @@ mod tests {
         .unwrap_err();
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["title", "reference", "steps[1]"]);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any text, with a fair share of spaces, NULs and long strings.
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ \t\n\u{0}\u{a0}\u{3000}a-zé]{0,12}",
+            ("[ ]{0,3}", "[a-zé ]{195,205}", "[ ]{0,3}").prop_map(|(a, b, c)| a + &b + &c),
+        ]
+    }
+
+    fn accepted_required(value: &str, max: usize) -> bool {
+        value.chars().count() <= max && !value.contains('\0') && !value.trim().is_empty()
+    }
+
+    proptest! {
+        #[test]
+        fn a_title_is_accepted_exactly_when_it_fits_and_is_kept_trimmed(value in any_text()) {
+            match Title::parse(&value) {
+                Ok(title) => {
+                    prop_assert!(accepted_required(&value, Title::MAX_CHARS));
+                    prop_assert_eq!(title.as_str(), value.trim());
+                }
+                Err(message) => {
+                    prop_assert!(!accepted_required(&value, Title::MAX_CHARS));
+                    prop_assert!(!message.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn step_and_note_texts_follow_the_same_rule(value in any_text()) {
+            prop_assert_eq!(StepText::parse(&value).is_ok(), accepted_required(&value, StepText::MAX_CHARS));
+            prop_assert_eq!(NoteText::parse(&value).is_ok(), accepted_required(&value, NoteText::MAX_CHARS));
+        }
+
+        #[test]
+        fn optional_texts_are_none_when_blank_and_trimmed_otherwise(value in proptest::option::of(any_text())) {
+            let fits = |max: usize| {
+                value.as_deref().is_none_or(|v| v.chars().count() <= max && !v.contains('\0'))
+            };
+            match ShortText::parse(value.as_deref()) {
+                Ok(text) => {
+                    prop_assert!(fits(ShortText::MAX_CHARS));
+                    let expected = value.as_deref().map(str::trim).filter(|v| !v.is_empty());
+                    prop_assert_eq!(text.as_deref(), expected);
+                }
+                Err(_) => prop_assert!(!fits(ShortText::MAX_CHARS)),
+            }
+            prop_assert_eq!(OutcomeNotes::parse(value.as_deref()).is_ok(), fits(OutcomeNotes::MAX_CHARS));
+            prop_assert_eq!(Finding::parse(value.as_deref()).is_ok(), fits(Finding::MAX_CHARS));
+            prop_assert_eq!(Problem::parse(value.as_deref()).is_ok(), fits(Problem::MAX_CHARS));
+        }
+
+        #[test]
+        fn a_new_session_names_every_bad_field_and_nothing_else(
+            title in proptest::option::of(any_text()),
+            reference in proptest::option::of(any_text()),
+            steps in proptest::collection::vec(any_text(), 0..4),
+        ) {
+            let result = NewSession::parse(title.as_deref(), None, reference.as_deref(), None, &steps);
+            let mut expected = Vec::new();
+            if Title::parse(title.as_deref().unwrap_or_default()).is_err() {
+                expected.push("title".to_string());
+            }
+            if ShortText::parse(reference.as_deref()).is_err() {
+                expected.push("reference".to_string());
+            }
+            for (i, step) in steps.iter().enumerate() {
+                if StepText::parse(step).is_err() {
+                    expected.push(format!("steps[{i}]"));
+                }
+            }
+            match result {
+                Ok(session) => {
+                    prop_assert!(expected.is_empty());
+                    prop_assert_eq!(session.steps.len(), steps.len());
+                }
+                Err(errors) => {
+                    let fields: Vec<String> = errors.0.into_iter().map(|e| e.field).collect();
+                    prop_assert_eq!(fields, expected);
+                }
+            }
+        }
     }
 }

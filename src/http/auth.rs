@@ -73,9 +73,13 @@ fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// Open to everyone: signing in, first-run setup, health checks, assets.
+/// Open to everyone: signing in, first-run setup, health checks, assets, and
+/// the API's description (so tools can read it before they hold a token).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/setup" | "/healthz" | "/readyz") || path.starts_with("/assets/")
+    matches!(
+        path,
+        "/login" | "/setup" | "/healthz" | "/readyz" | "/api/openapi.json"
+    ) || path.starts_with("/assets/")
 }
 
 /// The API answers 401; a page sends the browser to sign in and come back.

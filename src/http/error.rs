@@ -49,6 +49,47 @@ struct Problem {
     extra: Map<String, Value>,
 }
 
+/// The shape of [`Problem`] for the OpenAPI document, with every member
+/// some problem adds. Only documents; nothing serializes it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+pub struct ProblemDetails {
+    /// A URI reference naming the kind of problem, e.g. `/problems/not-found`.
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    /// The HTTP status code.
+    status: u16,
+    /// What went wrong, for a person.
+    detail: String,
+    /// Every invalid field (validation problems).
+    #[schema(nullable = false)]
+    errors: Option<Vec<FieldErrorDetails>>,
+    /// The session's status now (wrong-status problems).
+    #[schema(nullable = false, value_type = Option<crate::http::api::StatusSchema>)]
+    current_status: Option<String>,
+    #[schema(nullable = false)]
+    session_id: Option<uuid::Uuid>,
+    /// How the session ended, when it is completed (wrong-status problems).
+    #[schema(nullable = false)]
+    outcome: Option<crate::domain::Outcome>,
+    #[schema(nullable = false)]
+    outcome_label: Option<String>,
+    completed_by: Option<String>,
+    completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One invalid field and why.
+#[derive(utoipa::ToSchema)]
+#[schema(as = FieldError)]
+#[allow(dead_code)]
+pub struct FieldErrorDetails {
+    /// The field, e.g. `title` or `steps[2]`.
+    field: String,
+    message: String,
+}
+
 impl ApiError {
     pub fn from_store(error: StoreError) -> Self {
         ServiceError::from(error).into()

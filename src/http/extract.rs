@@ -115,9 +115,41 @@ impl<S: Send + Sync> FromRequestParts<S> for Via {
             .and_then(Surface::parse_client)
             .map(Via)
             .ok_or_else(|| {
-                ApiError::BadRequest(
-                    "The Casebook-Via header must be one of history, workspace, api.".into(),
-                )
+                let names: Vec<&str> = Surface::CLIENT.map(Surface::as_str).into();
+                ApiError::BadRequest(format!(
+                    "The Casebook-Via header must be one of {}.",
+                    names.join(", ")
+                ))
             })
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn an_id_is_found_exactly_when_it_is_a_uuid(raw in prop_oneof![
+            any::<String>(),
+            any::<u128>().prop_map(|n| Uuid::from_u128(n).to_string()),
+            any::<u128>().prop_map(|n| Uuid::from_u128(n).simple().to_string()),
+        ]) {
+            match parse_id(&raw) {
+                Ok(id) => prop_assert_eq!(Some(id), Uuid::parse_str(&raw).ok()),
+                Err(error) => {
+                    prop_assert!(Uuid::parse_str(&raw).is_err());
+                    prop_assert!(matches!(error, ApiError::NotFound(_)));
+                }
+            }
+        }
+
+        #[test]
+        fn a_canonical_id_parses_to_itself(n in any::<u128>()) {
+            let id = Uuid::from_u128(n);
+            prop_assert_eq!(parse_id(&id.to_string()).ok(), Some(id));
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 mod api;
 mod auth;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod health;
 mod metrics;
@@ -25,6 +25,7 @@ use tracing::Span;
 
 use crate::config::Limits;
 
+pub use api::openapi;
 pub use error::ApiError;
 pub use metrics::MetricsAccess;
 pub use state::AppState;
@@ -45,7 +46,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         ))
         .timeout(limits.request_timeout);
     Router::new()
-        .nest("/api", api::router())
+        .merge(api::router())
         .merge(health::router())
         .merge(pages::router())
         .route(metrics::PATH, axum::routing::get(metrics::scrape))

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod api_errors;
+mod api_fuzz;
 mod api_lifecycle;
 mod api_races;
 mod auth;
@@ -14,8 +15,10 @@ mod deploy;
 mod durability;
 mod faults;
 mod limits;
+mod openapi;
 mod operations;
 mod process;
 mod process_races;
+mod schemathesis;
 mod store;
 mod summary;

@@ -2,11 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use super::schema::{CursorSchema, StatusSchema, StepTextSchema};
 
 use crate::domain::{Event, EventKind, Outcome, Page, Session, Status, Step, Surface};
 
-#[derive(Serialize)]
+/// A troubleshooting session with its plan.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionBody<'a> {
     id: Uuid,
     title: &'a str,
@@ -14,6 +19,7 @@ pub struct SessionBody<'a> {
     reference: Option<&'a str>,
     customer: Option<&'a str>,
     owner: &'a str,
+    #[schema(value_type = StatusSchema)]
     status: &'static str,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -27,7 +33,9 @@ pub struct SessionBody<'a> {
     steps: Vec<StepBody<'a>>,
 }
 
-#[derive(Serialize)]
+/// One check of a session's plan.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Step)]
 struct StepBody<'a> {
     id: Uuid,
     position: u32,
@@ -72,7 +80,9 @@ impl<'a> From<&'a Step> for StepBody<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// One entry of a session's timeline.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Event)]
 pub struct EventBody<'a> {
     id: Uuid,
     session_id: Uuid,
@@ -98,7 +108,7 @@ impl<'a> From<&'a Event> for EventBody<'a> {
 }
 
 /// `{ "items": [...], "next_cursor": ... }`, the shape of every list.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ListBody<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -113,44 +123,80 @@ impl<'a> From<&'a Page<Session>> for ListBody<SessionBody<'a>> {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// A session to prepare. Texts are trimmed; blank optional texts mean none.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({"title": "Disk full on db01", "problem": "Writes fail with ENOSPC.", "reference": "INC-1042", "customer": "Acme", "steps": ["Check df -h", "Rotate the logs"], "start": true}))]
 pub struct CreateSession {
+    /// At most 200 characters, not all spaces.
+    #[schema(required, value_type = String, max_length = 200, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\x0B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$")]
     pub title: Option<String>,
+    /// The problem as reported: at most 10,000 characters.
+    #[schema(max_length = 10000, pattern = "^[^\\u0000]*$")]
     pub problem: Option<String>,
+    /// A ticket or case reference: at most 200 characters.
+    #[schema(max_length = 200, pattern = "^[^\\u0000]*$")]
     pub reference: Option<String>,
+    /// At most 200 characters.
+    #[schema(max_length = 200, pattern = "^[^\\u0000]*$")]
     pub customer: Option<String>,
+    /// The plan: at most 100 steps of 1–500 characters each.
+    #[schema(max_items = 100, value_type = Vec<StepTextSchema>)]
+    #[serde(default)]
     pub steps: Vec<String>,
     /// Start the session right away ("Prepare and start").
+    #[serde(default)]
     pub start: bool,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// How a session ended.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({"outcome": "resolved", "outcome_notes": "Rotated the logs."}))]
 pub struct CompleteSession {
+    #[schema(required, value_type = Outcome)]
     pub outcome: Option<String>,
+    /// At most 4,000 characters.
+    #[schema(max_length = 4000, pattern = "^[^\\u0000]*$")]
     pub outcome_notes: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// A note added while working.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({"text": "The logs take 40 GB."}))]
 pub struct AddNote {
+    /// At most 10,000 characters, not all spaces.
+    #[schema(required, value_type = String, max_length = 10000, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\x0B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$")]
     pub text: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// What checking a step found.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({"finding": "93% used"}))]
 pub struct CheckStep {
+    /// At most 4,000 characters.
+    #[schema(max_length = 4000, pattern = "^[^\\u0000]*$")]
     pub finding: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// Filters of the session list; an empty value means "any".
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only sessions with this status.
+    #[param(value_type = Option<StatusSchema>)]
     pub status: Option<String>,
+    /// Only sessions that ended with this outcome.
+    #[param(value_type = Option<Outcome>)]
     pub outcome: Option<String>,
+    /// Only sessions of this owner (a username).
     pub owner: Option<String>,
+    /// Words that must all appear (as prefixes) in title, reference, customer or problem.
     pub q: Option<String>,
+    /// Where the previous page ended: its `next_cursor`. Any other value of
+    /// this shape is read as a position too; any other value gets 400.
+    #[param(value_type = Option<CursorSchema>, inline)]
     pub cursor: Option<String>,
+    /// Sessions per page, 25 unless given.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }

@@ -2,40 +2,62 @@
 //! JSON Lines, streamed page by page from the store so that memory stays
 //! flat however many sessions match.
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::bodies::SessionBody;
+use super::schema::StatusSchema;
+use crate::domain::Outcome;
 use crate::domain::{ListQuery, ListQueryError, Session};
+use crate::http::error::ProblemDetails;
 use crate::http::{ApiError, AppState};
 use crate::service::{ServiceError, SessionService};
-
-pub const PATH: &str = "/sessions/export";
 
 /// Sessions read from the store at a time.
 const PAGE: u32 = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export))
 }
 
 /// The list's filters (status, outcome, owner, q) and the format.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 struct ExportParams {
+    /// `csv` (the default) or `jsonl`.
+    #[param(value_type = Option<FormatSchema>)]
     format: Option<String>,
+    /// Only sessions with this status.
+    #[param(value_type = Option<StatusSchema>)]
     status: Option<String>,
+    /// Only completed sessions with this outcome.
+    #[param(value_type = Option<Outcome>)]
     outcome: Option<String>,
+    /// Only sessions of this username.
     owner: Option<String>,
+    /// Words every exported session contains (prefix match).
     q: Option<String>,
+}
+
+/// The export formats, for the document.
+#[derive(ToSchema)]
+#[schema(as = ExportFormat)]
+#[allow(dead_code)]
+enum FormatSchema {
+    #[schema(rename = "csv")]
+    Csv,
+    #[schema(rename = "jsonl")]
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +110,15 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "problem",
 ];
 
+/// Every session the list would show for these filters, streamed.
+#[utoipa::path(get, path = "/sessions/export", tag = "sessions", params(ExportParams), responses(
+    (status = 200, description = "The sessions, newest first: CSV with a header row, or one list-API session object per line.", content(
+        (String = "text/csv"),
+        (String = "application/x-ndjson"),
+    )),
+    (status = 400, description = "The format is not csv or jsonl.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 422, description = "A filter has an invalid value.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all)]
 async fn export(
     State(state): State<AppState>,

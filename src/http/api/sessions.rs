@@ -1,8 +1,9 @@
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::bodies::{
     AddNote, CheckStep, CompleteSession, CreateSession, EventBody, ListBody, ListParams,
@@ -12,28 +13,37 @@ use crate::domain::{
     Finding, ListQuery, ListQueryError, NewSession, NoteText, Outcome, OutcomeNotes, Session,
     ValidationErrors,
 };
+use crate::http::error::ProblemDetails;
 use crate::http::extract::{ApiJson, Via, parse_id};
 use crate::http::state::CurrentActor;
 use crate::http::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sessions", get(list_sessions).post(create_session))
-        .route("/sessions/{id}", get(get_session))
-        .route("/sessions/{id}/start", post(start_session))
-        .route("/sessions/{id}/complete", post(complete_session))
-        .route("/sessions/{id}/reopen", post(reopen_session))
-        .route("/sessions/{id}/notes", post(add_note))
-        .route("/sessions/{id}/events", get(list_events))
-        .route("/sessions/{id}/summary", post(summarize_session))
-        .route("/sessions/{id}/steps/{step_id}/check", post(check_step))
-        .route("/sessions/{id}/steps/{step_id}/uncheck", post(uncheck_step))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sessions, create_session))
+        .routes(routes!(get_session))
+        .routes(routes!(start_session))
+        .routes(routes!(complete_session))
+        .routes(routes!(reopen_session))
+        .routes(routes!(add_note))
+        .routes(routes!(list_events))
+        .routes(routes!(summarize_session))
+        .routes(routes!(check_step))
+        .routes(routes!(uncheck_step))
 }
+
+const TAG: &str = "sessions";
 
 fn session_json(session: &Session) -> Response {
     Json(SessionBody::from(session)).into_response()
 }
 
+/// Sessions, newest first, one page at a time.
+#[utoipa::path(get, path = "/sessions", tag = TAG, params(ListParams), responses(
+    (status = 200, description = "One page of sessions.", body = ListBody<SessionBody>),
+    (status = 400, description = "The cursor is not one this server issued.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 422, description = "A filter has an invalid value.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all)]
 async fn list_sessions(
     State(state): State<AppState>,
@@ -58,6 +68,11 @@ async fn list_sessions(
     Ok(Json(ListBody::from(&page)).into_response())
 }
 
+/// Prepares a session, and starts it when `start` is true.
+#[utoipa::path(post, path = "/sessions", tag = TAG, request_body = CreateSession, responses(
+    (status = 201, description = "The new session.", body = SessionBody,
+        headers(("Location" = String, description = "The new session's address."))),
+))]
 #[tracing::instrument(skip_all)]
 async fn create_session(
     State(state): State<AppState>,
@@ -85,6 +100,10 @@ async fn create_session(
         .into_response())
 }
 
+/// One session with its plan.
+#[utoipa::path(get, path = "/sessions/{id}", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "The session.", body = SessionBody),
+))]
 async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -93,6 +112,11 @@ async fn get_session(
     Ok(session_json(&session))
 }
 
+/// Starts a prepared session.
+#[utoipa::path(post, path = "/sessions/{id}/start", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "The session.", body = SessionBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn start_session(
     State(state): State<AppState>,
@@ -104,6 +128,11 @@ async fn start_session(
     Ok(session_json(&session))
 }
 
+/// Completes an active session with an outcome.
+#[utoipa::path(post, path = "/sessions/{id}/complete", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), request_body = CompleteSession, responses(
+    (status = 200, description = "The session.", body = SessionBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn complete_session(
     State(state): State<AppState>,
@@ -138,6 +167,11 @@ fn parse_outcome(value: Option<&str>) -> Result<Outcome, String> {
     }
 }
 
+/// Reopens a completed session.
+#[utoipa::path(post, path = "/sessions/{id}/reopen", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "The session.", body = SessionBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn reopen_session(
     State(state): State<AppState>,
@@ -149,6 +183,11 @@ async fn reopen_session(
     Ok(session_json(&session))
 }
 
+/// Adds a note to an active session's timeline.
+#[utoipa::path(post, path = "/sessions/{id}/notes", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), request_body = AddNote, responses(
+    (status = 201, description = "The note, as an event of the timeline.", body = EventBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn add_note(
     State(state): State<AppState>,
@@ -164,6 +203,12 @@ async fn add_note(
     Ok((StatusCode::CREATED, Json(EventBody::from(&event))).into_response())
 }
 
+/// Generates the summary of a completed session.
+#[utoipa::path(post, path = "/sessions/{id}/summary", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "The session.", body = SessionBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 502, description = "The summarizer failed; the session is unchanged.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn summarize_session(
     State(state): State<AppState>,
@@ -178,6 +223,10 @@ async fn summarize_session(
     Ok(session_json(&session))
 }
 
+/// A session's timeline, oldest first.
+#[utoipa::path(get, path = "/sessions/{id}/events", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), responses(
+    (status = 200, description = "Every event of the session.", body = ListBody<EventBody>),
+))]
 async fn list_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -190,6 +239,11 @@ async fn list_events(
     Ok(Json(body).into_response())
 }
 
+/// Checks a step of an active session's plan, with what it found.
+#[utoipa::path(post, path = "/sessions/{id}/steps/{step_id}/check", tag = TAG, params(("id" = Uuid, Path, description = "The session's id."), ("step_id" = Uuid, Path, description = "The step's id.")), request_body = CheckStep, responses(
+    (status = 200, description = "The session.", body = SessionBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn check_step(
     State(state): State<AppState>,
@@ -208,6 +262,11 @@ async fn check_step(
     Ok(session_json(&session))
 }
 
+/// Unchecks a step of an active session's plan.
+#[utoipa::path(post, path = "/sessions/{id}/steps/{step_id}/uncheck", tag = TAG, params(("id" = Uuid, Path, description = "The session's id."), ("step_id" = Uuid, Path, description = "The step's id.")), responses(
+    (status = 200, description = "The session.", body = SessionBody),
+    (status = 409, description = "The session's status does not allow this.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn uncheck_step(
     State(state): State<AppState>,
