@@ -4,10 +4,15 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use casebook::domain::{NewSession, Problem, ShortText, StepText, Title};
+
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, problem};
 
-backend_tests!(bad_inputs_get_problem_details_and_change_nothing);
+backend_tests!(
+    bad_inputs_get_problem_details_and_change_nothing,
+    the_largest_valid_session_fits_in_one_request,
+);
 
 fn fields(body: &Value) -> Vec<String> {
     body["errors"]
@@ -80,9 +85,9 @@ async fn bad_inputs_get_problem_details_and_change_nothing(backend: Backend) {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
-    // 413: over 64 KiB.
+    // 413: over the limit.
     let huge = serde_json::to_vec(
-        &json!({ "outcome": "resolved", "outcome_notes": "x".repeat(70 * 1024) }),
+        &json!({ "outcome": "resolved", "outcome_notes": "x".repeat(casebook::http::BODY_LIMIT + 1) }),
     )
     .unwrap();
     problem(
@@ -227,4 +232,32 @@ async fn bad_inputs_get_problem_details_and_change_nothing(backend: Backend) {
         app.complete(&id, "resolved", None).await.status(),
         StatusCode::OK
     );
+}
+
+/// Every field at its longest, in four-byte characters: the body limit
+/// refuses floods, never a plan a user may legitimately write.
+async fn the_largest_valid_session_fits_in_one_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let longest = |chars: usize| "\u{1D11E}".repeat(chars);
+    let body = json!({
+        "title": longest(Title::MAX_CHARS),
+        "problem": longest(Problem::MAX_CHARS),
+        "reference": longest(ShortText::MAX_CHARS),
+        "customer": longest(ShortText::MAX_CHARS),
+        "steps": vec![longest(StepText::MAX_CHARS); NewSession::MAX_STEPS],
+    });
+    let created = app
+        .client
+        .post(app.url("/api/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let session: Value = created.json().await.unwrap();
+    assert_eq!(
+        session["steps"].as_array().unwrap().len(),
+        NewSession::MAX_STEPS
+    );
+    assert_eq!(session["problem"], longest(Problem::MAX_CHARS));
 }
