@@ -17,7 +17,7 @@ pub enum ServiceError {
     #[error("{0}")]
     Summary(String),
     #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]
     Internal(anyhow::Error),
 }

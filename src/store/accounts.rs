@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{DatabaseError, StoreError};
 use crate::domain::{ApiToken, Throttle, ThrottlePolicy, User, Username};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,12 @@ pub enum AccountStoreError {
 
 impl From<sqlx::Error> for AccountStoreError {
     fn from(error: sqlx::Error) -> Self {
+        AccountStoreError::Store(error.into())
+    }
+}
+
+impl From<rusqlite::Error> for AccountStoreError {
+    fn from(error: rusqlite::Error) -> Self {
         AccountStoreError::Store(error.into())
     }
 }
@@ -170,7 +176,7 @@ pub trait AccountStore: Send + Sync + 'static {
     -> Result<u64, AccountStoreError>;
 }
 
-/// A unique-constraint violation, the same on SQLite and PostgreSQL.
+/// A unique-constraint violation (PostgreSQL).
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -178,7 +184,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// Maps a row's stored text back to domain values; the CHECK constraints
 /// guarantee they parse, so a failure means the database was edited by hand.
 fn corrupt(what: &str, value: &str) -> AccountStoreError {
-    AccountStoreError::Store(StoreError::Database(sqlx::Error::Decode(
-        format!("stored {what} {value:?} is not valid").into(),
-    )))
+    AccountStoreError::Store(StoreError::Database(DatabaseError::Corrupt(format!(
+        "stored {what} {value:?} is not valid"
+    ))))
 }

@@ -28,6 +28,7 @@ use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Ste
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use postgres::PostgresStore;
+pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +42,28 @@ pub enum StoreError {
     WrongStatus(Box<Session>),
     /// The database cannot be reached or is too busy; retrying later may work.
     #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] DatabaseError),
     #[error(transparent)]
-    Database(sqlx::Error),
+    Database(DatabaseError),
+}
+
+/// What the database driver reported.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// PostgreSQL, and the migrations on both databases.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    SqlitePool(#[from] r2d2::Error),
+    #[error("no database connection became free in time")]
+    PoolTimedOut,
+    #[error("the database connections are closed")]
+    PoolClosed,
+    /// A stored value the schema should have made impossible.
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -58,9 +78,23 @@ impl From<sqlx::Error> for StoreError {
             _ => false,
         };
         if unavailable {
-            StoreError::Unavailable(error)
+            StoreError::Unavailable(error.into())
         } else {
-            StoreError::Database(error)
+            StoreError::Database(error.into())
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        let unavailable = matches!(
+            &error,
+            rusqlite::Error::SqliteFailure(e, _) if unavailable_code(&e.extended_code.to_string())
+        );
+        if unavailable {
+            StoreError::Unavailable(error.into())
+        } else {
+            StoreError::Database(error.into())
         }
     }
 }

@@ -555,7 +555,7 @@ async fn no_password_token_or_cookie_value_reaches_the_logs() {
     }
 }
 
-/// The statements one request made: the `sqlx::query` log lines inside its
+/// The statements one request made: the SQLite store's statement log lines inside its
 /// span, told apart by a request id of our own (the server keeps a given
 /// `x-request-id`), so the late lines of earlier requests and the
 /// background tasks' statements are never counted.
@@ -591,7 +591,12 @@ async fn queries_of_one_request(
     };
     lines
         .iter()
-        .filter(|l| l.contains("\"target\":\"sqlx::query\"") && !l.contains("PRAGMA"))
+        .filter(|l| {
+            l.contains(&format!(
+                "\"target\":\"{}\"",
+                casebook::store::SQLITE_STATEMENT_LOG
+            ))
+        })
         .count()
 }
 
@@ -601,7 +606,8 @@ async fn the_history_page_makes_as_many_queries_for_fifty_cards_as_for_ten() {
     let data_dir = dir.path().to_str().unwrap().to_string();
     let (server, token) = tokio::task::spawn_blocking(move || {
         let token = cli_token(&["--data-dir", &data_dir]);
-        let env = [("RUST_LOG", "info,sqlx::query=debug")];
+        let filter = format!("info,{}=debug", casebook::store::SQLITE_STATEMENT_LOG);
+        let env = [("RUST_LOG", filter.as_str())];
         (
             ServerProcess::spawn(&["--data-dir", &data_dir], &env),
             token,

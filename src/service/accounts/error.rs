@@ -17,7 +17,7 @@ pub enum AccountError {
     #[error("this setup link is invalid or was already used")]
     SetupRefused,
     #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -48,7 +48,7 @@ pub enum AuthError {
     #[error("too many failed sign-ins; try again in {} s", retry_after.as_millis().div_ceil(1000))]
     Throttled { retry_after: Duration },
     #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]
     Internal(anyhow::Error),
 }

@@ -3,183 +3,176 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{AccountStore, AccountStoreError, StoredLoginSession, corrupt, is_unique_violation};
+use super::{AccountStore, AccountStoreError, StoredLoginSession};
 use crate::domain::{
     ApiToken, DisplayName, Role, Throttle, ThrottlePolicy, TokenName, User, Username,
 };
 use crate::store::SqliteStore;
-
-fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
-
-fn time(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
-}
+use crate::store::sqlite::{bad_column, micros, text, time};
 
 const USER_COLUMNS: &str = "users.id, users.username, users.display_name, users.role, \
      users.created_at, users.disabled_at";
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    username: String,
-    display_name: String,
-    role: String,
-    created_at: i64,
-    disabled_at: Option<i64>,
+/// The `USER_COLUMNS` of a row, columns 0 to 5. The CHECK constraints
+/// guarantee the values parse, so a failure means a hand-edited database.
+fn user(row: &Row<'_>) -> rusqlite::Result<User> {
+    let invalid = |column: usize, what: &str, value: &str| {
+        bad_column(column, format!("stored {what} {value:?} is not valid"))
+    };
+    let username = text(row, 1)?.unwrap_or_default();
+    let display_name = text(row, 2)?.unwrap_or_default();
+    let role = text(row, 3)?.unwrap_or_default();
+    Ok(User {
+        id: row.get(0)?,
+        username: Username::parse(username).map_err(|_| invalid(1, "username", username))?,
+        display_name: DisplayName::parse(display_name)
+            .map_err(|_| invalid(2, "display name", display_name))?,
+        role: Role::parse(role).ok_or_else(|| invalid(3, "role", role))?,
+        created_at: time(row.get(4)?),
+        disabled_at: row.get::<_, Option<i64>>(5)?.map(time),
+    })
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = AccountStoreError;
-
-    fn try_from(row: UserRow) -> Result<Self, Self::Error> {
-        Ok(User {
-            id: row.id,
-            username: Username::parse(&row.username)
-                .map_err(|_| corrupt("username", &row.username))?,
-            display_name: DisplayName::parse(&row.display_name)
-                .map_err(|_| corrupt("display name", &row.display_name))?,
-            role: Role::parse(&row.role).ok_or_else(|| corrupt("role", &row.role))?,
-            created_at: time(row.created_at),
-            disabled_at: row.disabled_at.map(time),
-        })
-    }
+/// A row of `TOKEN_COLUMNS`.
+fn token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
+    let username = text(row, 2)?.unwrap_or_default();
+    let name = text(row, 3)?.unwrap_or_default();
+    Ok(ApiToken {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        username: Username::parse(username)
+            .map_err(|_| bad_column(2, format!("stored username {username:?} is not valid")))?,
+        name: TokenName::parse(name)
+            .map_err(|_| bad_column(3, format!("stored token name {name:?} is not valid")))?,
+        created_at: time(row.get(4)?),
+        revoked_at: row.get::<_, Option<i64>>(5)?.map(time),
+    })
 }
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    id_hash: String,
-    csrf_token: String,
-    session_created_at: i64,
-    last_seen_at: i64,
-    expires_at: i64,
+const THROTTLE: &str =
+    "select failures, lockouts, last_failure_at, locked_until from login_throttle where key = ?";
+
+fn throttle(row: &Row<'_>) -> rusqlite::Result<Throttle> {
+    Ok(Throttle {
+        failures: row.get::<_, i64>(0)?.try_into().unwrap_or(u32::MAX),
+        lockouts: row.get::<_, i64>(1)?.try_into().unwrap_or(u32::MAX),
+        last_failure_at: time(row.get(2)?),
+        locked_until: row.get::<_, Option<i64>>(3)?.map(time),
+    })
 }
 
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: Uuid,
-    user_id: Uuid,
-    username: String,
-    name: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
-}
-
-impl TryFrom<TokenRow> for ApiToken {
-    type Error = AccountStoreError;
-
-    fn try_from(row: TokenRow) -> Result<Self, Self::Error> {
-        Ok(ApiToken {
-            id: row.id,
-            user_id: row.user_id,
-            username: Username::parse(&row.username)
-                .map_err(|_| corrupt("username", &row.username))?,
-            name: TokenName::parse(&row.name).map_err(|_| corrupt("token name", &row.name))?,
-            created_at: time(row.created_at),
-            revoked_at: row.revoked_at.map(time),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ThrottleRow {
-    failures: i64,
-    lockouts: i64,
-    last_failure_at: i64,
-    locked_until: Option<i64>,
-}
-
-impl From<ThrottleRow> for Throttle {
-    fn from(row: ThrottleRow) -> Self {
-        Throttle {
-            failures: row.failures.try_into().unwrap_or(u32::MAX),
-            lockouts: row.lockouts.try_into().unwrap_or(u32::MAX),
-            last_failure_at: time(row.last_failure_at),
-            locked_until: row.locked_until.map(time),
-        }
-    }
-}
-
-async fn insert_user(
-    conn: &mut sqlx::SqliteConnection,
+fn insert_user(
+    conn: &Connection,
     user: &User,
     password_hash: &str,
 ) -> Result<(), AccountStoreError> {
-    sqlx::query(
-        "insert into users (id, username, display_name, password_hash, role, created_at, \
-         disabled_at) values (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(user.id)
-    .bind(user.username.as_str())
-    .bind(user.display_name.as_str())
-    .bind(password_hash)
-    .bind(user.role.as_str())
-    .bind(micros(user.created_at))
-    .bind(user.disabled_at.map(micros))
-    .execute(conn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            AccountStoreError::UsernameTaken
-        } else {
-            e.into()
+    let inserted = conn
+        .prepare_cached(
+            "insert into users (id, username, display_name, password_hash, role, created_at, \
+             disabled_at) values (?, ?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            user.id,
+            user.username.as_str(),
+            user.display_name.as_str(),
+            password_hash,
+            user.role.as_str(),
+            micros(user.created_at),
+            user.disabled_at.map(micros),
+        ]);
+    match inserted {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            Err(AccountStoreError::UsernameTaken)
         }
-    })?;
-    Ok(())
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Runs one statement on the writer; the rows it changed.
+async fn write(
+    store: &SqliteStore,
+    sql: &'static str,
+    params: Vec<rusqlite::types::Value>,
+) -> Result<usize, AccountStoreError> {
+    store
+        .db
+        .write(move |conn| {
+            Ok(conn
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(params))?)
+        })
+        .await
+}
+
+fn uuid(id: Uuid) -> rusqlite::types::Value {
+    rusqlite::types::Value::Blob(id.as_bytes().to_vec())
 }
 
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<(), AccountStoreError> {
-        insert_user(&mut *self.writer.acquire().await?, user, password_hash).await
+        let (user, password_hash) = (user.clone(), password_hash.to_owned());
+        self.db
+            .write(move |conn| insert_user(conn, &user, &password_hash))
+            .await
     }
 
     async fn user_by_username(
         &self,
         username: &Username,
     ) -> Result<Option<User>, AccountStoreError> {
-        let sql = format!("select {USER_COLUMNS} from users where username = ?");
-        let row: Option<UserRow> = sqlx::query_as(&sql)
-            .bind(username.as_str())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(User::try_from).transpose()
+        let username = username.as_str().to_owned();
+        self.db
+            .read(move |conn| {
+                let sql = format!("select {USER_COLUMNS} from users where username = ?");
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .query_row([username], user)
+                    .optional()?)
+            })
+            .await
     }
 
     async fn user_with_password_hash(
         &self,
         username: &Username,
     ) -> Result<Option<(User, String)>, AccountStoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            user: UserRow,
-            password_hash: String,
-        }
-        let sql = format!("select {USER_COLUMNS}, password_hash from users where username = ?");
-        let row: Option<Row> = sqlx::query_as(&sql)
-            .bind(username.as_str())
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(|r| Ok((r.user.try_into()?, r.password_hash)))
-            .transpose()
+        let username = username.as_str().to_owned();
+        self.db
+            .read(move |conn| {
+                let sql =
+                    format!("select {USER_COLUMNS}, password_hash from users where username = ?");
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .query_row([username], |row| Ok((user(row)?, row.get(6)?)))
+                    .optional()?)
+            })
+            .await
     }
 
     async fn users(&self) -> Result<Vec<User>, AccountStoreError> {
-        let sql = format!("select {USER_COLUMNS} from users order by username");
-        let rows: Vec<UserRow> = sqlx::query_as(&sql).fetch_all(&self.readers).await?;
-        rows.into_iter().map(User::try_from).collect()
+        self.db
+            .read(|conn| {
+                let sql = format!("select {USER_COLUMNS} from users order by username");
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .query_map([], user)?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
     }
 
     async fn has_users(&self) -> Result<bool, AccountStoreError> {
-        Ok(sqlx::query_scalar("select exists (select 1 from users)")
-            .fetch_one(&self.readers)
-            .await?)
+        self.db
+            .read(|conn| {
+                Ok(conn.query_row("select exists (select 1 from users)", [], |r| r.get(0))?)
+            })
+            .await
     }
 
     async fn set_password_hash(
@@ -187,19 +180,19 @@ impl AccountStore for SqliteStore {
         user_id: Uuid,
         hash: &str,
     ) -> Result<bool, AccountStoreError> {
-        let mut tx = self.writer.begin().await?;
-        let changed = sqlx::query("update users set password_hash = ? where id = ?")
-            .bind(hash)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("delete from login_sessions where user_id = ?")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(changed == 1)
+        let hash = hash.to_owned();
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let changed = tx
+                    .prepare_cached("update users set password_hash = ? where id = ?")?
+                    .execute(params![hash, user_id])?;
+                tx.prepare_cached("delete from login_sessions where user_id = ?")?
+                    .execute([user_id])?;
+                tx.commit()?;
+                Ok(changed == 1)
+            })
+            .await
     }
 
     async fn disable_user(
@@ -207,20 +200,20 @@ impl AccountStore for SqliteStore {
         user_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError> {
-        let mut tx = self.writer.begin().await?;
-        let changed =
-            sqlx::query("update users set disabled_at = ? where id = ? and disabled_at is null")
-                .bind(micros(at))
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        sqlx::query("delete from login_sessions where user_id = ?")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(changed == 1)
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let changed = tx
+                    .prepare_cached(
+                        "update users set disabled_at = ? where id = ? and disabled_at is null",
+                    )?
+                    .execute(params![micros(at), user_id])?;
+                tx.prepare_cached("delete from login_sessions where user_id = ?")?
+                    .execute([user_id])?;
+                tx.commit()?;
+                Ok(changed == 1)
+            })
+            .await
     }
 
     async fn insert_setup_token(
@@ -228,11 +221,12 @@ impl AccountStore for SqliteStore {
         token_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), AccountStoreError> {
-        sqlx::query("insert into setup_tokens (token_hash, created_at) values (?, ?)")
-            .bind(token_hash)
-            .bind(micros(at))
-            .execute(&self.writer)
-            .await?;
+        write(
+            self,
+            "insert into setup_tokens (token_hash, created_at) values (?, ?)",
+            vec![token_hash.to_owned().into(), micros(at).into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -243,49 +237,53 @@ impl AccountStore for SqliteStore {
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError> {
-        let mut tx = self.writer.begin().await?;
-        // Each step refuses unless this caller is first; any refusal rolls
-        // back everything before it.
-        let consumed = sqlx::query("delete from setup_tokens where token_hash = ?")
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let marked = sqlx::query(
-            "insert into setup_completed (id, at) select 1, ? \
-             where not exists (select 1 from users) on conflict do nothing",
-        )
-        .bind(micros(at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if consumed != 1 || marked != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_user(&mut tx, admin, password_hash).await?;
-        sqlx::query("delete from setup_tokens")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        let (token_hash, admin, password_hash) = (
+            token_hash.to_owned(),
+            admin.clone(),
+            password_hash.to_owned(),
+        );
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                // Each step refuses unless this caller is first; any refusal
+                // rolls back everything before it (dropping `tx` does).
+                let consumed = tx
+                    .prepare_cached("delete from setup_tokens where token_hash = ?")?
+                    .execute([&token_hash])?;
+                let marked = tx
+                    .prepare_cached(
+                        "insert into setup_completed (id, at) select 1, ? \
+                         where not exists (select 1 from users) on conflict do nothing",
+                    )?
+                    .execute([micros(at)])?;
+                if consumed != 1 || marked != 1 {
+                    return Ok(false);
+                }
+                insert_user(&tx, &admin, &password_hash)?;
+                tx.execute("delete from setup_tokens", [])?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
     }
 
     async fn insert_login_session(
         &self,
         session: &StoredLoginSession,
     ) -> Result<(), AccountStoreError> {
-        sqlx::query(
-            "insert into login_sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, \
-             expires_at) values (?, ?, ?, ?, ?, ?)",
+        write(
+            self,
+            "insert into login_sessions (id_hash, user_id, csrf_token, created_at, \
+             last_seen_at, expires_at) values (?, ?, ?, ?, ?, ?)",
+            vec![
+                session.id_hash.clone().into(),
+                uuid(session.user_id),
+                session.csrf_token.clone().into(),
+                micros(session.created_at).into(),
+                micros(session.last_seen_at).into(),
+                micros(session.expires_at).into(),
+            ],
         )
-        .bind(&session.id_hash)
-        .bind(session.user_id)
-        .bind(&session.csrf_token)
-        .bind(micros(session.created_at))
-        .bind(micros(session.last_seen_at))
-        .bind(micros(session.expires_at))
-        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -294,25 +292,33 @@ impl AccountStore for SqliteStore {
         &self,
         id_hash: &str,
     ) -> Result<Option<(StoredLoginSession, User)>, AccountStoreError> {
-        let sql = format!(
-            "select {USER_COLUMNS}, s.id_hash, s.csrf_token, s.created_at as session_created_at, \
-             s.last_seen_at, s.expires_at \
-             from login_sessions s join users on users.id = s.user_id where s.id_hash = ?"
-        );
-        let row: Option<SessionRow> = sqlx::query_as(&sql)
-            .bind(id_hash)
-            .fetch_optional(&self.readers)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let session = StoredLoginSession {
-            id_hash: row.id_hash,
-            user_id: row.user.id,
-            csrf_token: row.csrf_token,
-            created_at: time(row.session_created_at),
-            last_seen_at: time(row.last_seen_at),
-            expires_at: time(row.expires_at),
-        };
-        Ok(Some((session, row.user.try_into()?)))
+        let id_hash = id_hash.to_owned();
+        self.db
+            .read(move |conn| {
+                let sql = format!(
+                    "select {USER_COLUMNS}, s.id_hash, s.csrf_token, s.created_at, \
+                     s.last_seen_at, s.expires_at \
+                     from login_sessions s join users on users.id = s.user_id \
+                     where s.id_hash = ?"
+                );
+                let found = conn
+                    .prepare_cached(&sql)?
+                    .query_row([id_hash], |row| {
+                        let user = user(row)?;
+                        let session = StoredLoginSession {
+                            id_hash: row.get(6)?,
+                            user_id: user.id,
+                            csrf_token: row.get(7)?,
+                            created_at: time(row.get(8)?),
+                            last_seen_at: time(row.get(9)?),
+                            expires_at: time(row.get(10)?),
+                        };
+                        Ok((session, user))
+                    })
+                    .optional()?;
+                Ok(found)
+            })
+            .await
     }
 
     async fn touch_login_session(
@@ -320,19 +326,22 @@ impl AccountStore for SqliteStore {
         id_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), AccountStoreError> {
-        sqlx::query("update login_sessions set last_seen_at = ? where id_hash = ?")
-            .bind(micros(at))
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await?;
+        write(
+            self,
+            "update login_sessions set last_seen_at = ? where id_hash = ?",
+            vec![micros(at).into(), id_hash.to_owned().into()],
+        )
+        .await?;
         Ok(())
     }
 
     async fn delete_login_session(&self, id_hash: &str) -> Result<(), AccountStoreError> {
-        sqlx::query("delete from login_sessions where id_hash = ?")
-            .bind(id_hash)
-            .execute(&self.writer)
-            .await?;
+        write(
+            self,
+            "delete from login_sessions where id_hash = ?",
+            vec![id_hash.to_owned().into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -341,14 +350,13 @@ impl AccountStore for SqliteStore {
         idle_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, AccountStoreError> {
-        Ok(
-            sqlx::query("delete from login_sessions where last_seen_at < ? or expires_at <= ?")
-                .bind(micros(idle_before))
-                .bind(micros(now))
-                .execute(&self.writer)
-                .await?
-                .rows_affected(),
+        let deleted = write(
+            self,
+            "delete from login_sessions where last_seen_at < ? or expires_at <= ?",
+            vec![micros(idle_before).into(), micros(now).into()],
         )
+        .await?;
+        Ok(deleted as u64)
     }
 
     async fn insert_api_token(
@@ -356,31 +364,37 @@ impl AccountStore for SqliteStore {
         token: &ApiToken,
         token_hash: &str,
     ) -> Result<(), AccountStoreError> {
-        sqlx::query(
+        write(
+            self,
             "insert into api_tokens (id, user_id, name, token_hash, created_at, revoked_at) \
              values (?, ?, ?, ?, ?, ?)",
+            vec![
+                uuid(token.id),
+                uuid(token.user_id),
+                token.name.as_str().to_owned().into(),
+                token_hash.to_owned().into(),
+                micros(token.created_at).into(),
+                token.revoked_at.map(micros).into(),
+            ],
         )
-        .bind(token.id)
-        .bind(token.user_id)
-        .bind(token.name.as_str())
-        .bind(token_hash)
-        .bind(micros(token.created_at))
-        .bind(token.revoked_at.map(micros))
-        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     async fn api_tokens(&self, user_id: Option<Uuid>) -> Result<Vec<ApiToken>, AccountStoreError> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
-            "select t.id, t.user_id, users.username, t.name, t.created_at, t.revoked_at \
-             from api_tokens t join users on users.id = t.user_id \
-             where ?1 is null or t.user_id = ?1 order by t.created_at desc, t.id desc",
-        )
-        .bind(user_id)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.into_iter().map(ApiToken::try_from).collect()
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "select t.id, t.user_id, users.username, t.name, t.created_at, \
+                         t.revoked_at from api_tokens t join users on users.id = t.user_id \
+                         where ?1 is null or t.user_id = ?1 \
+                         order by t.created_at desc, t.id desc",
+                    )?
+                    .query_map([user_id], token)?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
     }
 
     async fn revoke_api_token(
@@ -389,40 +403,43 @@ impl AccountStore for SqliteStore {
         user_id: Option<Uuid>,
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError> {
-        let changed = sqlx::query(
+        let changed = write(
+            self,
             "update api_tokens set revoked_at = ?1 \
              where id = ?2 and revoked_at is null and (?3 is null or user_id = ?3)",
+            vec![micros(at).into(), uuid(id), user_id.map(uuid).into()],
         )
-        .bind(micros(at))
-        .bind(id)
-        .bind(user_id)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
+        .await?;
         Ok(changed == 1)
     }
 
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError> {
-        let sql = format!(
-            "select {USER_COLUMNS} from api_tokens t join users on users.id = t.user_id \
-             where t.token_hash = ? and t.revoked_at is null and users.disabled_at is null"
-        );
-        let row: Option<UserRow> = sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(User::try_from).transpose()
+        let token_hash = token_hash.to_owned();
+        self.db
+            .read(move |conn| {
+                let sql = format!(
+                    "select {USER_COLUMNS} from api_tokens t join users on users.id = t.user_id \
+                     where t.token_hash = ? and t.revoked_at is null \
+                     and users.disabled_at is null"
+                );
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .query_row([token_hash], user)
+                    .optional()?)
+            })
+            .await
     }
 
     async fn throttle(&self, key: &str) -> Result<Option<Throttle>, AccountStoreError> {
-        let row: Option<ThrottleRow> = sqlx::query_as(
-            "select failures, lockouts, last_failure_at, locked_until from login_throttle \
-             where key = ?",
-        )
-        .bind(key)
-        .fetch_optional(&self.readers)
-        .await?;
-        Ok(row.map(Throttle::from))
+        let key = key.to_owned();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(THROTTLE)?
+                    .query_row([key], throttle)
+                    .optional()?)
+            })
+            .await
     }
 
     async fn record_failure(
@@ -431,47 +448,43 @@ impl AccountStore for SqliteStore {
         policy: &ThrottlePolicy,
         at: DateTime<Utc>,
     ) -> Result<Throttle, AccountStoreError> {
-        let mut tx = self.writer.begin().await?;
-        // Writing first takes the write lock before reading, so another
-        // process sharing the file waits instead of failing on a stale read.
-        // A fresh row counts like no row under the policy.
-        sqlx::query(
-            "insert into login_throttle (key, failures, lockouts, last_failure_at) \
-             values (?, 0, 0, ?) on conflict (key) do nothing",
-        )
-        .bind(key)
-        .bind(micros(at))
-        .execute(&mut *tx)
-        .await?;
-        let row: Option<ThrottleRow> = sqlx::query_as(
-            "select failures, lockouts, last_failure_at, locked_until from login_throttle \
-             where key = ?",
-        )
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let next = policy.after_failure(row.map(Throttle::from).as_ref(), at);
-        sqlx::query(
-            "insert into login_throttle (key, failures, lockouts, last_failure_at, locked_until) \
-             values (?1, ?2, ?3, ?4, ?5) on conflict (key) do update set failures = ?2, \
-             lockouts = ?3, last_failure_at = ?4, locked_until = ?5",
-        )
-        .bind(key)
-        .bind(i64::from(next.failures))
-        .bind(i64::from(next.lockouts))
-        .bind(micros(next.last_failure_at))
-        .bind(next.locked_until.map(micros))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(next)
+        let (key, policy) = (key.to_owned(), *policy);
+        self.db
+            .write(move |conn| {
+                // An immediate transaction takes the write lock before the
+                // read, so another process sharing the file waits instead of
+                // deciding on a stale read.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let current = tx
+                    .prepare_cached(THROTTLE)?
+                    .query_row([&key], throttle)
+                    .optional()?;
+                let next = policy.after_failure(current.as_ref(), at);
+                tx.prepare_cached(
+                    "insert into login_throttle (key, failures, lockouts, last_failure_at, \
+                     locked_until) values (?1, ?2, ?3, ?4, ?5) on conflict (key) do update \
+                     set failures = ?2, lockouts = ?3, last_failure_at = ?4, locked_until = ?5",
+                )?
+                .execute(params![
+                    key,
+                    i64::from(next.failures),
+                    i64::from(next.lockouts),
+                    micros(next.last_failure_at),
+                    next.locked_until.map(micros),
+                ])?;
+                tx.commit()?;
+                Ok(next)
+            })
+            .await
     }
 
     async fn clear_throttle(&self, key: &str) -> Result<(), AccountStoreError> {
-        sqlx::query("delete from login_throttle where key = ?")
-            .bind(key)
-            .execute(&self.writer)
-            .await?;
+        write(
+            self,
+            "delete from login_throttle where key = ?",
+            vec![key.to_owned().into()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -479,13 +492,13 @@ impl AccountStore for SqliteStore {
         &self,
         before: DateTime<Utc>,
     ) -> Result<u64, AccountStoreError> {
-        Ok(sqlx::query(
+        let deleted = write(
+            self,
             "delete from login_throttle where last_failure_at < ?1 \
              and (locked_until is null or locked_until < ?1)",
+            vec![micros(before).into()],
         )
-        .bind(micros(before))
-        .execute(&self.writer)
-        .await?
-        .rows_affected())
+        .await?;
+        Ok(deleted as u64)
     }
 }

@@ -1,0 +1,189 @@
+//! The connections to the SQLite file: one writer (SQLite serializes writers
+//! anyway) and a few readers, each unit of work — one read, or one whole
+//! transaction — run on one pooled connection in one blocking task.
+//!
+//! Why not sqlx here: its SQLite driver gives every connection its own
+//! thread and sends it every statement, every row and every pool check-in as
+//! a message, so a list request crossed threads half a dozen times and
+//! copied each value twice. Here a request crosses once per unit of work and
+//! rows are decoded where SQLite hands them out.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
+use tracing::Span;
+
+use crate::store::{DatabaseError, PoolUsage, StoreError};
+
+const READERS: u32 = 4;
+/// How long a request waits for a free connection before it gets 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: &str = "pragma busy_timeout = 5000;";
+/// Enough for every statement shape the stores use, list filters included.
+const STATEMENT_CACHE: usize = 64;
+
+/// The log target of every statement run (at debug level), so a test can
+/// count the statements of one request.
+pub const STATEMENT_LOG: &str = "casebook::store::sqlite";
+
+pub struct Database {
+    writer: Lane,
+    readers: Lane,
+}
+
+/// One pool and the permits that keep its waiters off the blocking threads:
+/// a request waits for a permit asynchronously, and a blocking task starts
+/// only when a connection is free for it.
+struct Lane {
+    name: &'static str,
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    permits: Arc<Semaphore>,
+    size: u32,
+}
+
+impl Database {
+    /// Opens the writer and the readers of the file at `path`, whose schema
+    /// is already up to date. Blocks while the connections open.
+    pub fn open(path: &Path) -> Result<Self, DatabaseError> {
+        let flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let writer = SqliteConnectionManager::file(path)
+            .with_flags(flags | OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .with_init(|conn| {
+                init(conn)?;
+                conn.execute_batch("pragma foreign_keys = on; pragma synchronous = normal;")
+            });
+        let readers = SqliteConnectionManager::file(path)
+            .with_flags(flags | OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_init(init);
+        Ok(Self {
+            writer: Lane::open("sqlite_writer", writer, 1)?,
+            readers: Lane::open("sqlite_readers", readers, READERS)?,
+        })
+    }
+
+    /// Runs `work` on a reader connection.
+    pub async fn read<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.readers.run(move |conn| work(conn)).await
+    }
+
+    /// Runs `work` on the writer connection; a transaction is `work`'s to open.
+    pub async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.run(work).await
+    }
+
+    pub fn usage(&self) -> Vec<PoolUsage> {
+        [&self.writer, &self.readers]
+            .into_iter()
+            .map(|lane| {
+                let state = lane.pool.state();
+                PoolUsage {
+                    pool: lane.name,
+                    size: state.connections,
+                    idle: state.idle_connections as usize,
+                }
+            })
+            .collect()
+    }
+
+    /// Waits for the work under way and refuses new work.
+    pub async fn close(&self) {
+        for lane in [&self.writer, &self.readers] {
+            if let Ok(all) = lane.permits.acquire_many(lane.size).await {
+                all.forget();
+            }
+            lane.permits.close();
+        }
+    }
+}
+
+/// What every connection needs, writer or reader.
+fn init(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    if tracing::enabled!(target: STATEMENT_LOG, tracing::Level::DEBUG) {
+        conn.trace(Some(log_statement));
+    }
+    Ok(())
+}
+
+fn log_statement(sql: &str) {
+    tracing::debug!(target: STATEMENT_LOG, statement = sql, "statement");
+}
+
+impl Lane {
+    fn open(
+        name: &'static str,
+        manager: SqliteConnectionManager,
+        size: u32,
+    ) -> Result<Self, DatabaseError> {
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(size))
+            // A local file does not go stale: no check before each use, and
+            // no reconnecting on a timer.
+            .test_on_check_out(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connection_timeout(ACQUIRE_TIMEOUT)
+            .build(manager)?;
+        Ok(Self {
+            name,
+            pool,
+            permits: Arc::new(Semaphore::new(size as usize)),
+            size,
+        })
+    }
+
+    async fn run<T, E>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let unavailable = |e: DatabaseError| E::from(StoreError::Unavailable(e));
+        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| unavailable(DatabaseError::PoolTimedOut))?
+            .map_err(|_| unavailable(DatabaseError::PoolClosed))?;
+        let pool = self.pool.clone();
+        // The request's span, so the statements log under its request id.
+        let span = Span::current();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _in_request = span.enter();
+            let mut conn = pool
+                .get()
+                .map_err(|e| unavailable(DatabaseError::SqlitePool(e)))?;
+            work(&mut conn)
+        })
+        .await;
+        match outcome {
+            Ok(result) => result,
+            // A panic in the work is a bug: let it reach the panic handler
+            // as it would have without the hand-off.
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Err(_) => Err(unavailable(DatabaseError::PoolClosed)),
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The embedded default: one SQLite file in WAL mode, a single writer
+//! connection (SQLite serializes writers anyway) and a pool of readers
+//! (see `database`).
+
+mod database;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection as _};
+use uuid::Uuid;
+
+use super::{
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, explain_miss, page_cursor,
+    status_condition, status_counts,
+};
+use crate::domain::{
+    Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
+};
+use database::Database;
+pub use database::STATEMENT_LOG;
+
+pub struct SqliteStore {
+    // Shared with the account store (store::accounts), one set of connections for both traits.
+    pub(in crate::store) db: Database,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        without_memory_statistics();
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        // The schema through sqlx's migrator, whose record of what ran is in
+        // the file; this connection also creates the file and turns WAL on.
+        let mut migrator = options.connect().await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut migrator)
+            .await?;
+        migrator.close().await?;
+        let path = options.get_filename().to_owned();
+        let db = tokio::task::spawn_blocking(move || Database::open(&path)).await??;
+        Ok(Self { db })
+    }
+}
+
+/// SQLite keeps allocation statistics by default, behind one process-wide
+/// mutex that every allocation and free takes. Readers copy each value of
+/// each row, so under load that mutex was the hottest lock in the server.
+/// Casebook never reads the statistics.
+fn without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config may only run before the library initializes
+        // (the first connection does that) and not concurrently with other
+        // SQLite calls. Every connection Casebook opens is opened after this
+        // runs once (Once blocks concurrent callers until it returns). If the
+        // library is already initialized, SQLite refuses with SQLITE_MISUSE
+        // and changes nothing, which is harmless: statistics stay on.
+        unsafe {
+            libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+        }
+    });
+}
+
+pub(in crate::store) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub(in crate::store) fn time(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// A text column borrowed from the row, without a copy.
+pub(in crate::store) fn text<'r>(
+    row: &'r Row<'_>,
+    column: usize,
+) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(column)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
+}
+
+/// A value that failed to decode from `column`.
+pub(in crate::store) fn bad_column(
+    column: usize,
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
+}
+
+/// A session's columns and its steps, for queries over `sessions s`. The
+/// steps come in the same row: one statement per read instead of a second
+/// query for the steps, and one value per session instead of a row per step.
+const SESSION_COLUMNS_OF_S: &str = "s.id, s.title, s.problem, s.reference, s.customer, s.owner, \
+     s.created_at, s.updated_at, s.started_at, s.completed_at, s.completed_by, s.outcome, \
+     s.outcome_notes, s.summary, \
+     (select json_group_array(json_array(hex(t.id), t.position, t.text, t.checked_at, t.finding) \
+     order by t.position) from session_steps t where t.session_id = s.id) as steps";
+
+/// The same columns without the steps, for lists that do not show them.
+const SESSION_COLUMNS_OF_S_WITHOUT_STEPS: &str = "s.id, s.title, s.problem, s.reference, \
+     s.customer, s.owner, s.created_at, s.updated_at, s.started_at, s.completed_at, \
+     s.completed_by, s.outcome, s.outcome_notes, s.summary, '[]' as steps";
+
+/// The column of the steps in both lists above: a JSON array of
+/// `[hex id, position, text, checked_at, finding]`.
+const STEPS: usize = 14;
+
+/// One element of the steps column.
+type StepJson<'a> = (&'a str, u32, String, Option<i64>, Option<String>);
+
+fn decode_steps(json: &str) -> rusqlite::Result<Vec<Step>> {
+    let steps: Vec<StepJson<'_>> = serde_json::from_str(json).map_err(|e| bad_column(STEPS, e))?;
+    steps
+        .into_iter()
+        .map(|(id, position, text, checked_at, finding)| {
+            Ok(Step {
+                id: Uuid::try_parse(id).map_err(|e| bad_column(STEPS, e))?,
+                position,
+                text,
+                checked_at: checked_at.map(time),
+                finding,
+            })
+        })
+        .collect()
+}
+
+/// A row of `SESSION_COLUMNS_OF_S` (or its variant without steps).
+fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        problem: row.get(2)?,
+        reference: row.get(3)?,
+        customer: row.get(4)?,
+        owner: row.get(5)?,
+        created_at: time(row.get(6)?),
+        updated_at: time(row.get(7)?),
+        started_at: row.get::<_, Option<i64>>(8)?.map(time),
+        completed_at: row.get::<_, Option<i64>>(9)?.map(time),
+        completed_by: row.get(10)?,
+        // The CHECK constraint guarantees a known value.
+        outcome: text(row, 11)?.and_then(Outcome::parse),
+        outcome_notes: row.get(12)?,
+        summary: row.get(13)?,
+        steps: decode_steps(text(row, STEPS)?.unwrap_or("[]"))?,
+    })
+}
+
+/// A row of `select id, session_id, at, actor, via, data from session_events`.
+fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let kind: EventKind =
+        serde_json::from_str(text(row, 5)?.unwrap_or_default()).map_err(|e| bad_column(5, e))?;
+    Ok(Event {
+        id: row.get(0)?,
+        session_id: row.get(1)?,
+        at: time(row.get(2)?),
+        actor: row.get(3)?,
+        via: text(row, 4)?
+            .and_then(Surface::parse)
+            .unwrap_or(Surface::Api),
+        kind,
+    })
+}
+
+/// The session with `id`, with its steps.
+fn load_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("select {SESSION_COLUMNS_OF_S} from sessions s where s.id = ?"))
+}
+
+fn load(conn: &Connection, id: Uuid) -> Result<Option<Session>, StoreError> {
+    Ok(conn
+        .prepare_cached(load_sql())?
+        .query_row([id], session)
+        .optional()?)
+}
+
+fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
+    let data = serde_json::to_string(&event.kind).expect("events serialize");
+    conn.prepare_cached(
+        "insert into session_events (id, session_id, at, actor, kind, via, data) \
+         values (?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(rusqlite::params![
+        event.id,
+        event.session_id,
+        micros(event.at),
+        event.actor,
+        event.kind.name(),
+        event.via.as_str(),
+        data,
+    ])?;
+    Ok(())
+}
+
+/// The statement and parameters of a list query.
+fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
+    // A search walks the full-text index newest first (rowid desc) and
+    // stops at the page's end instead of collecting every match.
+    // The same position, named so SQLite sees the order it can stream.
+    let key = if query.search.is_some() {
+        "f.rowid"
+    } else {
+        "s.seq"
+    };
+    let mut params = Vec::new();
+    let mut sql = String::from("select ");
+    sql.push_str(if query.with_steps {
+        SESSION_COLUMNS_OF_S
+    } else {
+        SESSION_COLUMNS_OF_S_WITHOUT_STEPS
+    });
+    match &query.search {
+        Some(search) => {
+            let terms: Vec<String> = search.terms().iter().map(|t| format!("\"{t}\"*")).collect();
+            sql.push_str(
+                " from sessions_fts f join sessions s on s.seq = f.rowid \
+                 where sessions_fts match ?",
+            );
+            params.push(Value::Text(terms.join(" ")));
+        }
+        None => sql.push_str(" from sessions s where true"),
+    }
+    if let Some(status) = query.status {
+        sql.push_str(" and ");
+        sql.push_str(status_condition(status));
+    }
+    if let Some(outcome) = query.outcome {
+        sql.push_str(" and s.outcome = ?");
+        params.push(Value::Text(outcome.as_str().to_owned()));
+    }
+    if let Some(owner) = &query.owner {
+        sql.push_str(" and s.owner = ?");
+        params.push(Value::Text(owner.clone()));
+    }
+    if let Some(after) = query.after {
+        sql.push_str(&format!(
+            " and {key} < (select seq from sessions where id = ?)"
+        ));
+        params.push(Value::Blob(after.id.as_bytes().to_vec()));
+    }
+    sql.push_str(&format!(" order by {key} desc limit ?"));
+    params.push(Value::Integer(i64::from(query.limit) + 1));
+    (sql, params)
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
+        let (session, event) = (session.clone(), event.clone());
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.prepare_cached(
+                    "insert into sessions (id, title, problem, reference, customer, owner, \
+                     created_at, updated_at, started_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(rusqlite::params![
+                    session.id,
+                    session.title,
+                    session.problem,
+                    session.reference,
+                    session.customer,
+                    session.owner,
+                    micros(session.created_at),
+                    micros(session.updated_at),
+                    session.started_at.map(micros),
+                ])?;
+                {
+                    let mut insert_step = tx.prepare_cached(
+                        "insert into session_steps (id, session_id, position, text) \
+                         values (?, ?, ?, ?)",
+                    )?;
+                    for step in &session.steps {
+                        insert_step.execute(rusqlite::params![
+                            step.id,
+                            session.id,
+                            step.position,
+                            step.text
+                        ])?;
+                    }
+                }
+                insert_event(&tx, &event)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        self.db.read(move |conn| load(conn, id)).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
+        let (sql, params) = list_statement(query);
+        let limit = query.limit;
+        self.db
+            .read(move |conn| {
+                let mut items = conn
+                    .prepare_cached(&sql)?
+                    .query_map(params_from_iter(params), session)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next = page_cursor(&mut items, limit);
+                Ok(Page { items, next })
+            })
+            .await
+    }
+
+    async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "select id, session_id, at, actor, via, data from session_events \
+                         where session_id = ? order by at, id",
+                    )?
+                    .query_map([id], event)?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
+        let guard = status_condition(change.required_status());
+        // See the module docs of `store`: never earlier than the previous change.
+        let sql = format!(
+            "update sessions set {} where id = ?2 and {guard} returning updated_at",
+            assignments(change).replace("?1", "max(?1, updated_at + 1)")
+        );
+        let (change, event) = (change.clone(), event.clone());
+        self.db
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let at = micros(event.at);
+                let mut params: Vec<Value> = vec![at.into(), id.into()];
+                match &change {
+                    Change::Complete { outcome, notes, by } => params.extend([
+                        outcome.as_str().to_owned().into(),
+                        notes.clone().into(),
+                        by.as_str().to_owned().into(),
+                    ]),
+                    Change::SetSummary { text } => params.push(text.as_str().to_owned().into()),
+                    _ => {}
+                }
+                let updated: Option<i64> = tx
+                    .prepare_cached(&sql)?
+                    .query_row(params_from_iter(params), |row| row.get(0))
+                    .optional()?;
+                let Some(at) = updated else {
+                    return Err(explain_miss(load(&tx, id)?));
+                };
+                let event = Event {
+                    at: time(at),
+                    ..event
+                };
+                let steps_changed = match &change {
+                    Change::CheckStep { step_id, finding } => Some(
+                        tx.prepare_cached(
+                            "update session_steps set checked_at = ?1, finding = ?2 \
+                             where id = ?3 and session_id = ?4",
+                        )?
+                        .execute(rusqlite::params![at, finding, step_id, id])?,
+                    ),
+                    Change::UncheckStep { step_id } => Some(
+                        tx.prepare_cached(
+                            "update session_steps set checked_at = null, finding = null \
+                             where id = ?1 and session_id = ?2",
+                        )?
+                        .execute(rusqlite::params![step_id, id])?,
+                    ),
+                    _ => None,
+                };
+                if steps_changed == Some(0) {
+                    return Err(StoreError::StepNotFound);
+                }
+                insert_event(&tx, &event)?;
+                let session = load(&tx, id)?.ok_or(StoreError::NotFound)?;
+                tx.commit()?;
+                Ok(session)
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db
+            .read(|conn| Ok(conn.query_row("select 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StoreError> {
+        self.db
+            .read(|conn| {
+                let (prepared, active, completed) = conn
+                    .prepare_cached(COUNT_BY_STATUS)?
+                    .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                Ok(status_counts(prepared, active, completed))
+            })
+            .await
+    }
+
+    async fn idle_active(
+        &self,
+        idle_since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "select id from sessions where started_at is not null \
+                         and completed_at is null and updated_at < ? order by updated_at limit ?",
+                    )?
+                    .query_map(rusqlite::params![micros(idle_since), limit], |r| r.get(0))?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.db
+            .write(move |conn| {
+                let taken = conn
+                    .prepare_cached(
+                        "insert into leases (name, holder, expires_at) values (?1, ?2, ?3) \
+                         on conflict (name) do update set holder = excluded.holder, \
+                         expires_at = excluded.expires_at \
+                         where leases.holder = excluded.holder or leases.expires_at <= ?4",
+                    )?
+                    .execute(rusqlite::params![name, holder, micros(until), micros(now)])?;
+                Ok(taken == 1)
+            })
+            .await
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        self.db.usage()
+    }
+
+    async fn close(&self) {
+        self.db.close().await;
+    }
+}
