@@ -126,13 +126,12 @@ impl AccountStore for SqliteStore {
         &self,
         username: &Username,
     ) -> Result<Option<User>, AccountStoreError> {
-        let username = username.as_str().to_owned();
         self.db
-            .read(move |conn| {
+            .lookup(|conn| {
                 let sql = format!("select {USER_COLUMNS} from users where username = ?");
                 Ok(conn
                     .prepare_cached(&sql)?
-                    .query_row([username], user)
+                    .query_row([username.as_str()], user)
                     .optional()?)
             })
             .await
@@ -142,14 +141,13 @@ impl AccountStore for SqliteStore {
         &self,
         username: &Username,
     ) -> Result<Option<(User, String)>, AccountStoreError> {
-        let username = username.as_str().to_owned();
         self.db
-            .read(move |conn| {
+            .lookup(|conn| {
                 let sql =
                     format!("select {USER_COLUMNS}, password_hash from users where username = ?");
                 Ok(conn
                     .prepare_cached(&sql)?
-                    .query_row([username], |row| Ok((user(row)?, row.get(6)?)))
+                    .query_row([username.as_str()], |row| Ok((user(row)?, row.get(6)?)))
                     .optional()?)
             })
             .await
@@ -169,7 +167,7 @@ impl AccountStore for SqliteStore {
 
     async fn has_users(&self) -> Result<bool, AccountStoreError> {
         self.db
-            .read(|conn| {
+            .lookup(|conn| {
                 Ok(conn.query_row("select exists (select 1 from users)", [], |r| r.get(0))?)
             })
             .await
@@ -292,9 +290,8 @@ impl AccountStore for SqliteStore {
         &self,
         id_hash: &str,
     ) -> Result<Option<(StoredLoginSession, User)>, AccountStoreError> {
-        let id_hash = id_hash.to_owned();
         self.db
-            .read(move |conn| {
+            .lookup(|conn| {
                 let sql = format!(
                     "select {USER_COLUMNS}, s.id_hash, s.csrf_token, s.created_at, \
                      s.last_seen_at, s.expires_at \
@@ -414,9 +411,8 @@ impl AccountStore for SqliteStore {
     }
 
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError> {
-        let token_hash = token_hash.to_owned();
         self.db
-            .read(move |conn| {
+            .lookup(|conn| {
                 let sql = format!(
                     "select {USER_COLUMNS} from api_tokens t join users on users.id = t.user_id \
                      where t.token_hash = ? and t.revoked_at is null \
@@ -431,9 +427,8 @@ impl AccountStore for SqliteStore {
     }
 
     async fn throttle(&self, key: &str) -> Result<Option<Throttle>, AccountStoreError> {
-        let key = key.to_owned();
         self.db
-            .read(move |conn| {
+            .lookup(|conn| {
                 Ok(conn
                     .prepare_cached(THROTTLE)?
                     .query_row([key], throttle)

@@ -1,6 +1,7 @@
 //! The connections to the SQLite file: one writer (SQLite serializes writers
 //! anyway) and a few readers, each unit of work — one read, or one whole
-//! transaction — run on one pooled connection in one blocking task.
+//! transaction — run on one pooled connection in one blocking task, except
+//! reads of one row by key, which are cheaper than the hand-off.
 //!
 //! Why not sqlx here: its SQLite driver gives every connection its own
 //! thread and sends it every statement, every row and every pool check-in as
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Span;
 
 use crate::store::{DatabaseError, PoolUsage, StoreError};
@@ -76,6 +77,27 @@ impl Database {
         E: From<StoreError> + Send + 'static,
     {
         self.readers.run(move |conn| work(conn)).await
+    }
+
+    /// Runs `work`, a read of one row found by key through an index (a
+    /// token, a session by id), on a reader connection on the calling
+    /// thread. SQLite answers such a read in microseconds; the hand-off to a
+    /// blocking thread and back costs more than that (a quarter of a list
+    /// request's CPU went to its two hand-offs). Anything that scans rows
+    /// goes through [`Database::read`], so no request holds up the runtime.
+    pub async fn lookup<T, E>(&self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let unavailable = |e: DatabaseError| E::from(StoreError::Unavailable(e));
+        let _permit = self.readers.permit().await.map_err(unavailable)?;
+        // A permit guarantees a free connection: `get` does not wait.
+        let conn = self
+            .readers
+            .pool
+            .get()
+            .map_err(|e| unavailable(DatabaseError::SqlitePool(e)))?;
+        work(&conn)
     }
 
     /// Runs `work` on the writer connection; a transaction is `work`'s to open.
@@ -153,6 +175,14 @@ impl Lane {
         })
     }
 
+    /// A turn on one of this lane's connections, waited for asynchronously.
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, DatabaseError> {
+        tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| DatabaseError::PoolTimedOut)?
+            .map_err(|_| DatabaseError::PoolClosed)
+    }
+
     async fn run<T, E>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
@@ -162,10 +192,7 @@ impl Lane {
         E: From<StoreError> + Send + 'static,
     {
         let unavailable = |e: DatabaseError| E::from(StoreError::Unavailable(e));
-        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| unavailable(DatabaseError::PoolTimedOut))?
-            .map_err(|_| unavailable(DatabaseError::PoolClosed))?;
+        let permit = self.permit().await.map_err(unavailable)?;
         let pool = self.pool.clone();
         // The request's span, so the statements log under its request id.
         let span = Span::current();

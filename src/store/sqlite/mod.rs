@@ -298,7 +298,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
-        self.db.read(move |conn| load(conn, id)).await
+        self.db.lookup(|conn| load(conn, id)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
