@@ -127,7 +127,7 @@ impl AccountStore for SqliteStore {
         username: &Username,
     ) -> Result<Option<User>, AccountStoreError> {
         self.db
-            .lookup(|conn| {
+            .quick_read(|conn| {
                 let sql = format!("select {USER_COLUMNS} from users where username = ?");
                 Ok(conn
                     .prepare_cached(&sql)?
@@ -142,7 +142,7 @@ impl AccountStore for SqliteStore {
         username: &Username,
     ) -> Result<Option<(User, String)>, AccountStoreError> {
         self.db
-            .lookup(|conn| {
+            .quick_read(|conn| {
                 let sql =
                     format!("select {USER_COLUMNS}, password_hash from users where username = ?");
                 Ok(conn
@@ -167,7 +167,7 @@ impl AccountStore for SqliteStore {
 
     async fn has_users(&self) -> Result<bool, AccountStoreError> {
         self.db
-            .lookup(|conn| {
+            .quick_read(|conn| {
                 Ok(conn.query_row("select exists (select 1 from users)", [], |r| r.get(0))?)
             })
             .await
@@ -291,7 +291,7 @@ impl AccountStore for SqliteStore {
         id_hash: &str,
     ) -> Result<Option<(StoredLoginSession, User)>, AccountStoreError> {
         self.db
-            .lookup(|conn| {
+            .quick_read(|conn| {
                 let sql = format!(
                     "select {USER_COLUMNS}, s.id_hash, s.csrf_token, s.created_at, \
                      s.last_seen_at, s.expires_at \
@@ -412,7 +412,7 @@ impl AccountStore for SqliteStore {
 
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError> {
         self.db
-            .lookup(|conn| {
+            .quick_read(|conn| {
                 let sql = format!(
                     "select {USER_COLUMNS} from api_tokens t join users on users.id = t.user_id \
                      where t.token_hash = ? and t.revoked_at is null \
@@ -428,7 +428,7 @@ impl AccountStore for SqliteStore {
 
     async fn throttle(&self, key: &str) -> Result<Option<Throttle>, AccountStoreError> {
         self.db
-            .lookup(|conn| {
+            .quick_read(|conn| {
                 Ok(conn
                     .prepare_cached(THROTTLE)?
                     .query_row([key], throttle)

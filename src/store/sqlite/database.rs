@@ -1,7 +1,7 @@
 //! The connections to the SQLite file: one writer (SQLite serializes writers
 //! anyway) and a few readers, each unit of work — one read, or one whole
 //! transaction — run on one pooled connection in one blocking task, except
-//! reads of one row by key, which are cheaper than the hand-off.
+//! quick reads, which cost less than the hand-off.
 //!
 //! Why not sqlx here: its SQLite driver gives every connection its own
 //! thread and sends it every statement, every row and every pool check-in as
@@ -79,13 +79,18 @@ impl Database {
         self.readers.run(move |conn| work(conn)).await
     }
 
-    /// Runs `work`, a read of one row found by key through an index (a
-    /// token, a session by id), on a reader connection on the calling
-    /// thread. SQLite answers such a read in microseconds; the hand-off to a
+    /// Runs `work`, a quick read, on a reader connection on the calling
+    /// thread. Quick means bounded by construction: one row found by key (a
+    /// token, a session by id), or one page walked along an index in its own
+    /// order. SQLite answers those in microseconds, and the hand-off to a
     /// blocking thread and back costs more than that (a quarter of a list
-    /// request's CPU went to its two hand-offs). Anything that scans rows
-    /// goes through [`Database::read`], so no request holds up the runtime.
-    pub async fn lookup<T, E>(&self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    /// request's CPU went to its two hand-offs). Anything whose cost depends
+    /// on the data goes through [`Database::read`], so no request can hold
+    /// up the runtime's threads.
+    pub async fn quick_read<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<StoreError>,
     {

@@ -298,22 +298,34 @@ impl SessionStore for SqliteStore {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
-        self.db.lookup(|conn| load(conn, id)).await
+        self.db.quick_read(|conn| load(conn, id)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
         let (sql, params) = list_statement(query);
         let limit = query.limit;
-        self.db
-            .read(move |conn| {
-                let mut items = conn
-                    .prepare_cached(&sql)?
-                    .query_map(params_from_iter(params), session)?
-                    .collect::<Result<Vec<_>, _>>()?;
-                let next = page_cursor(&mut items, limit);
-                Ok(Page { items, next })
-            })
-            .await
+        let page = move |conn: &Connection| {
+            let mut items = conn
+                .prepare_cached(&sql)?
+                .query_map(params_from_iter(params), session)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = page_cursor(&mut items, limit);
+            Ok(Page { items, next })
+        };
+        // With no search and at most one filter the page walks one index in
+        // its order (newest first, the filter's partial or leading-column
+        // index) and reads only its own rows: a quick read. A search or two
+        // filters together may read many rows to fill a page.
+        let filters = [
+            query.status.is_some(),
+            query.outcome.is_some(),
+            query.owner.is_some(),
+        ];
+        if query.search.is_none() && filters.iter().filter(|&&f| f).count() <= 1 {
+            self.db.quick_read(page).await
+        } else {
+            self.db.read(page).await
+        }
     }
 
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -455,5 +467,106 @@ impl SessionStore for SqliteStore {
 
     async fn close(&self) {
         self.db.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Cursor;
+
+    fn schema() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for migration in [
+            include_str!("../../../migrations/sqlite/0001_sessions.sql"),
+            include_str!("../../../migrations/sqlite/0002_accounts.sql"),
+            include_str!("../../../migrations/sqlite/0003_operations.sql"),
+        ] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn
+    }
+
+    fn plan(conn: &Connection, query: &ListQuery) -> Vec<String> {
+        let (sql, params) = list_statement(query);
+        conn.prepare(&format!("explain query plan {sql}"))
+            .unwrap()
+            .query_map(params_from_iter(params), |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A page read on the runtime's thread must only read its own rows: it
+    /// walks one index in the page's order (no sort of all matches) and that
+    /// index is the filter's own.
+    #[test]
+    fn a_page_with_at_most_one_filter_walks_the_filters_index_in_order() {
+        let conn = schema();
+        let plain = ListQuery {
+            status: None,
+            outcome: None,
+            owner: None,
+            search: None,
+            after: None,
+            limit: 25,
+            with_steps: true,
+        };
+        let deep = ListQuery {
+            after: Some(Cursor {
+                created_at: Utc::now(),
+                id: Uuid::now_v7(),
+            }),
+            ..plain.clone()
+        };
+        let cases = [
+            (plain.clone(), "SCAN s"),
+            (deep.clone(), "SEARCH s USING INTEGER PRIMARY KEY (rowid<?)"),
+            (
+                ListQuery {
+                    status: Some(Status::Prepared),
+                    ..deep.clone()
+                },
+                "INDEX sessions_prepared",
+            ),
+            (
+                ListQuery {
+                    status: Some(Status::Active),
+                    ..plain.clone()
+                },
+                "INDEX sessions_active",
+            ),
+            (
+                ListQuery {
+                    status: Some(Status::Completed),
+                    ..plain.clone()
+                },
+                "INDEX sessions_completed",
+            ),
+            (
+                ListQuery {
+                    outcome: Some(Outcome::Escalated),
+                    ..deep.clone()
+                },
+                "INDEX sessions_by_outcome (outcome=?",
+            ),
+            (
+                ListQuery {
+                    owner: Some("ada".into()),
+                    ..plain.clone()
+                },
+                "INDEX sessions_by_owner (owner=?",
+            ),
+        ];
+        for (query, walk) in cases {
+            let plan = plan(&conn, &query);
+            assert!(plan[0].contains(walk), "{query:?}: {plan:?}");
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step == "USE TEMP B-TREE FOR ORDER BY"),
+                "{query:?} sorts: {plan:?}"
+            );
+        }
     }
 }
