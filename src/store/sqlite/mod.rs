@@ -16,8 +16,8 @@ use sqlx::{ConnectOptions, Connection as _};
 use uuid::Uuid;
 
 use super::{
-    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, explain_miss, page_cursor,
-    status_condition, status_counts,
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, attach_steps, explain_miss,
+    page_cursor, status_condition, status_counts,
 };
 use crate::domain::{
     Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
@@ -97,44 +97,15 @@ pub(in crate::store) fn bad_column(
     rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
 }
 
-/// A session's columns and its steps, for queries over `sessions s`. The
-/// steps come in the same row: one statement per read instead of a second
-/// query for the steps, and one value per session instead of a row per step.
+/// A session's columns, for queries over `sessions s`; its steps come from
+/// `steps_of` in a second statement on the same connection. (Steps built
+/// into each row as JSON by SQLite cost a growing buffer per session, a
+/// parse and a copy of each text; rows of their own are read in place.)
 const SESSION_COLUMNS_OF_S: &str = "s.id, s.title, s.problem, s.reference, s.customer, s.owner, \
      s.created_at, s.updated_at, s.started_at, s.completed_at, s.completed_by, s.outcome, \
-     s.outcome_notes, s.summary, \
-     (select json_group_array(json_array(hex(t.id), t.position, t.text, t.checked_at, t.finding) \
-     order by t.position) from session_steps t where t.session_id = s.id) as steps";
+     s.outcome_notes, s.summary";
 
-/// The same columns without the steps, for lists that do not show them.
-const SESSION_COLUMNS_OF_S_WITHOUT_STEPS: &str = "s.id, s.title, s.problem, s.reference, \
-     s.customer, s.owner, s.created_at, s.updated_at, s.started_at, s.completed_at, \
-     s.completed_by, s.outcome, s.outcome_notes, s.summary, '[]' as steps";
-
-/// The column of the steps in both lists above: a JSON array of
-/// `[hex id, position, text, checked_at, finding]`.
-const STEPS: usize = 14;
-
-/// One element of the steps column.
-type StepJson<'a> = (&'a str, u32, String, Option<i64>, Option<String>);
-
-fn decode_steps(json: &str) -> rusqlite::Result<Vec<Step>> {
-    let steps: Vec<StepJson<'_>> = serde_json::from_str(json).map_err(|e| bad_column(STEPS, e))?;
-    steps
-        .into_iter()
-        .map(|(id, position, text, checked_at, finding)| {
-            Ok(Step {
-                id: Uuid::try_parse(id).map_err(|e| bad_column(STEPS, e))?,
-                position,
-                text,
-                checked_at: checked_at.map(time),
-                finding,
-            })
-        })
-        .collect()
-}
-
-/// A row of `SESSION_COLUMNS_OF_S` (or its variant without steps).
+/// A row of `SESSION_COLUMNS_OF_S`, without its steps.
 fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         id: row.get(0)?,
@@ -152,8 +123,37 @@ fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
         outcome: text(row, 11)?.and_then(Outcome::parse),
         outcome_notes: row.get(12)?,
         summary: row.get(13)?,
-        steps: decode_steps(text(row, STEPS)?.unwrap_or("[]"))?,
+        steps: Vec::new(),
     })
+}
+
+/// Fills in the steps of `sessions` (in position order) with one statement.
+fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), StoreError> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let placeholders = vec!["?"; sessions.len()].join(", ");
+    let sql = format!(
+        "select session_id, id, position, text, checked_at, finding from session_steps \
+         where session_id in ({placeholders}) order by session_id, position"
+    );
+    let steps = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(sessions.iter().map(|s| s.id)), |row| {
+            Ok((
+                row.get::<_, Uuid>(0)?,
+                Step {
+                    id: row.get(1)?,
+                    position: row.get(2)?,
+                    text: row.get(3)?,
+                    checked_at: row.get::<_, Option<i64>>(4)?.map(time),
+                    finding: row.get(5)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_steps(sessions, steps);
+    Ok(())
 }
 
 /// A row of `select id, session_id, at, actor, via, data from session_events`.
@@ -179,10 +179,17 @@ fn load_sql() -> &'static str {
 }
 
 fn load(conn: &Connection, id: Uuid) -> Result<Option<Session>, StoreError> {
-    Ok(conn
+    let Some(session) = conn
         .prepare_cached(load_sql())?
         .query_row([id], session)
-        .optional()?)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut one = [session];
+    attach_steps_of(conn, &mut one)?;
+    let [session] = one;
+    Ok(Some(session))
 }
 
 fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
@@ -215,11 +222,7 @@ fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
     };
     let mut params = Vec::new();
     let mut sql = String::from("select ");
-    sql.push_str(if query.with_steps {
-        SESSION_COLUMNS_OF_S
-    } else {
-        SESSION_COLUMNS_OF_S_WITHOUT_STEPS
-    });
+    sql.push_str(SESSION_COLUMNS_OF_S);
     match &query.search {
         Some(search) => {
             let terms: Vec<String> = search.terms().iter().map(|t| format!("\"{t}\"*")).collect();
@@ -303,13 +306,16 @@ impl SessionStore for SqliteStore {
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
         let (sql, params) = list_statement(query);
-        let limit = query.limit;
+        let (limit, with_steps) = (query.limit, query.with_steps);
         let page = move |conn: &Connection| {
             let mut items = conn
                 .prepare_cached(&sql)?
                 .query_map(params_from_iter(params), session)?
                 .collect::<Result<Vec<_>, _>>()?;
             let next = page_cursor(&mut items, limit);
+            if with_steps {
+                attach_steps_of(conn, &mut items)?;
+            }
             Ok(Page { items, next })
         };
         // With no search and at most one filter the page walks one index in
