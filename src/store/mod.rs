@@ -61,6 +61,8 @@ pub enum DatabaseError {
     PoolTimedOut,
     #[error("the database connections are closed")]
     PoolClosed,
+    #[error("cannot start a thread for the database: {0}")]
+    Thread(std::io::Error),
     /// A stored value the schema should have made impossible.
     #[error("{0}")]
     Corrupt(String),

@@ -111,19 +111,35 @@ fn clock_ticks_per_second() -> f64 {
 /// Where each request of a case goes.
 pub enum Target {
     Fixed(String),
-    /// Each path once, in order; the case ends when they run out.
-    EachOnce(Arc<Vec<String>>, Arc<AtomicUsize>),
+    /// Each path once, in order; the case ends when its ration (see
+    /// [`Target::ration`]) runs out.
+    EachOnce(Arc<Vec<String>>, Arc<AtomicUsize>, Arc<AtomicUsize>),
     /// Round and round.
     Cycle(Arc<Vec<String>>, Arc<AtomicUsize>),
 }
 
 impl Target {
+    /// Shares the paths a case consumes (active sessions to complete) fairly
+    /// between the runs still to come, so a fast run at low concurrency
+    /// leaves enough for the later ones.
+    pub fn ration(&self, runs_left: usize) {
+        if let Target::EachOnce(paths, at, until) = self {
+            let start = at.load(Ordering::Relaxed).min(paths.len());
+            let share = (paths.len() - start) / runs_left.max(1);
+            at.store(start, Ordering::Relaxed);
+            until.store(start + share, Ordering::Relaxed);
+        }
+    }
+
     fn next(&self) -> Option<&str> {
         match self {
             Target::Fixed(path) => Some(path),
-            Target::EachOnce(paths, at) => paths
-                .get(at.fetch_add(1, Ordering::Relaxed))
-                .map(String::as_str),
+            Target::EachOnce(paths, at, until) => {
+                let i = at.fetch_add(1, Ordering::Relaxed);
+                (i < until.load(Ordering::Relaxed))
+                    .then(|| paths.get(i).map(String::as_str))
+                    .flatten()
+            }
             Target::Cycle(paths, at) => {
                 Some(&paths[at.fetch_add(1, Ordering::Relaxed) % paths.len()])
             }
@@ -184,7 +200,7 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
         Case {
             name: "POST /api/sessions/{id}/complete",
             method: Method::POST,
-            target: Target::EachOnce(Arc::new(completes), Arc::default()),
+            target: Target::EachOnce(Arc::new(completes), Arc::default(), Arc::default()),
             body: Some(
                 r#"{"outcome":"resolved_externally","outcome_notes":"Closed by the benchmark"}"#,
             ),
@@ -321,7 +337,7 @@ pub async fn run(
 fn case_ref(case: &Case) -> Case {
     let target = match &case.target {
         Target::Fixed(p) => Target::Fixed(p.clone()),
-        Target::EachOnce(p, at) => Target::EachOnce(p.clone(), at.clone()),
+        Target::EachOnce(p, at, until) => Target::EachOnce(p.clone(), at.clone(), until.clone()),
         Target::Cycle(p, at) => Target::Cycle(p.clone(), at.clone()),
     };
     Case {

@@ -113,8 +113,9 @@ async fn main() -> anyhow::Result<()> {
         });
     }
     let mut rows = Vec::new();
-    for &connections in &args.connections {
+    for (run, &connections) in args.connections.iter().enumerate() {
         for case in &cases {
+            case.target.ration(args.connections.len() - run);
             let row = load::run(
                 &server,
                 case,
