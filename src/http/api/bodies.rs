@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::schema::{CursorSchema, StatusSchema, StepTextSchema};
+use super::timestamp;
 
 use crate::domain::{Event, EventKind, Outcome, Page, Session, Status, Step, Surface};
 
@@ -21,9 +22,13 @@ pub struct SessionBody<'a> {
     owner: &'a str,
     #[schema(value_type = StatusSchema)]
     status: &'static str,
+    #[serde(serialize_with = "timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
     updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     completed_at: Option<DateTime<Utc>>,
     completed_by: Option<&'a str>,
     outcome: Option<Outcome>,
@@ -40,6 +45,7 @@ struct StepBody<'a> {
     id: Uuid,
     position: u32,
     text: &'a str,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     checked_at: Option<DateTime<Utc>>,
     finding: Option<&'a str>,
 }
@@ -86,6 +92,7 @@ impl<'a> From<&'a Step> for StepBody<'a> {
 pub struct EventBody<'a> {
     id: Uuid,
     session_id: Uuid,
+    #[serde(serialize_with = "timestamp::serialize")]
     at: DateTime<Utc>,
     actor: &'a str,
     via: Surface,

@@ -7,6 +7,7 @@ mod me;
 mod outcomes;
 mod schema;
 mod sessions;
+mod timestamp;
 
 use std::sync::Arc;
 
