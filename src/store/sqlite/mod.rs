@@ -260,9 +260,8 @@ fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
-        let (session, event) = (session.clone(), event.clone());
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 tx.prepare_cached(
                     "insert into sessions (id, title, problem, reference, customer, owner, \
@@ -293,7 +292,7 @@ impl SessionStore for SqliteStore {
                         ])?;
                     }
                 }
-                insert_event(&tx, &event)?;
+                insert_event(&tx, event)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -355,13 +354,12 @@ impl SessionStore for SqliteStore {
             "update sessions set {} where id = ?2 and {guard} returning updated_at",
             assignments(change).replace("?1", "max(?1, updated_at + 1)")
         );
-        let (change, event) = (change.clone(), event.clone());
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let at = micros(event.at);
                 let mut params: Vec<Value> = vec![at.into(), id.into()];
-                match &change {
+                match change {
                     Change::Complete { outcome, notes, by } => params.extend([
                         outcome.as_str().to_owned().into(),
                         notes.clone().into(),
@@ -379,9 +377,9 @@ impl SessionStore for SqliteStore {
                 };
                 let event = Event {
                     at: time(at),
-                    ..event
+                    ..event.clone()
                 };
-                let steps_changed = match &change {
+                let steps_changed = match change {
                     Change::CheckStep { step_id, finding } => Some(
                         tx.prepare_cached(
                             "update session_steps set checked_at = ?1, finding = ?2 \
@@ -451,9 +449,8 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (name, holder) = (name.to_owned(), holder.to_owned());
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 let taken = conn
                     .prepare_cached(
                         "insert into leases (name, holder, expires_at) values (?1, ?2, ?3) \
