@@ -13,10 +13,16 @@ use crate::domain::{
 use crate::store::SqliteStore;
 use crate::store::sqlite::{bad_column, micros, text, time};
 
-const USER_COLUMNS: &str = "users.id, users.username, users.display_name, users.role, \
-     users.created_at, users.disabled_at";
+/// A macro rather than a constant so that each statement is one literal
+/// (`concat!`), not text formatted again on every sign-in check.
+macro_rules! user_columns {
+    () => {
+        "users.id, users.username, users.display_name, users.role, users.created_at, \
+         users.disabled_at"
+    };
+}
 
-/// The `USER_COLUMNS` of a row, columns 0 to 5. The CHECK constraints
+/// The `user_columns!()` of a row, columns 0 to 5. The CHECK constraints
 /// guarantee the values parse, so a failure means a hand-edited database.
 fn user(row: &Row<'_>) -> rusqlite::Result<User> {
     let invalid = |column: usize, what: &str, value: &str| {
@@ -96,29 +102,20 @@ fn insert_user(
 /// Runs one statement on the writer; the rows it changed.
 async fn write(
     store: &SqliteStore,
-    sql: &'static str,
-    params: Vec<rusqlite::types::Value>,
+    sql: &str,
+    params: impl rusqlite::Params + Send,
 ) -> Result<usize, AccountStoreError> {
     store
         .db
-        .write(move |conn| {
-            Ok(conn
-                .prepare_cached(sql)?
-                .execute(rusqlite::params_from_iter(params))?)
-        })
+        .write(|conn| Ok(conn.prepare_cached(sql)?.execute(params)?))
         .await
-}
-
-fn uuid(id: Uuid) -> rusqlite::types::Value {
-    rusqlite::types::Value::Blob(id.as_bytes().to_vec())
 }
 
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn insert_user(&self, user: &User, password_hash: &str) -> Result<(), AccountStoreError> {
-        let (user, password_hash) = (user.clone(), password_hash.to_owned());
         self.db
-            .write(move |conn| insert_user(conn, &user, &password_hash))
+            .write(|conn| insert_user(conn, user, password_hash))
             .await
     }
 
@@ -128,9 +125,9 @@ impl AccountStore for SqliteStore {
     ) -> Result<Option<User>, AccountStoreError> {
         self.db
             .quick_read(|conn| {
-                let sql = format!("select {USER_COLUMNS} from users where username = ?");
+                let sql = concat!("select ", user_columns!(), " from users where username = ?");
                 Ok(conn
-                    .prepare_cached(&sql)?
+                    .prepare_cached(sql)?
                     .query_row([username.as_str()], user)
                     .optional()?)
             })
@@ -143,10 +140,13 @@ impl AccountStore for SqliteStore {
     ) -> Result<Option<(User, String)>, AccountStoreError> {
         self.db
             .quick_read(|conn| {
-                let sql =
-                    format!("select {USER_COLUMNS}, password_hash from users where username = ?");
+                let sql = concat!(
+                    "select ",
+                    user_columns!(),
+                    ", password_hash from users where username = ?"
+                );
                 Ok(conn
-                    .prepare_cached(&sql)?
+                    .prepare_cached(sql)?
                     .query_row([username.as_str()], |row| Ok((user(row)?, row.get(6)?)))
                     .optional()?)
             })
@@ -156,9 +156,9 @@ impl AccountStore for SqliteStore {
     async fn users(&self) -> Result<Vec<User>, AccountStoreError> {
         self.db
             .read(|conn| {
-                let sql = format!("select {USER_COLUMNS} from users order by username");
+                let sql = concat!("select ", user_columns!(), " from users order by username");
                 Ok(conn
-                    .prepare_cached(&sql)?
+                    .prepare_cached(sql)?
                     .query_map([], user)?
                     .collect::<Result<Vec<_>, _>>()?)
             })
@@ -178,9 +178,8 @@ impl AccountStore for SqliteStore {
         user_id: Uuid,
         hash: &str,
     ) -> Result<bool, AccountStoreError> {
-        let hash = hash.to_owned();
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let changed = tx
                     .prepare_cached("update users set password_hash = ? where id = ?")?
@@ -199,7 +198,7 @@ impl AccountStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError> {
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let changed = tx
                     .prepare_cached(
@@ -222,7 +221,7 @@ impl AccountStore for SqliteStore {
         write(
             self,
             "insert into setup_tokens (token_hash, created_at) values (?, ?)",
-            vec![token_hash.to_owned().into(), micros(at).into()],
+            (token_hash, micros(at)),
         )
         .await?;
         Ok(())
@@ -235,19 +234,14 @@ impl AccountStore for SqliteStore {
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError> {
-        let (token_hash, admin, password_hash) = (
-            token_hash.to_owned(),
-            admin.clone(),
-            password_hash.to_owned(),
-        );
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 // Each step refuses unless this caller is first; any refusal
                 // rolls back everything before it (dropping `tx` does).
                 let consumed = tx
                     .prepare_cached("delete from setup_tokens where token_hash = ?")?
-                    .execute([&token_hash])?;
+                    .execute([token_hash])?;
                 let marked = tx
                     .prepare_cached(
                         "insert into setup_completed (id, at) select 1, ? \
@@ -257,7 +251,7 @@ impl AccountStore for SqliteStore {
                 if consumed != 1 || marked != 1 {
                     return Ok(false);
                 }
-                insert_user(&tx, &admin, &password_hash)?;
+                insert_user(&tx, admin, password_hash)?;
                 tx.execute("delete from setup_tokens", [])?;
                 tx.commit()?;
                 Ok(true)
@@ -273,14 +267,14 @@ impl AccountStore for SqliteStore {
             self,
             "insert into login_sessions (id_hash, user_id, csrf_token, created_at, \
              last_seen_at, expires_at) values (?, ?, ?, ?, ?, ?)",
-            vec![
-                session.id_hash.clone().into(),
-                uuid(session.user_id),
-                session.csrf_token.clone().into(),
-                micros(session.created_at).into(),
-                micros(session.last_seen_at).into(),
-                micros(session.expires_at).into(),
-            ],
+            (
+                &session.id_hash,
+                session.user_id,
+                &session.csrf_token,
+                micros(session.created_at),
+                micros(session.last_seen_at),
+                micros(session.expires_at),
+            ),
         )
         .await?;
         Ok(())
@@ -292,14 +286,16 @@ impl AccountStore for SqliteStore {
     ) -> Result<Option<(StoredLoginSession, User)>, AccountStoreError> {
         self.db
             .quick_read(|conn| {
-                let sql = format!(
-                    "select {USER_COLUMNS}, s.id_hash, s.csrf_token, s.created_at, \
+                let sql = concat!(
+                    "select ",
+                    user_columns!(),
+                    ", s.id_hash, s.csrf_token, s.created_at, \
                      s.last_seen_at, s.expires_at \
                      from login_sessions s join users on users.id = s.user_id \
                      where s.id_hash = ?"
                 );
                 let found = conn
-                    .prepare_cached(&sql)?
+                    .prepare_cached(sql)?
                     .query_row([id_hash], |row| {
                         let user = user(row)?;
                         let session = StoredLoginSession {
@@ -326,7 +322,7 @@ impl AccountStore for SqliteStore {
         write(
             self,
             "update login_sessions set last_seen_at = ? where id_hash = ?",
-            vec![micros(at).into(), id_hash.to_owned().into()],
+            (micros(at), id_hash),
         )
         .await?;
         Ok(())
@@ -336,7 +332,7 @@ impl AccountStore for SqliteStore {
         write(
             self,
             "delete from login_sessions where id_hash = ?",
-            vec![id_hash.to_owned().into()],
+            [id_hash],
         )
         .await?;
         Ok(())
@@ -350,7 +346,7 @@ impl AccountStore for SqliteStore {
         let deleted = write(
             self,
             "delete from login_sessions where last_seen_at < ? or expires_at <= ?",
-            vec![micros(idle_before).into(), micros(now).into()],
+            [micros(idle_before), micros(now)],
         )
         .await?;
         Ok(deleted as u64)
@@ -365,14 +361,14 @@ impl AccountStore for SqliteStore {
             self,
             "insert into api_tokens (id, user_id, name, token_hash, created_at, revoked_at) \
              values (?, ?, ?, ?, ?, ?)",
-            vec![
-                uuid(token.id),
-                uuid(token.user_id),
-                token.name.as_str().to_owned().into(),
-                token_hash.to_owned().into(),
-                micros(token.created_at).into(),
-                token.revoked_at.map(micros).into(),
-            ],
+            (
+                token.id,
+                token.user_id,
+                token.name.as_str(),
+                token_hash,
+                micros(token.created_at),
+                token.revoked_at.map(micros),
+            ),
         )
         .await?;
         Ok(())
@@ -404,7 +400,7 @@ impl AccountStore for SqliteStore {
             self,
             "update api_tokens set revoked_at = ?1 \
              where id = ?2 and revoked_at is null and (?3 is null or user_id = ?3)",
-            vec![micros(at).into(), uuid(id), user_id.map(uuid).into()],
+            (micros(at), id, user_id),
         )
         .await?;
         Ok(changed == 1)
@@ -413,13 +409,15 @@ impl AccountStore for SqliteStore {
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError> {
         self.db
             .quick_read(|conn| {
-                let sql = format!(
-                    "select {USER_COLUMNS} from api_tokens t join users on users.id = t.user_id \
+                let sql = concat!(
+                    "select ",
+                    user_columns!(),
+                    " from api_tokens t join users on users.id = t.user_id \
                      where t.token_hash = ? and t.revoked_at is null \
                      and users.disabled_at is null"
                 );
                 Ok(conn
-                    .prepare_cached(&sql)?
+                    .prepare_cached(sql)?
                     .query_row([token_hash], user)
                     .optional()?)
             })
@@ -443,16 +441,15 @@ impl AccountStore for SqliteStore {
         policy: &ThrottlePolicy,
         at: DateTime<Utc>,
     ) -> Result<Throttle, AccountStoreError> {
-        let (key, policy) = (key.to_owned(), *policy);
         self.db
-            .write(move |conn| {
+            .write(|conn| {
                 // An immediate transaction takes the write lock before the
                 // read, so another process sharing the file waits instead of
                 // deciding on a stale read.
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let current = tx
                     .prepare_cached(THROTTLE)?
-                    .query_row([&key], throttle)
+                    .query_row([key], throttle)
                     .optional()?;
                 let next = policy.after_failure(current.as_ref(), at);
                 tx.prepare_cached(
@@ -474,12 +471,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn clear_throttle(&self, key: &str) -> Result<(), AccountStoreError> {
-        write(
-            self,
-            "delete from login_throttle where key = ?",
-            vec![key.to_owned().into()],
-        )
-        .await?;
+        write(self, "delete from login_throttle where key = ?", [key]).await?;
         Ok(())
     }
 
@@ -491,7 +483,7 @@ impl AccountStore for SqliteStore {
             self,
             "delete from login_throttle where last_failure_at < ?1 \
              and (locked_until is null or locked_until < ?1)",
-            vec![micros(before).into()],
+            [micros(before)],
         )
         .await?;
         Ok(deleted as u64)
