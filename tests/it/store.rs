@@ -621,3 +621,35 @@ async fn a_list_without_steps_is_the_same_list_without_steps(backend: Backend) {
     let with: Vec<Session> = with.items.iter().map(strip).collect();
     assert_eq!(with, without.items);
 }
+
+/// SQLite's checkpoint on commit is off (a commit only appends to the WAL):
+/// the store's checkpointer thread must copy the WAL into the database file,
+/// or the WAL would grow without end and the file would never hold the data.
+#[tokio::test]
+async fn on_sqlite_the_checkpointer_moves_what_was_written_from_the_wal_into_the_file() {
+    let Fixture { service, db } = fixture(Backend::Sqlite).await;
+    let file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let before = std::fs::metadata(&file).unwrap().len();
+    for i in 0..300 {
+        service
+            .prepare(
+                &dana(),
+                Surface::Api,
+                new_session(&format!("Session {i}"), &["look"]),
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = std::fs::metadata(&file).unwrap().len();
+        if now > before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {before} bytes: nothing was checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
