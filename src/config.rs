@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::store::SqliteOptions;
 use crate::summary::OpenAiSettings;
 
 #[derive(Debug, Parser)]
@@ -121,6 +122,28 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub llm: LlmArgs,
+
+    #[command(flatten)]
+    pub sqlite: SqliteArgs,
+}
+
+/// The embedded SQLite database under sustained writes.
+#[derive(Debug, Clone, Args)]
+pub struct SqliteArgs {
+    /// The most disk, in MiB, SQLite's write-ahead log (casebook.db-wal) may
+    /// take: past half of it the WAL is checkpointed and restarted, near it
+    /// writes wait briefly for that. Ignored on PostgreSQL.
+    #[arg(long, env = "CASEBOOK_SQLITE_WAL_MAX_MB", default_value_t = SqliteOptions::DEFAULT_WAL_MAX_MB,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub sqlite_wal_max_mb: u64,
+}
+
+impl SqliteArgs {
+    pub fn options(&self) -> SqliteOptions {
+        SqliteOptions {
+            wal_max_bytes: self.sqlite_wal_max_mb * 1024 * 1024,
+        }
+    }
 }
 
 /// How much the server takes on before it says no.
@@ -231,6 +254,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// The stale-session policy; `None`: off.
     pub auto_close_after: Option<Duration>,
+    /// The SQLite store's settings (the WAL's limit).
+    pub sqlite: SqliteOptions,
 }
 
 impl Settings {
@@ -245,6 +270,7 @@ impl Settings {
             limits: Limits::default(),
             metrics_token: None,
             auto_close_after: None,
+            sqlite: SqliteOptions::default(),
         }
     }
 }
@@ -259,6 +285,7 @@ impl ServeArgs {
             limits: self.limits.limits(),
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             auto_close_after: self.auto_close_after,
+            sqlite: self.sqlite.options(),
         })
     }
 }

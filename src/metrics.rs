@@ -65,6 +65,9 @@ pub struct Metrics {
     pool_idle: Family<PoolLabels, Gauge>,
     auto_close_runs: Counter,
     auto_close_last_run: Gauge,
+    sqlite_wal: Gauge,
+    sqlite_wal_limit: Gauge,
+    sqlite_checkpoint_lag: Gauge,
 }
 
 impl Default for Metrics {
@@ -135,6 +138,24 @@ impl Metrics {
             "When this process last ran the stale-session policy (Unix time; 0: never)",
             auto_close_last_run.clone(),
         );
+        let sqlite_wal = Gauge::default();
+        registry.register(
+            "sqlite_wal_bytes",
+            "Size of the SQLite write-ahead log file, read when scraped (SQLite only)",
+            sqlite_wal.clone(),
+        );
+        let sqlite_wal_limit = Gauge::default();
+        registry.register(
+            "sqlite_wal_limit_bytes",
+            "The size the SQLite write-ahead log is kept at or below (SQLite only)",
+            sqlite_wal_limit.clone(),
+        );
+        let sqlite_checkpoint_lag = Gauge::default();
+        registry.register(
+            "sqlite_checkpoint_lag_bytes",
+            "Write-ahead log not yet copied into the database file at the last checkpoint (SQLite only)",
+            sqlite_checkpoint_lag.clone(),
+        );
         Self {
             registry,
             requests,
@@ -145,6 +166,9 @@ impl Metrics {
             pool_idle,
             auto_close_runs,
             auto_close_last_run,
+            sqlite_wal,
+            sqlite_wal_limit,
+            sqlite_checkpoint_lag,
         }
     }
 
@@ -201,6 +225,12 @@ impl Metrics {
             let labels = PoolLabels { pool };
             self.pool_size.get_or_create(&labels).set(i64::from(size));
             self.pool_idle.get_or_create(&labels).set(idle as i64);
+        }
+        if let Some(wal) = store.wal_usage() {
+            let gauge = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+            self.sqlite_wal.set(gauge(wal.bytes));
+            self.sqlite_wal_limit.set(gauge(wal.limit_bytes));
+            self.sqlite_checkpoint_lag.set(gauge(wal.lag_bytes));
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

@@ -33,7 +33,7 @@ pub struct Application {
 impl Application {
     /// Opens and migrates the database, then binds the listening socket.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let stores = store::connect_all(&settings.database_url)
+        let stores = store::connect_all_with(&settings.database_url, settings.sqlite)
             .await
             .context("cannot open the database")?;
         let store = stores.sessions;

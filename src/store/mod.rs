@@ -29,7 +29,7 @@ use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Ste
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use postgres::PostgresStore;
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -165,6 +165,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Connections open and idle in each pool, for the metrics.
     fn pool_usage(&self) -> Vec<PoolUsage>;
 
+    /// The write-ahead log's size and checkpoint lag, for an engine that
+    /// keeps one in a file of its own (SQLite).
+    fn wal_usage(&self) -> Option<WalUsage> {
+        None
+    }
+
     /// Waits for open work to finish and closes every connection.
     async fn close(&self);
 }
@@ -175,6 +181,17 @@ pub struct PoolUsage {
     pub pool: &'static str,
     pub size: u32,
     pub idle: usize,
+}
+
+/// The SQLite WAL, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalUsage {
+    /// The WAL file's size (0 when absent).
+    pub bytes: u64,
+    /// The size it is kept at or below.
+    pub limit_bytes: u64,
+    /// What the last checkpoint had not yet copied into the database.
+    pub lag_bytes: u64,
 }
 
 /// Counts sessions per status, the same SQL on both backends. Each count
@@ -215,6 +232,11 @@ pub struct Stores {
 
 /// Like [`connect`], for callers that need the account store as well.
 pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
+    connect_all_with(url, SqliteOptions::default()).await
+}
+
+/// Like [`connect_all`], with the SQLite store's settings (ignored on PostgreSQL).
+pub async fn connect_all_with(url: &str, sqlite: SqliteOptions) -> anyhow::Result<Stores> {
     fn both<S: SessionStore + AccountStore>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
@@ -225,7 +247,7 @@ pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(both(PostgresStore::connect(url).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(both(SqliteStore::connect(url).await?))
+        Ok(both(SqliteStore::connect_with(url, sqlite).await?))
     } else {
         anyhow::bail!("unsupported database URL {url:?}: use sqlite:PATH or postgres://…")
     }

@@ -99,11 +99,12 @@ fn insert_user(
     }
 }
 
-/// Runs one statement on the writer; the rows it changed.
+/// Runs one statement on the writer; the rows it changed. (`Copy`: a write
+/// that met another process's lock runs again.)
 async fn write(
     store: &SqliteStore,
     sql: &str,
-    params: impl rusqlite::Params + Send,
+    params: impl rusqlite::Params + Send + Copy,
 ) -> Result<usize, AccountStoreError> {
     store
         .db

@@ -16,10 +16,9 @@
 //! copied each value twice. Here a request crosses once per unit of work and
 //! rows are decoded where SQLite hands them out.
 
+use std::cell::Cell;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -27,13 +26,16 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Span;
 
-use crate::store::{DatabaseError, PoolUsage, StoreError};
+use super::wal::{Checkpointer, Wal};
+use crate::store::{DatabaseError, PoolUsage, StoreError, WalUsage};
 
 const READERS: u32 = 4;
 /// How long a request waits for a free connection before it gets 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a statement waits for another process's write lock.
-const BUSY_TIMEOUT: &str = "pragma busy_timeout = 5000;";
+/// How long a statement waits for another process's lock before the request
+/// gets 503: a reader (which in WAL mode almost never waits), or a write that
+/// found the write lock taken and moved off the runtime to wait for it.
+pub(super) const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// Enough for every statement shape the stores use, list filters included.
 const STATEMENT_CACHE: usize = 64;
 
@@ -45,31 +47,56 @@ pub struct Database {
     writer: Lane,
     readers: Lane,
     checkpoints: Checkpointer,
+    wal: Arc<Wal>,
 }
 
 /// One pool and its permits: a request waits for a permit asynchronously,
 /// and holds one before it takes a connection, so taking one never blocks.
+/// The pool is taken away (and its connections closed) when the database
+/// closes.
 struct Lane {
     name: &'static str,
-    pool: r2d2::Pool<SqliteConnectionManager>,
+    pool: RwLock<Option<r2d2::Pool<SqliteConnectionManager>>>,
     permits: Arc<Semaphore>,
     size: u32,
 }
 
+thread_local! {
+    /// Set by the writer's busy handler: the write just tried met another
+    /// connection's lock (see [`Database::write`]).
+    static MET_A_LOCK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The writer's busy handler on the runtime's thread: never wait, but note
+/// that the lock was taken, so the write is tried again off the runtime.
+fn refuse_to_wait(_attempt: i32) -> bool {
+    MET_A_LOCK.set(true);
+    false
+}
+
 impl Database {
-    /// Opens the writer and the readers of the file at `path`, whose schema
-    /// is already up to date. Blocks while the connections open.
-    pub fn open(path: &Path) -> Result<Self, DatabaseError> {
+    /// Opens the writer, the readers and the checkpointer of the file at
+    /// `path`, whose schema is already up to date, with the WAL kept at or
+    /// below `wal_max_bytes`. Blocks while the connections open.
+    pub fn open(path: &Path, wal_max_bytes: u64) -> Result<Self, DatabaseError> {
         let flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let checkpointer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let wal = Arc::new(Wal::new(path, wal_max_bytes, &checkpointer)?);
+        let watched = wal.clone();
         let writer = SqliteConnectionManager::file(path)
             .with_flags(flags | OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .with_init(|conn| {
+            .with_init(move |conn| {
                 init(conn)?;
                 // Commits never checkpoint: the checkpointer does (see above).
                 conn.execute_batch(
                     "pragma foreign_keys = on; pragma synchronous = normal; \
                      pragma wal_autocheckpoint = 0;",
-                )
+                )?;
+                watched.limit_and_watch(conn)?;
+                conn.busy_handler(Some(refuse_to_wait))
             });
         let readers = SqliteConnectionManager::file(path)
             .with_flags(flags | OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -77,7 +104,8 @@ impl Database {
         Ok(Self {
             writer: Lane::open("sqlite_writer", writer, 1)?,
             readers: Lane::open("sqlite_readers", readers, READERS)?,
-            checkpoints: Checkpointer::start(path)?,
+            checkpoints: Checkpointer::start(checkpointer, wal.clone())?,
+            wal,
         })
     }
 
@@ -112,47 +140,95 @@ impl Database {
     }
 
     /// Runs `work` on the writer connection, on the calling thread (see the
-    /// module docs); a transaction is `work`'s to open.
+    /// module docs); a transaction is `work`'s to open, and its first
+    /// statement must take the write lock (`BEGIN IMMEDIATE`, or a single
+    /// writing statement), so that a write that met a lock changed nothing.
+    ///
+    /// On the runtime's thread the writer never waits for a lock: when
+    /// another process holds it (`casebook user add`, a backup, a second
+    /// server by mistake, the checkpointer restarting the WAL), `work` runs
+    /// again off the runtime with a real wait ([`LOCK_WAIT`]), and the
+    /// request gets 503 if the lock is still taken then. While the WAL is at
+    /// its limit, writes wait (asynchronously) for the checkpointer to
+    /// restart it.
     pub async fn write<T, E>(
         &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, E>,
+        mut work: impl FnMut(&mut Connection) -> Result<T, E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let result = self.writer.here(work).await;
-        self.checkpoints.count_write();
+        self.wal.room_to_write(&self.checkpoints).await;
+        let result = self
+            .writer
+            .here(|conn| {
+                MET_A_LOCK.set(false);
+                let first = work(conn);
+                if first.is_ok() || !MET_A_LOCK.get() {
+                    return first;
+                }
+                drop(first);
+                off_the_runtime(|| wait_for_the_lock(conn, &mut work))
+            })
+            .await;
+        self.checkpoints.count_write(&self.wal);
         result
     }
 
     pub fn usage(&self) -> Vec<PoolUsage> {
         [&self.writer, &self.readers]
             .into_iter()
-            .map(|lane| {
-                let state = lane.pool.state();
-                PoolUsage {
-                    pool: lane.name,
-                    size: state.connections,
-                    idle: state.idle_connections as usize,
-                }
-            })
+            .map(Lane::usage)
             .collect()
     }
 
-    /// Waits for the work under way and refuses new work.
+    pub fn wal_usage(&self) -> WalUsage {
+        self.wal.usage()
+    }
+
+    /// Waits for the work under way, refuses new work, closes every
+    /// connection, then stops the checkpointer, which checkpoints the whole
+    /// WAL into the database file and truncates it as the last connection.
     pub async fn close(&self) {
         for lane in [&self.writer, &self.readers] {
-            if let Ok(all) = lane.permits.acquire_many(lane.size).await {
-                all.forget();
-            }
-            lane.permits.close();
+            lane.close().await;
         }
+        self.checkpoints.stop().await;
+    }
+}
+
+/// The second try of a write that met a lock: the same work, allowed to
+/// wait for the lock this time.
+fn wait_for_the_lock<T, E>(
+    conn: &mut Connection,
+    work: &mut impl FnMut(&mut Connection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let refused = |e: rusqlite::Error| E::from(StoreError::from(e));
+    conn.busy_timeout(LOCK_WAIT).map_err(refused)?;
+    let result = work(conn);
+    conn.busy_handler(Some(refuse_to_wait)).map_err(refused)?;
+    result
+}
+
+/// Runs `blocking` where it holds up no other task: the runtime hands this
+/// worker's other tasks to another thread for the duration. (A runtime with
+/// one thread has nowhere to hand them, so there it simply runs.)
+fn off_the_runtime<T>(blocking: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(blocking)
+        }
+        _ => blocking(),
     }
 }
 
 /// What every connection needs, writer or reader.
 fn init(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(BUSY_TIMEOUT)?;
+    conn.busy_timeout(LOCK_WAIT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     if tracing::enabled!(target: STATEMENT_LOG, tracing::Level::DEBUG) {
         conn.trace(Some(log_statement));
@@ -182,10 +258,51 @@ impl Lane {
             .build(manager)?;
         Ok(Self {
             name,
-            pool,
+            pool: RwLock::new(Some(pool)),
             permits: Arc::new(Semaphore::new(size as usize)),
             size,
         })
+    }
+
+    /// A connection of this lane; the caller holds a permit, so it is free
+    /// and `get` does not wait.
+    fn connection(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, DatabaseError> {
+        self.pool
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .ok_or(DatabaseError::PoolClosed)?
+            .get()
+            .map_err(DatabaseError::SqlitePool)
+    }
+
+    fn usage(&self) -> PoolUsage {
+        let state = self
+            .pool
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .map(r2d2::Pool::state);
+        PoolUsage {
+            pool: self.name,
+            size: state.as_ref().map_or(0, |s| s.connections),
+            idle: state.map_or(0, |s| s.idle_connections as usize),
+        }
+    }
+
+    /// Waits for every permit, so no work is under way, closes the permits
+    /// and then the connections.
+    async fn close(&self) {
+        if let Ok(all) = self.permits.acquire_many(self.size).await {
+            all.forget();
+        }
+        self.permits.close();
+        let pool = self
+            .pool
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(pool);
     }
 
     /// A turn on one of this lane's connections, waited for asynchronously.
@@ -203,11 +320,7 @@ impl Lane {
     {
         let unavailable = |e: DatabaseError| E::from(StoreError::Unavailable(e));
         let _permit = self.permit().await.map_err(unavailable)?;
-        // A permit guarantees a free connection: `get` does not wait.
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| unavailable(DatabaseError::SqlitePool(e)))?;
+        let mut conn = self.connection().map_err(unavailable)?;
         work(&mut conn)
     }
 
@@ -222,15 +335,15 @@ impl Lane {
     {
         let unavailable = |e: DatabaseError| E::from(StoreError::Unavailable(e));
         let permit = self.permit().await.map_err(unavailable)?;
-        let pool = self.pool.clone();
+        let conn = self.connection().map_err(unavailable)?;
         // The request's span, so the statements log under its request id.
         let span = Span::current();
         let outcome = tokio::task::spawn_blocking(move || {
+            // Declared after the permit so it returns to the pool first: a
+            // permit must always find a free connection.
             let _permit = permit;
+            let mut conn = conn;
             let _in_request = span.enter();
-            let mut conn = pool
-                .get()
-                .map_err(|e| unavailable(DatabaseError::SqlitePool(e)))?;
             work(&mut conn)
         })
         .await;
@@ -240,58 +353,6 @@ impl Lane {
             // as it would have without the hand-off.
             Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             Err(_) => Err(unavailable(DatabaseError::PoolClosed)),
-        }
-    }
-}
-
-/// Checkpoints the WAL into the database file on a thread of its own, every
-/// `CHECKPOINT_EVERY` writes, and a second after the last write otherwise.
-/// A passive checkpoint waits for no one and no one waits for it.
-struct Checkpointer {
-    writes: Arc<AtomicU64>,
-    due: SyncSender<()>,
-}
-
-/// About as often as SQLite's own default (1,000 pages of WAL) at a few
-/// pages per write.
-const CHECKPOINT_EVERY: u64 = 256;
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Self, DatabaseError> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch(BUSY_TIMEOUT)?;
-        let writes = Arc::new(AtomicU64::new(0));
-        let (due, wake) = sync_channel::<()>(1);
-        let counted = writes.clone();
-        std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                let mut checkpointed = 0;
-                // Ends when the database is dropped, and its sender with it.
-                while wake.recv_timeout(Duration::from_secs(1))
-                    != Err(RecvTimeoutError::Disconnected)
-                {
-                    let writes = counted.load(Ordering::Relaxed);
-                    if writes == checkpointed {
-                        continue;
-                    }
-                    match conn.query_row("pragma wal_checkpoint(passive)", [], |_| Ok(())) {
-                        Ok(()) => checkpointed = writes,
-                        Err(error) => tracing::warn!(%error, "WAL checkpoint failed; will retry"),
-                    }
-                }
-            })
-            .map_err(DatabaseError::Thread)?;
-        Ok(Self { writes, due })
-    }
-
-    fn count_write(&self) {
-        if (self.writes.fetch_add(1, Ordering::Relaxed) + 1) % CHECKPOINT_EVERY == 0 {
-            // Full means a checkpoint is due already.
-            let _ = self.due.try_send(());
         }
     }
 }

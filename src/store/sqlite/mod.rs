@@ -3,6 +3,7 @@
 //! (see `database`).
 
 mod database;
+mod wal;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use sqlx::{ConnectOptions, Connection as _};
 use uuid::Uuid;
 
 use super::{
-    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, attach_steps, explain_miss,
-    page_cursor, status_condition, status_counts,
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, WalUsage, assignments, attach_steps,
+    explain_miss, page_cursor, status_condition, status_counts,
 };
 use crate::domain::{
     Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
@@ -30,8 +31,32 @@ pub struct SqliteStore {
     pub(in crate::store) db: Database,
 }
 
+/// How the SQLite store runs; the defaults are the server's.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteOptions {
+    /// The WAL is kept at or below this many bytes under sustained writes.
+    pub wal_max_bytes: u64,
+}
+
+impl SqliteOptions {
+    pub const DEFAULT_WAL_MAX_MB: u64 = 64;
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            wal_max_bytes: Self::DEFAULT_WAL_MAX_MB * 1024 * 1024,
+        }
+    }
+}
+
 impl SqliteStore {
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, SqliteOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: SqliteOptions) -> anyhow::Result<Self> {
+        let SqliteOptions { wal_max_bytes } = options;
         without_memory_statistics();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -47,7 +72,8 @@ impl SqliteStore {
             .await?;
         migrator.close().await?;
         let path = options.get_filename().to_owned();
-        let db = tokio::task::spawn_blocking(move || Database::open(&path)).await??;
+        let db =
+            tokio::task::spawn_blocking(move || Database::open(&path, wal_max_bytes)).await??;
         Ok(Self { db })
     }
 }
@@ -466,6 +492,10 @@ impl SessionStore for SqliteStore {
 
     fn pool_usage(&self) -> Vec<PoolUsage> {
         self.db.usage()
+    }
+
+    fn wal_usage(&self) -> Option<WalUsage> {
+        Some(self.db.wal_usage())
     }
 
     async fn close(&self) {
