@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod metrics;
 mod pages;
+mod read_body;
 mod state;
 
 use std::time::Duration;
@@ -65,6 +66,8 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
             metrics::track,
         ))
         .with_state(state)
+        // Inside the request timeout, so a body that trickles in is abandoned.
+        .layer(axum::middleware::from_fn(read_body::read_body_first))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(guard)

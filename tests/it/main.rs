@@ -22,3 +22,7 @@ mod process_races;
 mod schemathesis;
 mod store;
 mod summary;
+
+// SQLite under sustained load and connections that survive (issue 12).
+mod keep_alive;
+mod sqlite_load;
