@@ -114,13 +114,14 @@ impl DisplayName {
     }
 }
 
-/// A new password: 8–1024 characters, taken exactly as typed (no trimming:
-/// spaces are characters too). The upper bound keeps hashing cheap.
+/// A new password: 12–1024 characters (ASVS 2.1.1, 2.1.2) of any Unicode,
+/// taken exactly as typed (no trimming: spaces are characters too). The
+/// upper bound keeps hashing cheap.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
 impl Password {
-    pub const MIN_CHARS: usize = 8;
+    pub const MIN_CHARS: usize = 12;
     pub const MAX_CHARS: usize = 1024;
 
     pub fn parse(value: &str) -> Result<Self, String> {
