@@ -223,9 +223,12 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_8_to_1024_characters_and_kept_exactly() {
-        assert!(Password::parse("1234567").is_err());
-        assert_eq!(Password::parse(" 1234567").unwrap().expose(), " 1234567");
+    fn passwords_are_12_to_1024_characters_and_kept_exactly() {
+        assert!(Password::parse("12345678901").is_err());
+        assert_eq!(
+            Password::parse(" 12345678901").unwrap().expose(),
+            " 12345678901"
+        );
         assert!(Password::parse(&"é".repeat(1024)).is_ok());
         assert!(Password::parse(&"é".repeat(1025)).is_err());
     }
