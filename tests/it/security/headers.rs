@@ -32,7 +32,11 @@ async fn every_response_carries_the_security_headers_and_private_ones_are_never_
     let anonymous = app.anonymous_without_redirects();
     let api_ok = app.get("/api/sessions").await;
     assert_eq!(api_ok.status(), StatusCode::OK);
-    let api_401 = anonymous.get(app.url("/api/sessions")).send().await.unwrap();
+    let api_401 = anonymous
+        .get(app.url("/api/sessions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api_401.status(), StatusCode::UNAUTHORIZED);
     let api_404 = app
         .get(&format!("/api/sessions/{}", uuid::Uuid::now_v7()))
@@ -60,9 +64,7 @@ async fn every_response_carries_the_security_headers_and_private_ones_are_never_
     ] {
         assert_hardened(what, response.headers());
         assert!(
-            !response
-                .headers()
-                .contains_key("strict-transport-security"),
+            !response.headers().contains_key("strict-transport-security"),
             "no HSTS over plain HTTP ({what})"
         );
     }
@@ -77,12 +79,7 @@ async fn every_response_carries_the_security_headers_and_private_ones_are_never_
         assert_eq!(response.headers()["cache-control"], "no-store", "{what}");
     }
 
-    let signed_in = sign_in_with(
-        &app,
-        &[("username", "dana"), ("password", PASSWORD)],
-        &[],
-    )
-    .await;
+    let signed_in = sign_in_with(&app, &[("username", "dana"), ("password", PASSWORD)], &[]).await;
     let (cookie, _) = cookie_of(&signed_in);
     let account = page(&app, "/account", &cookie).await;
     assert_eq!(account.status(), StatusCode::OK);
@@ -124,12 +121,7 @@ async fn over_https_the_cookie_is_host_prefixed_and_browsers_are_told_to_stay_on
             "{path}"
         );
     }
-    let signed_in = sign_in_with(
-        &app,
-        &[("username", "dana"), ("password", PASSWORD)],
-        &[],
-    )
-    .await;
+    let signed_in = sign_in_with(&app, &[("username", "dana"), ("password", PASSWORD)], &[]).await;
     let (cookie, set_cookie) = cookie_of(&signed_in);
     assert!(
         cookie.starts_with("__Host-casebook_session="),
@@ -139,7 +131,10 @@ async fn over_https_the_cookie_is_host_prefixed_and_browsers_are_told_to_stay_on
         assert!(set_cookie.contains(flag), "{set_cookie} has {flag}");
     }
     assert!(!set_cookie.contains("Domain"), "{set_cookie}");
-    assert_eq!(page(&app, "/sessions", &cookie).await.status(), StatusCode::OK);
+    assert_eq!(
+        page(&app, "/sessions", &cookie).await.status(),
+        StatusCode::OK
+    );
     // The old name is not read any more: it could be set by another host.
     let value = cookie.split_once('=').unwrap().1;
     let plain = format!("casebook_session={value}");

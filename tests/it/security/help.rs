@@ -9,10 +9,17 @@ fn help_never_prints_the_values_of_secret_settings() {
             "postgres://casebook:db-s3cret@db.internal/casebook",
         ),
         ("CASEBOOK_LLM_API_KEY", "sk-llm-s3cret"),
-        ("CASEBOOK_LLM_URL", "https://user:url-s3cret@llm.internal/v1"),
+        (
+            "CASEBOOK_LLM_URL",
+            "https://user:url-s3cret@llm.internal/v1",
+        ),
         ("CASEBOOK_METRICS_TOKEN", "metrics-s3cret"),
     ];
-    for command in [&["serve", "--help"][..], &["migrate", "--help"], &["backup", "--help"]] {
+    for command in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["backup", "--help"],
+    ] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_casebook"))
             .args(command)
             .envs(secrets)

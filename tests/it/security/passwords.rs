@@ -26,7 +26,11 @@ async fn the_setup_form_refuses_a_password_under_twelve_characters() {
     let response = app
         .anonymous()
         .post(app.url("/setup"))
-        .form(&[("token", "any"), ("username", "root"), ("password", "short pass")])
+        .form(&[
+            ("token", "any"),
+            ("username", "root"),
+            ("password", "short pass"),
+        ])
         .send()
         .await
         .unwrap();
@@ -92,10 +96,22 @@ async fn a_user_changes_their_password_on_the_account_page_and_other_sign_ins_en
     let new = "a fresh passphrase for dana";
     let wrong = change(&app, &here, "not my password", new, new).await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert!(wrong.text().await.unwrap().contains("current password is not right"));
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("current password is not right")
+    );
     let short = change(&app, &here, PASSWORD, "too short", "too short").await;
     assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(short.text().await.unwrap().contains("at least 12 characters"));
+    assert!(
+        short
+            .text()
+            .await
+            .unwrap()
+            .contains("at least 12 characters")
+    );
     let typo = change(&app, &here, PASSWORD, new, "a fresh passphrase for dan").await;
     assert_eq!(typo.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(typo.text().await.unwrap().contains("differ"));
@@ -104,7 +120,13 @@ async fn a_user_changes_their_password_on_the_account_page_and_other_sign_ins_en
     assert_eq!(changed.status(), StatusCode::OK);
     assert_eq!(changed.headers()["cache-control"], "no-store");
     let (renewed, _) = cookie_of(&changed);
-    assert!(changed.text().await.unwrap().contains("Your password is changed"));
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("Your password is changed")
+    );
     for old in [&here, &laptop] {
         assert_eq!(
             page(&app, "/sessions", old).await.status(),
@@ -112,7 +134,10 @@ async fn a_user_changes_their_password_on_the_account_page_and_other_sign_ins_en
             "an earlier sign-in ended"
         );
     }
-    assert_eq!(page(&app, "/sessions", &renewed).await.status(), StatusCode::OK);
+    assert_eq!(
+        page(&app, "/sessions", &renewed).await.status(),
+        StatusCode::OK
+    );
     let old = sign_in_with(&app, &form, &[]).await;
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
     let fresh = sign_in_with(&app, &[("username", "dana"), ("password", new)], &[]).await;

@@ -23,9 +23,13 @@ async fn twenty_guesses_from(app: &TestApp, attacker: &str) {
 }
 
 async fn dana_signs_in_from(app: &TestApp, forwarded: &[(&str, &str)]) -> StatusCode {
-    sign_in_with(app, &[("username", "dana"), ("password", PASSWORD)], forwarded)
-        .await
-        .status()
+    sign_in_with(
+        app,
+        &[("username", "dana"), ("password", PASSWORD)],
+        forwarded,
+    )
+    .await
+    .status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,7 +28,10 @@ async fn a_personal_token_cannot_reach_token_or_account_management() {
     for (method, path) in [
         (reqwest::Method::GET, "/account"),
         (reqwest::Method::POST, "/account/password"),
-        (reqwest::Method::POST, "/account/tokens/00000000-0000-0000-0000-000000000000/revoke"),
+        (
+            reqwest::Method::POST,
+            "/account/tokens/00000000-0000-0000-0000-000000000000/revoke",
+        ),
     ] {
         let response = client.request(method, app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
@@ -50,7 +53,10 @@ async fn signing_in_again_while_holding_a_live_cookie_replaces_the_old_login_ses
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     let (second, _) = cookie_of(&again);
     assert_ne!(first, second);
-    assert_eq!(page(&app, "/sessions", &second).await.status(), StatusCode::OK);
+    assert_eq!(
+        page(&app, "/sessions", &second).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(
         page(&app, "/sessions", &first).await.status(),
         StatusCode::SEE_OTHER,
@@ -76,14 +82,20 @@ async fn signing_in_again_while_holding_a_live_cookie_replaces_the_old_login_ses
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cookie_ends_with_the_browser_unless_the_user_stays_signed_in() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (_, plain) = cookie_of(
-        &sign_in_with(&app, &[("username", "dana"), ("password", PASSWORD)], &[]).await,
+    let (_, plain) =
+        cookie_of(&sign_in_with(&app, &[("username", "dana"), ("password", PASSWORD)], &[]).await);
+    assert!(
+        !plain.contains("Max-Age") && !plain.contains("Expires"),
+        "{plain}"
     );
-    assert!(!plain.contains("Max-Age") && !plain.contains("Expires"), "{plain}");
     let (_, remembered) = cookie_of(
         &sign_in_with(
             &app,
-            &[("username", "dana"), ("password", PASSWORD), ("remember", "on")],
+            &[
+                ("username", "dana"),
+                ("password", PASSWORD),
+                ("remember", "on"),
+            ],
             &[],
         )
         .await,
@@ -91,7 +103,10 @@ async fn the_cookie_ends_with_the_browser_unless_the_user_stays_signed_in() {
     assert!(remembered.contains("Max-Age=43200"), "{remembered}");
     let form = app.anonymous().get(app.url("/login")).send().await.unwrap();
     let html = form.text().await.unwrap();
-    assert!(html.contains("name=\"remember\""), "the sign-in form offers it");
+    assert!(
+        html.contains("name=\"remember\""),
+        "the sign-in form offers it"
+    );
 }
 
 /// ASVS 11.1.4: password checks beyond the hashing slots are answered at
@@ -112,7 +127,10 @@ async fn sign_ins_beyond_the_hashing_slots_are_told_to_retry_shortly() {
             client
                 .post(url)
                 .header("x-forwarded-for", format!("203.0.113.{i}"))
-                .form(&[("username", format!("nobody{i}")), ("password", "a wrong guess".into())])
+                .form(&[
+                    ("username", format!("nobody{i}")),
+                    ("password", "a wrong guess".into()),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -130,7 +148,10 @@ async fn sign_ins_beyond_the_hashing_slots_are_told_to_retry_shortly() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert!(busy > 0, "30 guesses at once never found the one slot taken");
+    assert!(
+        busy > 0,
+        "30 guesses at once never found the one slot taken"
+    );
     assert!(busy < 30, "some guesses were checked");
 }
 
