@@ -187,24 +187,6 @@ impl Summarizer for OpenAiSummarizer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_urls_user_info_never_reaches_the_log() {
-        assert_eq!(
-            redacted("https://user:sk-secret@llm.example/v1"),
-            "https://llm.example/v1"
-        );
-        assert_eq!(
-            redacted("http://127.0.0.1:8080/v1/chat/completions"),
-            "http://127.0.0.1:8080/v1/chat/completions"
-        );
-        assert_eq!(redacted("sk-secret@not a url"), "<not a URL>");
-    }
-}
-
 fn clip(text: &str) -> String {
     let mut clipped: String = text.chars().take(MAX_FIELD_CHARS).collect();
     if clipped.len() < text.len() {
@@ -248,4 +230,22 @@ fn prompt(input: &SummaryInput<'_>) -> String {
         let _ = writeln!(out, "Duration: {}", human_duration(duration));
     }
     out.chars().take(MAX_PROMPT_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urls_user_info_never_reaches_the_log() {
+        assert_eq!(
+            redacted("https://user:sk-secret@llm.example/v1"),
+            "https://llm.example/v1"
+        );
+        assert_eq!(
+            redacted("http://127.0.0.1:8080/v1/chat/completions"),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
+        assert_eq!(redacted("sk-secret@not a url"), "<not a URL>");
+    }
 }
