@@ -55,6 +55,9 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         .context("the backup file needs a file name")?;
     let partial = target.with_file_name(format!(".{}.partial", name.to_string_lossy()));
     let _ = std::fs::remove_file(&partial);
+    // Created here, new and readable by its owner only, before SQLite
+    // writes a byte: the copy holds password hashes and every login session.
+    create_private(&partial)?;
 
     let options = SqliteConnectOptions::from_str(&url)?
         .create_if_missing(false)
@@ -80,14 +83,42 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    std::fs::rename(&partial, &target)
-        .with_context(|| format!("cannot move the backup to {}", target.display()))?;
+    let placed = place_without_overwriting(&partial, &target);
+    let _ = std::fs::remove_file(&partial);
+    placed?;
     let noun = if sessions == 1 { "session" } else { "sessions" };
     println!(
         "Backed up {sessions} {noun} to {} (integrity check: ok).",
         target.display()
     );
     Ok(())
+}
+
+/// A new, empty file with mode 0600; fails if anything is at `path`.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(())
+}
+
+/// Gives the finished copy its name, unless a file appeared there while the
+/// copy ran: a hard link is created atomically and never replaces anything
+/// (unlike a rename), and the caller then removes the partial name.
+fn place_without_overwriting(partial: &Path, target: &Path) -> anyhow::Result<()> {
+    match std::fs::hard_link(partial, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+            "{} appeared while the backup ran; casebook backup never overwrites a file, \
+             so name a new one",
+            target.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot move the backup to {}", target.display())),
+    }
 }
 
 /// A destination database handle, closed however the copy ends.
@@ -130,7 +161,7 @@ fn copy_online(source: NonNull<ffi::sqlite3>, path: &Path) -> anyhow::Result<()>
         ffi::sqlite3_open_v2(
             c_path.as_ptr(),
             &mut raw,
-            ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE,
+            ffi::SQLITE_OPEN_READWRITE,
             ptr::null(),
         )
     };
@@ -197,4 +228,37 @@ async fn verify(path: &Path) -> anyhow::Result<i64> {
         .context("the database has no sessions table; is it a Casebook database?")?;
     copy.close().await?;
     Ok(sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn the_copy_is_created_private_and_never_replaces_a_file_that_appeared() {
+        let dir = tempfile::tempdir().unwrap();
+        let partial = dir.path().join(".copy.db.partial");
+        create_private(&partial).unwrap();
+        let mode = std::fs::metadata(&partial).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(create_private(&partial).is_err(), "only a new file");
+
+        let target = dir.path().join("copy.db");
+        std::fs::write(&target, "someone else's file").unwrap();
+        let refused = place_without_overwriting(&partial, &target).unwrap_err();
+        assert!(
+            refused.to_string().contains("never overwrites"),
+            "{refused}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "someone else's file"
+        );
+        std::fs::remove_file(&target).unwrap();
+        place_without_overwriting(&partial, &target).unwrap();
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

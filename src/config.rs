@@ -69,7 +69,8 @@ pub struct DatabaseArgs {
     pub data_dir: PathBuf,
 
     /// A `sqlite:PATH` or `postgres://…` URL; overrides the data directory.
-    #[arg(long, env = "CASEBOOK_DATABASE_URL")]
+    /// (`--help` never shows its value: it may hold a password.)
+    #[arg(long, env = "CASEBOOK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
@@ -122,6 +123,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub llm: LlmArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
 
     #[command(flatten)]
     pub sqlite: SqliteArgs,
@@ -207,7 +211,7 @@ fn parse_auto_close_after(value: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Args)]
 pub struct LlmArgs {
     /// Base URL of a `/v1/chat/completions` endpoint.
-    #[arg(long, env = "CASEBOOK_LLM_URL")]
+    #[arg(long, env = "CASEBOOK_LLM_URL", hide_env_values = true)]
     pub llm_url: Option<String>,
 
     /// The model to ask; required with --llm-url.
@@ -256,6 +260,8 @@ pub struct Settings {
     pub auto_close_after: Option<Duration>,
     /// The SQLite store's settings (the WAL's limit).
     pub sqlite: SqliteOptions,
+    /// Sign-in sessions, proxies, password hashing.
+    pub security: SecuritySettings,
 }
 
 impl Settings {
@@ -271,6 +277,7 @@ impl Settings {
             metrics_token: None,
             auto_close_after: None,
             sqlite: SqliteOptions::default(),
+            security: SecuritySettings::default(),
         }
     }
 }
@@ -286,8 +293,91 @@ impl ServeArgs {
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             auto_close_after: self.auto_close_after,
             sqlite: self.sqlite.options(),
+            security: self.security.settings(),
         })
     }
+}
+
+// --- security settings (ASVS level 2; see docs/SECURITY.md) ----------------
+
+/// Sign-in sessions, reverse proxies and password hashing.
+#[derive(Debug, Clone, Args)]
+pub struct SecurityArgs {
+    /// Addresses of reverse proxies (CIDRs such as 10.0.0.0/8 or ::1/128,
+    /// comma-separated) whose `X-Forwarded-For` / `Forwarded` headers name
+    /// the client. Requests from anywhere else are judged by their own
+    /// address and their forwarding headers are ignored.
+    #[arg(long, env = "CASEBOOK_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// A login session unused this long ends (e.g. 30min, 1h).
+    #[arg(long, env = "CASEBOOK_SESSION_IDLE_TIMEOUT", default_value = "30min", value_parser = parse_session_timeout)]
+    pub session_idle_timeout: Duration,
+
+    /// A login session ends this long after sign-in, however busy (e.g. 12h).
+    #[arg(long, env = "CASEBOOK_SESSION_ABSOLUTE_TIMEOUT", default_value = "12h", value_parser = parse_session_timeout)]
+    pub session_absolute_timeout: Duration,
+
+    /// Password hashes computed at once (each takes 19 MiB and a core for
+    /// tens of milliseconds); sign-ins beyond that are answered with 503
+    /// and `Retry-After`. Default: twice the number of cores.
+    #[arg(long, env = "CASEBOOK_MAX_CONCURRENT_PASSWORD_HASHES")]
+    pub max_concurrent_password_hashes: Option<usize>,
+}
+
+impl SecurityArgs {
+    pub fn settings(&self) -> SecuritySettings {
+        let defaults = SecuritySettings::default();
+        SecuritySettings {
+            trusted_proxies: self.trusted_proxies.clone(),
+            session_idle_timeout: self.session_idle_timeout,
+            session_absolute_timeout: self.session_absolute_timeout,
+            max_concurrent_password_hashes: self
+                .max_concurrent_password_hashes
+                .map_or(defaults.max_concurrent_password_hashes, |n| n.max(1)),
+        }
+    }
+}
+
+/// See [`SecurityArgs`].
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    pub max_concurrent_password_hashes: usize,
+}
+
+impl Default for SecuritySettings {
+    /// ASVS 3.3.2 at level 2: 30 minutes idle, 12 hours in all.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        SecuritySettings {
+            trusted_proxies: Vec::new(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_absolute_timeout: Duration::from_secs(12 * 3600),
+            max_concurrent_password_hashes: 2 * cores,
+        }
+    }
+}
+
+/// An address block ("10.0.0.0/8"), or one address ("10.0.0.1") meaning just it.
+fn parse_cidr(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is not an address or CIDR block such as 10.0.0.0/8"))
+}
+
+/// A humantime duration of at least a minute.
+fn parse_session_timeout(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e}; write a duration such as 30min or 12h"))?;
+    if duration < Duration::from_secs(60) {
+        return Err("must be at least 1 minute".into());
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -307,5 +397,13 @@ mod tests {
         assert!(parse_auto_close_after("30s").is_err());
         assert!(parse_auto_close_after("two weeks").is_err());
         assert!(parse_auto_close_after("").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_or_single_addresses() {
+        assert_eq!(parse_cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_cidr(" ::1 ").unwrap().to_string(), "::1/128");
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("proxy.internal").is_err());
     }
 }

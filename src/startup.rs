@@ -14,10 +14,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::config::SecuritySettings;
 use crate::config::{Limits, Settings};
-use crate::http::{self, AppState, MetricsAccess};
+use crate::http::{self, AppState, MetricsAccess, TrustedProxies};
 use crate::metrics::Metrics;
-use crate::service::{AccountService, AutoClose, SessionService, SystemClock};
+use crate::service::{AccountPolicy, AccountService, AutoClose, SessionService, SystemClock};
 use crate::store::{self, SessionStore};
 use crate::summary::OpenAiSummarizer;
 
@@ -38,11 +39,12 @@ impl Application {
             .context("cannot open the database")?;
         let store = stores.sessions;
         let clock = Arc::new(SystemClock);
-        let accounts = AccountService::new(stores.accounts, clock.clone());
+        let accounts = AccountService::new(stores.accounts, clock.clone())
+            .with_policy(account_policy(&settings.security));
         let metrics = Metrics::shared();
         let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
         if let Some(llm) = &settings.llm {
-            tracing::info!(model = %llm.model, url = %llm.base_url, "summaries by an OpenAI-compatible endpoint");
+            tracing::info!(model = %llm.model, url = %crate::summary::redacted_url(&llm.base_url), "summaries by an OpenAI-compatible endpoint");
             service = service.with_summarizer(Arc::new(OpenAiSummarizer::new(llm.clone())?));
         }
         let auto_close = settings.auto_close_after.map(|after| {
@@ -51,7 +53,10 @@ impl Application {
         });
         let access = MetricsAccess::new(settings.metrics_token.as_deref());
         let state = AppState::new(service, accounts.clone(), settings.secure_cookies)
-            .with_metrics(metrics, access);
+            .with_metrics(metrics, access)
+            .with_trusted_proxies(TrustedProxies::new(
+                settings.security.trusted_proxies.clone(),
+            ));
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -152,6 +157,18 @@ async fn serve(
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// The account policy with the operator's session lifetimes and hashing slots.
+fn account_policy(security: &SecuritySettings) -> AccountPolicy {
+    let delta =
+        |d: std::time::Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+    AccountPolicy {
+        idle_timeout: delta(security.session_idle_timeout),
+        absolute_timeout: delta(security.session_absolute_timeout),
+        max_concurrent_hashes: security.max_concurrent_password_hashes,
+        ..AccountPolicy::default()
+    }
 }
 
 /// Ended login sessions and old sign-in failures are deleted hourly; any

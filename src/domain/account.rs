@@ -114,13 +114,14 @@ impl DisplayName {
     }
 }
 
-/// A new password: 8–1024 characters, taken exactly as typed (no trimming:
-/// spaces are characters too). The upper bound keeps hashing cheap.
+/// A new password: 12–1024 characters (ASVS 2.1.1, 2.1.2) of any Unicode,
+/// taken exactly as typed (no trimming: spaces are characters too). The
+/// upper bound keeps hashing cheap.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
 impl Password {
-    pub const MIN_CHARS: usize = 8;
+    pub const MIN_CHARS: usize = 12;
     pub const MAX_CHARS: usize = 1024;
 
     pub fn parse(value: &str) -> Result<Self, String> {
@@ -222,9 +223,12 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_8_to_1024_characters_and_kept_exactly() {
-        assert!(Password::parse("1234567").is_err());
-        assert_eq!(Password::parse(" 1234567").unwrap().expose(), " 1234567");
+    fn passwords_are_12_to_1024_characters_and_kept_exactly() {
+        assert!(Password::parse("12345678901").is_err());
+        assert_eq!(
+            Password::parse(" 12345678901").unwrap().expose(),
+            " 12345678901"
+        );
         assert!(Password::parse(&"é".repeat(1024)).is_ok());
         assert!(Password::parse(&"é".repeat(1025)).is_err());
     }

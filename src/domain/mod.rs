@@ -19,7 +19,7 @@ pub use event::{Event, EventKind, Surface};
 pub use list::{Cursor, ListQuery, ListQueryError, Page, SearchTerms};
 pub use outcome::{Outcome, OutcomeKind};
 pub use session::{Session, Status, Step};
-pub use throttle::{Throttle, ThrottlePolicy};
+pub use throttle::{Attempt, Throttle, ThrottlePolicy};
 pub use validation::{
     FieldError, Finding, NewSession, NoteText, OutcomeNotes, Problem, ShortText, StepText, Title,
     ValidationErrors,

@@ -16,7 +16,27 @@ pub struct ThrottlePolicy {
     pub max_lockout: TimeDelta,
 }
 
+/// What counting one sign-in attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Not locked: the attempt was counted (as a failure, until a success
+    /// takes it back) and the password may be checked.
+    Counted(Throttle),
+    /// Locked: nothing was counted and the password must not be checked.
+    Locked(Throttle),
+}
+
 impl ThrottlePolicy {
+    /// One attempt at `now`: refused while the key is locked, otherwise
+    /// counted before the password is checked, so that concurrent guesses
+    /// cannot all slip in under one reading of the count.
+    pub fn attempt(&self, current: Option<&Throttle>, now: DateTime<Utc>) -> Attempt {
+        match current {
+            Some(locked) if locked.retry_after(now).is_some() => Attempt::Locked(*locked),
+            _ => Attempt::Counted(self.after_failure(current, now)),
+        }
+    }
+
     /// The state of a key after one more failure at `now`.
     pub fn after_failure(&self, current: Option<&Throttle>, now: DateTime<Utc>) -> Throttle {
         let carried = current.filter(|t| now - t.quiet_since() < self.window);
@@ -119,6 +139,22 @@ mod tests {
         let after = first.locked_until.unwrap();
         let second = fail(5, Some(first), after);
         assert_eq!(second.retry_after(after), Some(TimeDelta::seconds(60)));
+    }
+
+    #[test]
+    fn attempts_are_counted_until_a_lockout_and_refused_during_it() {
+        let now = Utc::now();
+        let mut state = None;
+        for n in 1..=5 {
+            match policy().attempt(state.as_ref(), now) {
+                Attempt::Counted(next) => state = Some(next),
+                Attempt::Locked(_) => panic!("attempt {n} refused"),
+            }
+        }
+        assert!(matches!(
+            policy().attempt(state.as_ref(), now),
+            Attempt::Locked(t) if Some(t) == state
+        ));
     }
 
     #[test]

@@ -17,6 +17,10 @@ use crate::domain::{Actor, User};
 use crate::service::{AccountError, LoginSession};
 
 pub const SESSION_COOKIE: &str = "casebook_session";
+/// The cookie's name over HTTPS: browsers accept a `__Host-` cookie only
+/// when it is `Secure`, has `Path=/` and no `Domain`, so no other host (a
+/// sibling subdomain, a plain-HTTP page) can set or shadow it (ASVS 3.4.4).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-casebook_session";
 /// The header Casebook's script sends the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The hidden field Casebook's forms send it in.
@@ -118,11 +122,35 @@ fn unavailable(path: &str, error: AccountError) -> Response {
     }
 }
 
+/// The login-session cookie's name, with or without HTTPS.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
 /// The value of the login-session cookie, if the request carries one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub fn session_cookie(headers: &HeaderMap, secure: bool) -> Option<String> {
     CookieJar::from_headers(headers)
-        .get(SESSION_COOKIE)
+        .get(session_cookie_name(secure))
         .map(|c| c.value().to_string())
+}
+
+/// Token and account management: for a person signed in with a password,
+/// never for a bearer token, so a leaked token cannot mint another that
+/// outlives its revocation (ASVS 3.5).
+fn manages_the_account(path: &str) -> bool {
+    path == "/account" || path.starts_with("/account/")
+}
+
+/// The forms that start a login session. They carry no CSRF token (there is
+/// no session to take it from yet), so a browser still holding a cookie
+/// must be let through: signing in again replaces that session. Requests
+/// from other sites are still refused by the origin check.
+fn starts_a_login_session(path: &str) -> bool {
+    matches!(path, "/login" | "/setup")
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -149,6 +177,13 @@ pub async fn authenticate(
     let headers = request.headers();
     let signed_in = if let Some(token) = bearer(headers) {
         match state.accounts.authenticate_token(token).await {
+            Ok(Some(_)) if manages_the_account(&path) => {
+                return ApiError::Forbidden(
+                    "Personal tokens cannot manage accounts or tokens; sign in with your password."
+                        .into(),
+                )
+                .into_response();
+            }
             Ok(Some(user)) => Some(SignedInUser { user, login: None }),
             Ok(None) => {
                 return ApiError::Unauthorized(
@@ -158,7 +193,7 @@ pub async fn authenticate(
             }
             Err(e) => return unavailable(&path, e),
         }
-    } else if let Some(id) = session_cookie(headers) {
+    } else if let Some(id) = session_cookie(headers, state.secure_cookies) {
         match state.accounts.login_session(&id).await {
             Ok(Some(session)) => Some(SignedInUser {
                 user: session.user.clone(),
@@ -182,6 +217,7 @@ pub async fn authenticate(
         );
     }
     match signed_in {
+        _ if starts_a_login_session(&path) => next.run(request).await,
         None if is_public(&path) => next.run(request).await,
         None => not_signed_in(&path, request.uri().path_and_query().map(|p| p.as_str())),
         Some(signed_in) => {

@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod pages;
 mod read_body;
+pub(crate) mod security;
 mod state;
 
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::config::Limits;
 pub use api::openapi;
 pub use error::ApiError;
 pub use metrics::MetricsAccess;
+pub use security::TrustedProxies;
 pub use state::AppState;
 
 /// Bodies larger than this are refused with 413. The largest valid session
@@ -42,6 +44,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState, limits: &Limits) -> Router {
     // Layers added with `Router::layer` wrap each route, so the limit is a
     // global one: one semaphore shared by every route.
+    let https = security::headers::Https(state.secure_cookies);
     let guard = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(error::overloaded_or_timed_out))
         .load_shed()
@@ -59,6 +62,10 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            security::client_addr::resolve,
         ))
         // Outside authentication, so refusals are counted too.
         .layer(axum::middleware::from_fn_with_state(
@@ -79,6 +86,11 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost: every response, whoever made it, carries these.
+        .layer(axum::middleware::from_fn_with_state(
+            https,
+            security::headers::add,
+        ))
 }
 
 /// One span per request: method, route, request id; status and latency when done.

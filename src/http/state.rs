@@ -5,6 +5,7 @@ use crate::service::{AccountService, SessionService};
 
 pub use super::auth::{CurrentActor, Viewer};
 pub use super::metrics::MetricsAccess;
+pub use super::security::TrustedProxies;
 
 /// Everything a handler may need, shared by every request.
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AppState {
@@ -26,6 +29,15 @@ impl AppState {
             secure_cookies,
             metrics: Metrics::shared(),
             metrics_access: MetricsAccess::default(),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+
+    /// Requests from `proxies` are judged by the client their headers name.
+    pub fn with_trusted_proxies(self, proxies: TrustedProxies) -> Self {
+        Self {
+            trusted_proxies: proxies,
+            ..self
         }
     }
 

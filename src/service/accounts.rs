@@ -14,12 +14,13 @@ use uuid::Uuid;
 
 use super::Clock;
 use crate::domain::{
-    ApiToken, DisplayName, Password, Role, ThrottlePolicy, TokenName, User, Username,
+    ApiToken, Attempt, DisplayName, Password, Role, ThrottlePolicy, TokenName, User, Username,
 };
 use crate::store::{AccountStore, StoredLoginSession};
 
 pub use error::{AccountError, AuthError};
 pub use secret::Secret;
+use secret::{HashingSlots, Slot};
 
 /// Every API token starts with this, so a leaked one is easy to recognise
 /// (and to scan for) and a bearer value without it needs no database look-up.
@@ -38,6 +39,10 @@ pub struct AccountPolicy {
     pub user_throttle: ThrottlePolicy,
     /// Looser than per user: one office behind one address makes typos too.
     pub address_throttle: ThrottlePolicy,
+    /// A setup link works this long after the start that printed it.
+    pub setup_token_lifetime: TimeDelta,
+    /// Password hashes computed at once; more sign-ins are told to retry.
+    pub max_concurrent_hashes: usize,
 }
 
 impl Default for AccountPolicy {
@@ -48,12 +53,15 @@ impl Default for AccountPolicy {
             first_lockout: TimeDelta::seconds(30),
             max_lockout: TimeDelta::minutes(15),
         };
+        // ASVS 3.3.2 at level 2: 30 minutes idle, 12 hours in all.
         Self {
-            idle_timeout: TimeDelta::hours(12),
-            absolute_timeout: TimeDelta::days(30),
+            idle_timeout: TimeDelta::minutes(30),
+            absolute_timeout: TimeDelta::hours(12),
             touch_interval: TimeDelta::minutes(1),
             user_throttle: throttle(5),
             address_throttle: throttle(20),
+            setup_token_lifetime: TimeDelta::hours(1),
+            max_concurrent_hashes: 2 * std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -98,19 +106,31 @@ pub struct AccountService {
     store: Arc<dyn AccountStore>,
     clock: Arc<dyn Clock>,
     policy: AccountPolicy,
+    hashing: HashingSlots,
 }
 
 impl AccountService {
     pub fn new(store: Arc<dyn AccountStore>, clock: Arc<dyn Clock>) -> Self {
+        let policy = AccountPolicy::default();
         Self {
             store,
             clock,
-            policy: AccountPolicy::default(),
+            hashing: HashingSlots::new(policy.max_concurrent_hashes),
+            policy,
         }
     }
 
     pub fn with_policy(self, policy: AccountPolicy) -> Self {
-        Self { policy, ..self }
+        Self {
+            hashing: HashingSlots::new(policy.max_concurrent_hashes),
+            policy,
+            ..self
+        }
+    }
+
+    /// A hashing slot for a request from the web: now or never.
+    fn slot_now(&self) -> Result<Slot, AccountError> {
+        self.hashing.try_take().ok_or(AccountError::Busy)
     }
 
     pub fn policy(&self) -> &AccountPolicy {
@@ -121,7 +141,7 @@ impl AccountService {
 
     #[tracing::instrument(skip_all, fields(username = %new.username, role = %new.role))]
     pub async fn create_user(&self, new: NewUser) -> Result<User, AccountError> {
-        let hash = secret::hash_password(new.password.expose()).await?;
+        let hash = secret::hash_password(new.password.expose(), self.hashing.take().await).await?;
         let user = self.user_from(new, self.clock.now());
         self.store.insert_user(&user, &hash).await?;
         tracing::info!("user created");
@@ -148,12 +168,35 @@ impl AccountService {
         password: &Password,
     ) -> Result<(), AccountError> {
         let user = self.user(username).await?;
-        let hash = secret::hash_password(password.expose()).await?;
+        let hash = secret::hash_password(password.expose(), self.hashing.take().await).await?;
         if !self.store.set_password_hash(user.id, &hash).await? {
             return Err(AccountError::UserNotFound);
         }
         tracing::info!("password changed; login sessions ended");
         Ok(())
+    }
+
+    /// A signed-in user changes their own password: the current one is
+    /// checked first, under the sign-in throttle (ASVS 2.1.5), and every
+    /// login session of theirs ends; the caller gets a new one.
+    #[tracing::instrument(skip_all, fields(username = %user.username))]
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &Password,
+        client: IpAddr,
+    ) -> Result<SignedIn, AuthError> {
+        let user = self
+            .authenticate(user.username.as_str(), current, client)
+            .await?;
+        let slot = self.slot_now()?;
+        let hash = secret::hash_password(new.expose(), slot).await?;
+        if !self.store.set_password_hash(user.id, &hash).await? {
+            return Err(AccountError::UserNotFound.into());
+        }
+        tracing::info!("password changed by its owner; other login sessions ended");
+        Ok(self.start_login_session(&user).await?)
     }
 
     /// Disables the user: their login sessions end and their password and
@@ -176,7 +219,8 @@ impl AccountService {
 
     /// A one-time token that creates the first admin, or `None` when an
     /// account exists. Only its hash is stored; each call adds a new one
-    /// (a restart cannot show an old one again) and all die at setup.
+    /// (a restart cannot show an old one again, and prints a new link), each
+    /// lives for the policy's `setup_token_lifetime`, and all die at setup.
     pub async fn begin_setup(&self) -> Result<Option<Secret>, AccountError> {
         if !self.needs_setup().await? {
             return Ok(None);
@@ -192,12 +236,22 @@ impl AccountService {
     /// token. Exactly one of any number of racing calls succeeds.
     #[tracing::instrument(skip_all, fields(username = %new.username))]
     pub async fn complete_setup(&self, token: &str, new: NewUser) -> Result<User, AccountError> {
-        // Spares the argon2 work once setup is over.
+        // The token is checked before any argon2 work: a stranger without a
+        // live link costs a database read, not 19 MiB and a core.
         if !self.needs_setup().await? {
             return Err(AccountError::SetupRefused);
         }
-        let hash = secret::hash_password(new.password.expose()).await?;
         let now = self.clock.now();
+        let token_hash = secret::sha256_hex(token);
+        let issued_after = now - self.policy.setup_token_lifetime;
+        if !self
+            .store
+            .setup_token_live(&token_hash, issued_after)
+            .await?
+        {
+            return Err(AccountError::SetupRefused);
+        }
+        let hash = secret::hash_password(new.password.expose(), self.slot_now()?).await?;
         let admin = self.user_from(
             NewUser {
                 role: Role::Admin,
@@ -205,10 +259,9 @@ impl AccountService {
             },
             now,
         );
-        let token_hash = secret::sha256_hex(token);
         if !self
             .store
-            .complete_setup(&token_hash, &admin, &hash, now)
+            .complete_setup(&token_hash, issued_after, &admin, &hash, now)
             .await?
         {
             return Err(AccountError::SetupRefused);
@@ -219,10 +272,13 @@ impl AccountService {
 
     // --- sign-in ---------------------------------------------------------
 
-    /// Checks a password, under the throttle: refused without checking while
-    /// the username or the client address is locked out; every failure
-    /// counts for both; a success clears the username's count (not the
-    /// address's: one good account must not shield guessing at others).
+    /// Checks a password, under the throttle. Each attempt is counted, for
+    /// the client address and then the username, atomically and *before*
+    /// the password is checked, so that concurrent guesses cannot all pass
+    /// one reading of the count (ASVS 2.2.1); a locked key refuses without
+    /// checking. A success clears the username's count and takes back its
+    /// attempt from the address (not more: one good account must not shield
+    /// guessing at others). The check itself needs a hashing slot.
     #[tracing::instrument(skip_all, fields(%client))]
     pub async fn authenticate(
         &self,
@@ -230,27 +286,18 @@ impl AccountService {
         password: &str,
         client: IpAddr,
     ) -> Result<User, AuthError> {
+        // Taken first: when the server is busy hashing, an attempt is
+        // neither counted nor checked.
+        let slot = self.slot_now()?;
         let now = self.clock.now();
         let username = Username::parse(username).ok();
+        let address = address_key(client);
+        self.count_attempt(&address, &self.policy.address_throttle, now)
+            .await?;
         let user_key = username.as_ref().map(|u| format!("user:{u}"));
-        let keys = [
-            (user_key.as_deref(), &self.policy.user_throttle),
-            (
-                Some(&address_key(client)[..]),
-                &self.policy.address_throttle,
-            ),
-        ];
-        let mut wait = None;
-        for (key, _) in keys.iter().filter_map(|(k, p)| k.map(|k| (k, p))) {
-            if let Some(throttle) = self.store.throttle(key).await? {
-                wait = wait.max(throttle.retry_after(now));
-            }
-        }
-        if let Some(wait) = wait {
-            tracing::info!(retry_after_s = wait.num_seconds(), "sign-in throttled");
-            return Err(AuthError::Throttled {
-                retry_after: wait.to_std().unwrap_or_default(),
-            });
+        if let Some(key) = &user_key {
+            self.count_attempt(key, &self.policy.user_throttle, now)
+                .await?;
         }
 
         let found = match &username {
@@ -258,20 +305,36 @@ impl AccountService {
             None => None,
         };
         let (user, hash) = found.unzip();
-        let matches = secret::verify_password(password, hash).await?;
+        let matches = secret::verify_password(password, hash, slot).await?;
         match user {
             Some(user) if matches && !user.is_disabled() => {
                 if let Some(key) = &user_key {
                     self.store.clear_throttle(key).await?;
                 }
+                self.store.forgive_attempt(&address).await?;
                 Ok(user)
             }
             _ => {
-                for (key, policy) in keys.iter().filter_map(|(k, p)| k.map(|k| (k, *p))) {
-                    self.store.record_failure(key, policy, now).await?;
-                }
                 tracing::info!("sign-in failed");
                 Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    async fn count_attempt(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        match self.store.record_attempt(key, policy, now).await? {
+            Attempt::Counted(_) => Ok(()),
+            Attempt::Locked(throttle) => {
+                let wait = throttle.retry_after(now).unwrap_or_default();
+                tracing::info!(retry_after_s = wait.num_seconds(), "sign-in throttled");
+                Err(AuthError::Throttled {
+                    retry_after: wait.to_std().unwrap_or_default(),
+                })
             }
         }
     }

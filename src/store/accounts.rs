@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{DatabaseError, StoreError};
-use crate::domain::{ApiToken, Throttle, ThrottlePolicy, User, Username};
+use crate::domain::{ApiToken, Attempt, Throttle, ThrottlePolicy, User, Username};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountStoreError {
@@ -100,12 +100,21 @@ pub trait AccountStore: Send + Sync + 'static {
         at: DateTime<Utc>,
     ) -> Result<(), AccountStoreError>;
 
+    /// Whether a setup token issued after `issued_after` exists, unused.
+    async fn setup_token_live(
+        &self,
+        token_hash: &str,
+        issued_after: DateTime<Utc>,
+    ) -> Result<bool, AccountStoreError>;
+
     /// Consumes the setup token and creates `admin`, atomically: true for
-    /// exactly one caller, false when the token is unknown or used, when
-    /// setup already happened, or when any account exists.
+    /// exactly one caller, false when the token is unknown, used or issued
+    /// before `issued_after`, when setup already happened, or when any
+    /// account exists.
     async fn complete_setup(
         &self,
         token_hash: &str,
+        issued_after: DateTime<Utc>,
         admin: &User,
         password_hash: &str,
         at: DateTime<Utc>,
@@ -168,6 +177,20 @@ pub trait AccountStore: Send + Sync + 'static {
         policy: &ThrottlePolicy,
         at: DateTime<Utc>,
     ) -> Result<Throttle, AccountStoreError>;
+
+    /// Counts one sign-in attempt for `key` under `policy` unless the key is
+    /// locked at `at` (`policy.attempt`), atomically even with other
+    /// processes counting for the same key.
+    async fn record_attempt(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        at: DateTime<Utc>,
+    ) -> Result<Attempt, AccountStoreError>;
+
+    /// Takes back one counted attempt that turned out to be a success (a
+    /// lockout it caused stays).
+    async fn forgive_attempt(&self, key: &str) -> Result<(), AccountStoreError>;
 
     async fn clear_throttle(&self, key: &str) -> Result<(), AccountStoreError>;
 

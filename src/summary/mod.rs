@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::domain::{Event, EventKind, Session};
 
 pub use local::LocalSummarizer;
-pub use openai::{OpenAiSettings, OpenAiSummarizer};
+pub use openai::{OpenAiSettings, OpenAiSummarizer, redacted as redacted_url};
 
 /// What a summary is written from: the session and its timeline.
 pub struct SummaryInput<'a> {

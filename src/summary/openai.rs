@@ -22,7 +22,7 @@ pub struct OpenAiSettings {
 impl std::fmt::Debug for OpenAiSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiSettings")
-            .field("base_url", &self.base_url)
+            .field("base_url", &redacted(&self.base_url))
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
@@ -41,6 +41,30 @@ const MAX_FIELD_CHARS: usize = 1_500;
 const MAX_NOTES: usize = 30;
 const MAX_PROMPT_CHARS: usize = 16_000;
 
+/// A completion is a few sentences; an answer larger than this is not one,
+/// and is not read into memory (ASVS 12.1.1, 13.1.x).
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// `url` without its user-info (`https://user:key@host/` → `https://host/`):
+/// what may appear in a log line. Text that is not a URL is not shown at all.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "<not a URL>".to_string(),
+    }
+}
+
+/// The failure as a person sees it (`shown`, generic: no address, no
+/// upstream text) and as the log keeps it (`detail`).
+fn failed(shown: &str, detail: impl std::fmt::Display) -> SummaryError {
+    tracing::warn!(%detail, "the summary endpoint failed");
+    SummaryError::Upstream(shown.to_string())
+}
+
 const SYSTEM_PROMPT: &str = "You summarize troubleshooting sessions for support and operations \
 engineers. Write a short, plain summary of at most six sentences: the problem, what was checked \
 and found, the outcome with its notes, and how long the work took. No headings, no lists, no \
@@ -48,8 +72,11 @@ speculation beyond the data.";
 
 impl OpenAiSummarizer {
     pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
+        // No redirects: the endpoint is the operator's choice, and a
+        // redirect could carry the API key's request somewhere else.
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let base = settings.base_url.trim_end_matches('/');
         let endpoint = if base.ends_with("/v1") {
@@ -99,23 +126,56 @@ impl Summarizer for OpenAiSummarizer {
         if let Some(key) = &self.settings.api_key {
             request = request.bearer_auth(key);
         }
-        let response = request.send().await.map_err(|e| {
-            SummaryError::Upstream(if e.is_timeout() {
-                format!("no answer within {} s", self.settings.timeout.as_secs())
+        let endpoint = redacted(&self.endpoint);
+        let mut response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                let shown = format!(
+                    "the summary service gave no answer within {} s",
+                    self.settings.timeout.as_secs()
+                );
+                failed(&shown, format!("{endpoint}: timed out"))
             } else {
-                format!("cannot reach {}: {e}", self.endpoint)
-            })
+                let e = e.without_url();
+                failed(
+                    "the summary service could not be reached",
+                    format!("{endpoint}: {e}"),
+                )
+            }
         })?;
         let status = response.status();
-        if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
-            let text: String = text.chars().take(200).collect();
-            return Err(SummaryError::Upstream(format!("HTTP {status}: {text}")));
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_ANSWER_BYTES => {
+                    return Err(failed(
+                        "the summary service's answer was too large",
+                        format!("{endpoint}: HTTP {status}, more than {MAX_ANSWER_BYTES} bytes"),
+                    ));
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    let e = e.without_url();
+                    return Err(failed(
+                        "the summary service's answer broke off",
+                        format!("{endpoint}: {e}"),
+                    ));
+                }
+            }
         }
-        let completion: Completion = response
-            .json()
-            .await
-            .map_err(|e| SummaryError::Upstream(format!("unexpected answer: {e}")))?;
+        if !status.is_success() {
+            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            return Err(failed(
+                "the summary service answered with an error",
+                format!("{endpoint}: HTTP {status}: {text}"),
+            ));
+        }
+        let completion: Completion = serde_json::from_slice(&body).map_err(|e| {
+            failed(
+                "the summary service's answer was not understood",
+                format!("{endpoint}: {e}"),
+            )
+        })?;
         completion
             .choices
             .into_iter()
@@ -123,7 +183,7 @@ impl Summarizer for OpenAiSummarizer {
             .and_then(|c| c.message.content)
             .map(|text| text.trim().to_string())
             .filter(|text| !text.is_empty())
-            .ok_or_else(|| SummaryError::Upstream("the answer held no summary".into()))
+            .ok_or_else(|| failed("the summary service's answer held no summary", &endpoint))
     }
 }
 
@@ -170,4 +230,22 @@ fn prompt(input: &SummaryInput<'_>) -> String {
         let _ = writeln!(out, "Duration: {}", human_duration(duration));
     }
     out.chars().take(MAX_PROMPT_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_urls_user_info_never_reaches_the_log() {
+        assert_eq!(
+            redacted("https://user:sk-secret@llm.example/v1"),
+            "https://llm.example/v1"
+        );
+        assert_eq!(
+            redacted("http://127.0.0.1:8080/v1/chat/completions"),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
+        assert_eq!(redacted("sk-secret@not a url"), "<not a URL>");
+    }
 }

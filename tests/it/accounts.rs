@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casebook::domain::{Password, Role, TokenName, User, Username};
-use casebook::service::{AccountError, AccountService, AuthError, Clock, ManualClock, NewUser};
+use casebook::service::{
+    AccountError, AccountPolicy, AccountService, AuthError, Clock, ManualClock, NewUser,
+};
 use casebook::store::{self, Stores};
 use chrono::TimeDelta;
 
@@ -21,8 +23,11 @@ backend_tests!(
     a_taken_username_is_refused_whatever_its_case,
     only_the_right_password_of_an_enabled_user_authenticates,
     a_new_password_replaces_the_old_one_and_ends_every_session,
-    a_login_session_lives_until_it_is_idle_for_12_hours,
-    a_login_session_ends_30_days_after_sign_in_however_busy,
+    a_login_session_lives_until_it_is_idle_for_30_minutes,
+    a_login_session_ends_12_hours_after_sign_in_however_busy,
+    a_setup_link_works_for_an_hour_and_a_restart_prints_a_new_one,
+    sixty_concurrent_wrong_passwords_for_one_user_are_evaluated_at_most_five_times,
+    changing_ones_own_password_needs_the_current_one_and_ends_the_other_sessions,
     purging_deletes_only_expired_login_sessions,
     signing_out_ends_the_session_and_every_sign_in_gets_a_new_id,
     disabling_a_user_ends_their_sessions_and_refuses_their_tokens,
@@ -224,7 +229,8 @@ async fn a_new_password_replaces_the_old_one_and_ends_every_session(backend: Bac
     ));
 }
 
-async fn a_login_session_lives_until_it_is_idle_for_12_hours(backend: Backend) {
+/// ASVS 3.3.2 at level 2: 30 minutes idle (the default policy).
+async fn a_login_session_lives_until_it_is_idle_for_30_minutes(backend: Backend) {
     let f = fixture(backend).await;
     let dana = f.user("dana").await;
     let signed_in = f.accounts.start_login_session(&dana).await.unwrap();
@@ -240,30 +246,30 @@ async fn a_login_session_lives_until_it_is_idle_for_12_hours(backend: Backend) {
     assert!(!found.csrf_matches("forged"));
     assert!(!f.live("an id nobody was given").await);
 
-    // Each use within 12 hours keeps the session alive for 12 more.
+    // Each use within 30 minutes keeps the session alive for 30 more.
     for _ in 0..3 {
-        f.clock.advance(TimeDelta::hours(11));
+        f.clock.advance(TimeDelta::minutes(29));
         assert!(f.live(id).await);
     }
-    f.clock.advance(TimeDelta::hours(12));
+    f.clock.advance(TimeDelta::minutes(30));
     assert!(!f.live(id).await);
     // Once expired, it stays gone.
-    f.clock.advance(TimeDelta::hours(-12));
+    f.clock.advance(TimeDelta::minutes(-30));
     assert!(!f.live(id).await);
 }
 
-async fn a_login_session_ends_30_days_after_sign_in_however_busy(backend: Backend) {
+/// ASVS 3.3.2 at level 2: 12 hours from sign-in (the default policy).
+async fn a_login_session_ends_12_hours_after_sign_in_however_busy(backend: Backend) {
     let f = fixture(backend).await;
     let dana = f.user("dana").await;
     let signed_in = f.accounts.start_login_session(&dana).await.unwrap();
     let id = signed_in.session_id.expose();
     assert_eq!(
         signed_in.session.expires_at - signed_in.session.created_at,
-        TimeDelta::days(30)
+        TimeDelta::hours(12)
     );
-    for _ in 0..60 {
-        f.clock
-            .advance(TimeDelta::hours(12) - TimeDelta::minutes(1));
+    for _ in 0..24 {
+        f.clock.advance(TimeDelta::minutes(29));
         assert!(f.live(id).await);
     }
     let end = signed_in.session.expires_at;
@@ -277,9 +283,9 @@ async fn purging_deletes_only_expired_login_sessions(backend: Backend) {
     let f = fixture(backend).await;
     f.user("dana").await;
     let idle = f.session_id("dana").await;
-    f.clock.advance(TimeDelta::hours(11));
+    f.clock.advance(TimeDelta::minutes(20));
     let recent = f.session_id("dana").await;
-    f.clock.advance(TimeDelta::hours(2));
+    f.clock.advance(TimeDelta::minutes(20));
     assert_eq!(f.accounts.purge_expired().await.unwrap(), 1);
     assert!(f.live(&recent).await);
     assert!(!f.live(&idle).await);
@@ -574,4 +580,117 @@ async fn the_throttle_is_shared_by_every_process_on_the_database(backend: Backen
             .authenticate("dana", PASSWORD, addr("203.0.113.9"))
             .await,
     );
+}
+
+/// A setup link dies an hour after the start that printed it; the next
+/// start prints a new one, which works. A wrong or late link is refused
+/// before any password is hashed: twenty refusals take less time than a
+/// few hashes would.
+async fn a_setup_link_works_for_an_hour_and_a_restart_prints_a_new_one(backend: Backend) {
+    let f = fixture(backend).await;
+    let old = f.accounts.begin_setup().await.unwrap().unwrap();
+    f.clock.advance(TimeDelta::minutes(61));
+    assert!(matches!(
+        f.accounts
+            .complete_setup(old.expose(), new_user("ada", Role::Admin))
+            .await,
+        Err(AccountError::SetupRefused)
+    ));
+    assert!(f.accounts.needs_setup().await.unwrap());
+
+    // What one hash costs here, measured with a sign-in of an unknown user.
+    let started = std::time::Instant::now();
+    let _ = f.sign_in("nobody", "a wrong password").await;
+    let one_hash = started.elapsed();
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        assert!(matches!(
+            f.accounts
+                .complete_setup(old.expose(), new_user("ada", Role::Admin))
+                .await,
+            Err(AccountError::SetupRefused)
+        ));
+    }
+    assert!(
+        started.elapsed() < one_hash * 5,
+        "20 refusals took {:?}, one hash {one_hash:?}",
+        started.elapsed()
+    );
+
+    let restarted = f.accounts.begin_setup().await.unwrap().unwrap();
+    f.clock.advance(TimeDelta::minutes(59));
+    let admin = f
+        .accounts
+        .complete_setup(restarted.expose(), new_user("ada", Role::Admin))
+        .await
+        .unwrap();
+    assert_eq!(admin.role, Role::Admin);
+}
+
+/// ASVS 2.2.1: the attempt is counted before the password is checked, in
+/// one atomic step, so sixty guesses at once get exactly the policy's five
+/// checks (before, 38 of 60 were checked). Every guess comes from its own
+/// address and hashing slots are plenty, so only the username's count can
+/// stop them.
+async fn sixty_concurrent_wrong_passwords_for_one_user_are_evaluated_at_most_five_times(
+    backend: Backend,
+) {
+    let f = fixture(backend).await;
+    f.user("dana").await;
+    let accounts = f.accounts.clone().with_policy(AccountPolicy {
+        max_concurrent_hashes: 64,
+        ..AccountPolicy::default()
+    });
+    let guesses = (0..60).map(|i| {
+        let accounts = accounts.clone();
+        tokio::spawn(async move {
+            accounts
+                .authenticate("dana", "a wrong guess", addr(&format!("10.1.0.{i}")))
+                .await
+        })
+    });
+    let results = futures::future::join_all(guesses).await;
+    let checked = results
+        .iter()
+        .filter(|r| matches!(r.as_ref().unwrap(), Err(AuthError::InvalidCredentials)))
+        .count();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r.as_ref().unwrap(), Err(AuthError::Throttled { .. })))
+        .count();
+    assert_eq!((checked, throttled), (5, 55));
+    retry_after(f.sign_in("dana", PASSWORD).await);
+}
+
+/// ASVS 2.1.5 and 3.3.3: the current password is required (and a wrong one
+/// counts towards the throttle); the new one follows the policy; afterwards
+/// every earlier login session has ended and the caller holds a new one.
+async fn changing_ones_own_password_needs_the_current_one_and_ends_the_other_sessions(
+    backend: Backend,
+) {
+    let f = fixture(backend).await;
+    let dana = f.user("dana").await;
+    let here = f.session_id("dana").await;
+    let elsewhere = f.session_id("dana").await;
+    let new = Password::parse("a whole new passphrase").unwrap();
+    assert!(matches!(
+        f.accounts
+            .change_password(&dana, "not the password", &new, addr(HOME))
+            .await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(f.live(&here).await && f.live(&elsewhere).await);
+
+    let signed_in = f
+        .accounts
+        .change_password(&dana, PASSWORD, &new, addr(HOME))
+        .await
+        .unwrap();
+    assert!(!f.live(&here).await && !f.live(&elsewhere).await);
+    assert!(f.live(signed_in.session_id.expose()).await);
+    assert!(matches!(
+        f.sign_in("dana", PASSWORD).await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(f.sign_in("dana", "a whole new passphrase").await.is_ok());
 }

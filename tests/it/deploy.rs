@@ -2,6 +2,7 @@
 //! server writes, and pg_dump / pg_restore of a PostgreSQL database; each
 //! copy is served by a fresh `casebook serve`.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -140,6 +141,9 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
         "{copied} of {total} sessions"
     );
     assert!(said.contains("integrity check: ok"), "{said}");
+    // It holds password hashes and every login session: its owner's only.
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the backup's mode is {mode:o}");
 
     // One self-contained file that SQLite itself finds whole.
     let wal = backup.with_file_name("casebook-backup.db-wal");

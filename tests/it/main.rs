@@ -20,6 +20,7 @@ mod operations;
 mod process;
 mod process_races;
 mod schemathesis;
+mod security;
 mod store;
 mod summary;
 

@@ -67,6 +67,11 @@ impl ServerProcess {
         }
     }
 
+    /// The process id, to read its figures from /proc.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn send_sigterm(&self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

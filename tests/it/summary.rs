@@ -119,6 +119,10 @@ pub enum Behaviour {
     Answer,
     Fail,
     Hang,
+    /// Answers 307 to another endpoint (which would answer).
+    Redirect,
+    /// Answers 200 with a body of many megabytes.
+    Huge,
     /// Answers once the test releases it, to hold a request in flight.
     AnswerWhenReleased(Arc<tokio::sync::Notify>),
 }
@@ -159,10 +163,35 @@ pub async fn fake_llm(behaviour: Behaviour) -> (String, Seen) {
                     ),
                 ),
                 Behaviour::Hang => std::future::pending().await,
+                Behaviour::Redirect => (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    Json(json!({ "moved": "/elsewhere/v1/chat/completions" })),
+                ),
+                Behaviour::Huge => (
+                    StatusCode::OK,
+                    Json(json!({
+                        "choices": [{ "message": { "content": "x".repeat(8 * 1024 * 1024) } }]
+                    })),
+                ),
             }
         }
     };
-    let router = Router::new().route("/v1/chat/completions", post(handler));
+    // Where a redirect points: it would answer, so following it would show.
+    let elsewhere = || async {
+        Json(json!({ "choices": [{ "message": { "content": "followed a redirect" } }] }))
+    };
+    let router = Router::new()
+        .route("/v1/chat/completions", post(handler))
+        .route("/elsewhere/v1/chat/completions", post(elsewhere))
+        .layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                if response.status() == StatusCode::TEMPORARY_REDIRECT {
+                    let location = "/elsewhere/v1/chat/completions".parse().unwrap();
+                    response.headers_mut().insert("location", location);
+                }
+                response
+            },
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -229,8 +258,11 @@ async fn a_failing_or_silent_endpoint_gives_a_clear_error_and_leaves_the_session
         .await;
         let detail = body["detail"].as_str().unwrap();
         match behaviour {
+            // What the endpoint said stays in the log (ASVS 7.4.1).
             Behaviour::Fail => assert!(
-                detail.contains("500") && detail.contains("model overloaded"),
+                detail.contains("answered with an error")
+                    && !detail.contains("model overloaded")
+                    && !detail.contains("127.0.0.1"),
                 "{detail}"
             ),
             _ => assert!(detail.contains("no answer within 1 s"), "{detail}"),
@@ -285,4 +317,33 @@ async fn closing_from_the_history_page_never_calls_the_summarizer() {
         seen.lock().unwrap().is_empty(),
         "the summarizer was never called"
     );
+}
+
+/// The endpoint is the operator's: a redirect is not followed (it would
+/// carry the API key's request elsewhere), an answer is read only up to a
+/// size cap, and what a person sees names neither the endpoint nor its
+/// user-info (ASVS 12.6.1, 13.1, 7.4.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_endpoint_is_never_followed_elsewhere_nor_read_without_limit() {
+    for (behaviour, expected) in [
+        (Behaviour::Redirect, "answered with an error"),
+        (Behaviour::Huge, "too large"),
+    ] {
+        let (url, _) = fake_llm(behaviour).await;
+        // The user-info of the URL must not reach the page either.
+        let url = url.replace("http://", "http://casebook:s3cret-pass@");
+        let app = app_with_llm(url).await;
+        let id = worked_session(&app).await;
+        let body = problem(
+            app.post(&format!("/api/sessions/{id}/summary")).await,
+            StatusCode::BAD_GATEWAY,
+        )
+        .await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(expected), "{detail}");
+        for secret in ["s3cret-pass", "casebook:", "127.0.0.1", "followed"] {
+            assert!(!detail.contains(secret), "{detail}");
+        }
+        assert_eq!(app.session(&id).await["summary"], Value::Null);
+    }
 }

@@ -227,9 +227,27 @@ fn csv_chunk(items: &[Session], header: bool) -> Bytes {
             s.summary.clone().unwrap_or_default(),
             s.problem.clone(),
         ];
-        writer.write_record(&row).expect("writing to memory");
+        for cell in &row {
+            writer
+                .write_field(formula_safe(cell).as_bytes())
+                .expect("writing to memory");
+        }
+        writer
+            .write_record(None::<&[u8]>)
+            .expect("writing to memory");
     }
     Bytes::from(writer.into_inner().expect("writing to memory"))
+}
+
+/// A cell a spreadsheet would run as a formula (OWASP's list of leading
+/// characters) gets a leading `'`, which spreadsheets show as text; every
+/// other cell is written as it is. Applied to every column: only the text
+/// ones can start that way, and a rule that skips none cannot miss one.
+fn formula_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
 }
 
 /// One JSON object per line: the same object the API's list returns.

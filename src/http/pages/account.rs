@@ -1,11 +1,9 @@
 //! Signing in and out, first-run setup, and the account page with personal
 //! API tokens.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -15,18 +13,15 @@ use uuid::Uuid;
 use super::layout::{Layout, PageError, parse_id, render};
 use crate::domain::{ApiToken, DisplayName, Password, Role, TokenName, Username};
 use crate::http::AppState;
-use crate::http::auth::{SESSION_COOKIE, SignedInUser, session_cookie};
+use crate::http::auth::{SignedInUser, session_cookie, session_cookie_name};
+use crate::http::security::{ClientAddr, redirect};
 use crate::http::state::Viewer;
 use crate::service::{AccountError, AuthError, NewUser, SignedIn};
 
 /// Where to go after signing in: only a path on this site.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
-        }
-        _ => "/sessions".to_string(),
-    }
+    next.and_then(redirect::local_path)
+        .unwrap_or_else(|| "/sessions".to_string())
 }
 
 fn set_cookie(response: &mut Response, cookie: Cookie<'static>) {
@@ -36,16 +31,38 @@ fn set_cookie(response: &mut Response, cookie: Cookie<'static>) {
 }
 
 /// The login-session cookie: unreadable by scripts, not sent on cross-site
-/// posts, and `Secure` when Casebook is served over HTTPS.
-fn session_cookie_for(state: &AppState, signed_in: &SignedIn) -> Cookie<'static> {
-    let lifetime = state.accounts.policy().absolute_timeout.num_seconds();
-    Cookie::build((SESSION_COOKIE, signed_in.session_id.expose().to_string()))
+/// posts, and `Secure` and `__Host-` when Casebook is served over HTTPS. It
+/// ends with the browser unless the user asked to stay signed in; the
+/// server ends the session itself after the idle and absolute timeouts.
+fn session_cookie_for(state: &AppState, signed_in: &SignedIn, remember: bool) -> Cookie<'static> {
+    let mut cookie = session_cookie_base(state, signed_in.session_id.expose().to_string());
+    if remember {
+        let lifetime = state.accounts.policy().absolute_timeout.num_seconds();
+        cookie.set_max_age(time::Duration::seconds(lifetime));
+    }
+    cookie
+}
+
+fn session_cookie_base(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((session_cookie_name(state.secure_cookies), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.secure_cookies)
-        .max_age(time::Duration::seconds(lifetime))
         .build()
+}
+
+/// The answer when every password-hashing slot is taken.
+fn busy() -> Response {
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Casebook is checking many passwords right now; try again in a few seconds.",
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    response
 }
 
 fn form<T: Default>(form: Result<Form<T>, FormRejection>) -> T {
@@ -58,6 +75,7 @@ struct LoginPage {
     layout: Layout,
     username: String,
     next: String,
+    remember: bool,
     error: Option<String>,
 }
 
@@ -73,6 +91,8 @@ pub struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
+    /// "Stay signed in": the cookie outlives the browser.
+    remember: Option<String>,
 }
 
 pub async fn login_form(
@@ -83,6 +103,7 @@ pub async fn login_form(
         layout: Layout::new("Sign in"),
         username: String::new(),
         next: safe_next(next.as_deref()),
+        remember: false,
         error: None,
     })
 }
@@ -90,7 +111,7 @@ pub async fn login_form(
 #[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -98,15 +119,18 @@ pub async fn login(
         username,
         password,
         next,
+        remember,
     } = form(body);
+    let remember = remember.is_some();
     let next = safe_next(next.as_deref());
-    let previous = session_cookie(&headers);
+    let previous = session_cookie(&headers, state.secure_cookies);
     let previous = previous.as_deref();
     let refused = |status: StatusCode, message: String, username: String, next: String| {
         let page = render(&LoginPage {
             layout: Layout::new("Sign in"),
             username,
             next,
+            remember,
             error: Some(message),
         });
         page.map(|mut response| {
@@ -116,14 +140,18 @@ pub async fn login(
     };
     match state
         .accounts
-        .sign_in(&username, &password, client.ip(), previous)
+        .sign_in(&username, &password, client, previous)
         .await
     {
         Ok(signed_in) => {
             let mut response = Redirect::to(&next).into_response();
-            set_cookie(&mut response, session_cookie_for(&state, &signed_in));
+            set_cookie(
+                &mut response,
+                session_cookie_for(&state, &signed_in, remember),
+            );
             Ok(response)
         }
+        Err(AuthError::Busy) => Ok(busy()),
         Err(AuthError::InvalidCredentials) => refused(
             StatusCode::UNAUTHORIZED,
             "Wrong username or password.".into(),
@@ -148,11 +176,13 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if let Some(id) = session_cookie(&headers) {
+    if let Some(id) = session_cookie(&headers, state.secure_cookies) {
         state.accounts.sign_out(&id).await.map_err(account_error)?;
     }
     let mut response = Redirect::to("/login").into_response();
-    let mut gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
+    // Removed with the attributes it was set with (a `__Host-` cookie
+    // cannot even be removed without them).
+    let mut gone = session_cookie_base(&state, String::new());
     gone.make_removal();
     set_cookie(&mut response, gone);
     Ok(response)
@@ -175,6 +205,8 @@ struct SetupPage {
     username: String,
     display_name: String,
     errors: Vec<(String, String)>,
+    /// The link is unknown or expired while setup is still to be done.
+    link_refused: bool,
     done: bool,
 }
 
@@ -213,6 +245,7 @@ pub async fn setup_form(
         username: String::new(),
         display_name: String::new(),
         errors: Vec::new(),
+        link_refused: false,
         done,
     })?;
     if done {
@@ -257,6 +290,7 @@ pub async fn setup(
         username: f.username.clone(),
         display_name: f.display_name.clone(),
         errors,
+        link_refused: false,
         done,
     };
     let (Ok(username), Ok(display_name), Ok(password)) = (username, display_name, password) else {
@@ -278,14 +312,22 @@ pub async fn setup(
                 .await
                 .map_err(account_error)?;
             let mut response = Redirect::to("/sessions").into_response();
-            set_cookie(&mut response, session_cookie_for(&state, &signed_in));
+            set_cookie(&mut response, session_cookie_for(&state, &signed_in, false));
             Ok(response)
         }
         Err(AccountError::SetupRefused) => {
-            let mut response = render(&page(Vec::new(), true))?;
-            *response.status_mut() = StatusCode::GONE;
+            let done = !state.accounts.needs_setup().await.map_err(account_error)?;
+            let mut refused = page(Vec::new(), done);
+            refused.link_refused = !done;
+            let mut response = render(&refused)?;
+            *response.status_mut() = if done {
+                StatusCode::GONE
+            } else {
+                StatusCode::FORBIDDEN
+            };
             Ok(response)
         }
+        Err(AccountError::Busy) => Ok(busy()),
         Err(e) => Err(account_error(e)),
     }
 }
@@ -302,6 +344,17 @@ struct AccountPage {
     /// A token just created, shown this once.
     new_token: Option<(String, String)>,
     error: Option<String>,
+    password_changed: bool,
+    password_error: Option<String>,
+}
+
+/// What the account page shows besides the tokens.
+#[derive(Default)]
+struct AccountNotices {
+    new_token: Option<(String, String)>,
+    token_error: Option<String>,
+    password_changed: bool,
+    password_error: Option<String>,
 }
 
 struct TokenView {
@@ -327,8 +380,7 @@ impl From<&ApiToken> for TokenView {
 async fn account_page(
     state: &AppState,
     viewer: &SignedInUser,
-    new_token: Option<(String, String)>,
-    error: Option<String>,
+    notices: AccountNotices,
 ) -> Result<Response, PageError> {
     let tokens = state
         .accounts
@@ -340,8 +392,10 @@ async fn account_page(
         username: viewer.user.username.as_str().to_string(),
         role: viewer.user.role.as_str(),
         tokens: tokens.iter().map(TokenView::from).collect(),
-        new_token,
-        error,
+        new_token: notices.new_token,
+        error: notices.token_error,
+        password_changed: notices.password_changed,
+        password_error: notices.password_error,
     })
 }
 
@@ -349,7 +403,7 @@ pub async fn account(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
 ) -> Result<Response, PageError> {
-    account_page(&state, &viewer, None, None).await
+    account_page(&state, &viewer, AccountNotices::default()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -367,8 +421,11 @@ pub async fn create_token(
     let name = match TokenName::parse(&name) {
         Ok(name) => name,
         Err(why) => {
-            let mut response =
-                account_page(&state, &viewer, None, Some(format!("The name {why}."))).await?;
+            let notices = AccountNotices {
+                token_error: Some(format!("The name {why}.")),
+                ..AccountNotices::default()
+            };
+            let mut response = account_page(&state, &viewer, notices).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);
         }
@@ -379,7 +436,11 @@ pub async fn create_token(
         .await
         .map_err(account_error)?;
     let shown = (token.name.as_str().to_string(), secret.expose().to_string());
-    account_page(&state, &viewer, Some(shown), None).await
+    let notices = AccountNotices {
+        new_token: Some(shown),
+        ..AccountNotices::default()
+    };
+    account_page(&state, &viewer, notices).await
 }
 
 pub async fn revoke_token(
@@ -392,5 +453,86 @@ pub async fn revoke_token(
         Ok(()) => Ok(Redirect::to("/account").into_response()),
         Err(AccountError::TokenNotFound) => Err(PageError::NotFound),
         Err(e) => Err(account_error(e)),
+    }
+}
+
+// --- changing one's own password -------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    repeat_password: String,
+}
+
+async fn password_refused(
+    state: &AppState,
+    viewer: &SignedInUser,
+    status: StatusCode,
+    message: String,
+) -> Result<Response, PageError> {
+    let notices = AccountNotices {
+        password_error: Some(message),
+        ..AccountNotices::default()
+    };
+    let mut response = account_page(state, viewer, notices).await?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// A signed-in user sets a new password (ASVS 2.1.5, 2.1.6): the current
+/// one first, under the sign-in throttle; every login session of theirs ends,
+/// and this browser continues in a new one.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    ClientAddr(client): ClientAddr,
+    body: Result<Form<PasswordForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(body);
+    let refused =
+        |status: StatusCode, message: String| password_refused(&state, &viewer, status, message);
+    let new = match Password::parse(&f.new_password) {
+        Ok(_) if f.new_password != f.repeat_password => {
+            let message = "The new password and its repetition differ.".to_string();
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, message).await;
+        }
+        Ok(new) => new,
+        Err(why) => {
+            let message = format!("The new password {why}.");
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, message).await;
+        }
+    };
+    match state
+        .accounts
+        .change_password(&viewer.user, &f.current_password, &new, client)
+        .await
+    {
+        Ok(signed_in) => {
+            let notices = AccountNotices {
+                password_changed: true,
+                ..AccountNotices::default()
+            };
+            let viewer = SignedInUser {
+                user: signed_in.session.user.clone(),
+                login: Some(signed_in.session.clone()),
+            };
+            let mut response = account_page(&state, &viewer, notices).await?;
+            set_cookie(&mut response, session_cookie_for(&state, &signed_in, false));
+            Ok(response)
+        }
+        Err(AuthError::InvalidCredentials) => {
+            let message = "The current password is not right.".to_string();
+            refused(StatusCode::UNAUTHORIZED, message).await
+        }
+        Err(AuthError::Throttled { retry_after }) => {
+            let seconds = retry_after.as_secs().max(1);
+            let message = format!("Too many failed attempts. Try again in {seconds} seconds.");
+            refused(StatusCode::TOO_MANY_REQUESTS, message).await
+        }
+        Err(AuthError::Busy) => Ok(busy()),
+        Err(AuthError::Unavailable(e)) => Err(PageError::Unavailable(anyhow::anyhow!("{e}"))),
+        Err(e) => Err(PageError::Internal(anyhow::anyhow!("{e}"))),
     }
 }

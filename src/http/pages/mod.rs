@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/setup", get(account::setup_form).post(account::setup))
         .route("/account", get(account::account))
         .route("/account/tokens", post(account::create_token))
+        .route("/account/password", post(account::change_password))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))

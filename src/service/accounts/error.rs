@@ -16,6 +16,9 @@ pub enum AccountError {
     /// Deliberately one answer for an unknown, used or late setup token.
     #[error("this setup link is invalid or was already used")]
     SetupRefused,
+    /// Every password-hashing slot is taken: try again in a moment.
+    #[error("too many passwords are being checked at once")]
+    Busy,
     #[error("the database is unavailable")]
     Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]
@@ -47,6 +50,9 @@ pub enum AuthError {
     /// Too many failures for this username or client address.
     #[error("too many failed sign-ins; try again in {} s", retry_after.as_millis().div_ceil(1000))]
     Throttled { retry_after: Duration },
+    /// Every password-hashing slot is taken: try again in a moment.
+    #[error("too many passwords are being checked at once")]
+    Busy,
     #[error("the database is unavailable")]
     Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]
@@ -58,6 +64,7 @@ impl From<AccountError> for AuthError {
         match error {
             AccountError::Unavailable(e) => AuthError::Unavailable(e),
             AccountError::Internal(e) => AuthError::Internal(e),
+            AccountError::Busy => AuthError::Busy,
             other => AuthError::Internal(other.into()),
         }
     }

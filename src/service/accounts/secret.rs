@@ -51,46 +51,92 @@ pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// At most this many argon2 computations run at once, each holding 19 MiB
+/// and a core: a burst of sign-ins costs a bounded amount of memory (ASVS
+/// 11.1.4) instead of one blocking thread and 19 MiB per request.
+#[derive(Clone)]
+pub struct HashingSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl HashingSlots {
+    pub fn new(slots: usize) -> Self {
+        Self(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            slots.max(1),
+        )))
+    }
+
+    /// A slot now, or `None` when all are taken: a web request is better
+    /// answered "busy, retry" than queued behind a flood.
+    pub fn try_take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
+
+    /// A slot, waiting for one (administration, never a flood).
+    pub async fn take(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+}
+
 /// An argon2id PHC string (OWASP's parameters: 19 MiB, 2 passes), computed
-/// off the async runtime because it takes tens of milliseconds of CPU.
-pub(super) async fn hash_password(password: &str) -> anyhow::Result<String> {
+/// off the async runtime because it takes tens of milliseconds of CPU. The
+/// slot goes with the computation: it is free again only when the work is
+/// done, even if the request that asked has gone.
+pub(super) async fn hash_password(password: &str, slot: Slot) -> anyhow::Result<String> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| anyhow::anyhow!("cannot hash a password: {e}"))
+        let _slot = slot;
+        hash_now(&password)
     })
     .await?
+}
+
+pub(super) type Slot = tokio::sync::OwnedSemaphorePermit;
+
+fn hash_now(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash a password: {e}"))
 }
 
 /// Whether `password` matches `hash`. Without a hash (unknown user) it
 /// verifies against a fixed dummy, so both cases cost the same time and
 /// response times do not reveal which usernames exist.
-pub(super) async fn verify_password(password: &str, hash: Option<String>) -> anyhow::Result<bool> {
-    let known = hash.is_some();
-    let hash = match hash {
-        Some(hash) => hash,
-        None => dummy_hash().await?,
-    };
+pub(super) async fn verify_password(
+    password: &str,
+    hash: Option<String>,
+    slot: Slot,
+) -> anyhow::Result<bool> {
     let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || match PasswordHash::new(&hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let known = hash.is_some();
+        let hash = match hash {
+            Some(hash) => hash,
+            None => dummy_hash()?.to_owned(),
+        };
+        let matches = match PasswordHash::new(&hash) {
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+            Err(_) => false,
+        };
+        Ok(known && matches)
     })
-    .await?;
-    Ok(known && matches)
+    .await?
 }
 
-async fn dummy_hash() -> anyhow::Result<String> {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(|| hash_password("not a password anyone has"))
-        .await
-        .cloned()
+fn dummy_hash() -> anyhow::Result<&'static str> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash);
+    }
+    let hash = hash_now("not a password anyone has")?;
+    Ok(DUMMY.get_or_init(|| hash))
 }
 
 #[cfg(test)]
@@ -124,18 +170,36 @@ mod tests {
 
     #[tokio::test]
     async fn a_password_verifies_against_its_argon2id_hash_only() {
-        let hash = hash_password("correct horse").await.unwrap();
+        let slots = HashingSlots::new(1);
+        let hash = hash_password("correct horse", slots.take().await)
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(
-            verify_password("correct horse", Some(hash.clone()))
+            verify_password("correct horse", Some(hash.clone()), slots.take().await)
                 .await
                 .unwrap()
         );
-        assert!(!verify_password("wrong horse", Some(hash)).await.unwrap());
         assert!(
-            !verify_password("not a password anyone has", None)
+            !verify_password("wrong horse", Some(hash), slots.take().await)
                 .await
                 .unwrap()
         );
+        assert!(
+            !verify_password("not a password anyone has", None, slots.take().await)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slot_is_free_again_only_when_its_hash_is_done() {
+        let slots = HashingSlots::new(1);
+        let slot = slots.try_take().unwrap();
+        assert!(slots.try_take().is_none());
+        let hashing = hash_password("correct horse", slot);
+        assert!(slots.try_take().is_none());
+        hashing.await.unwrap();
+        assert!(slots.try_take().is_some());
     }
 }

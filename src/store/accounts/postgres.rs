@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{AccountStore, AccountStoreError, StoredLoginSession, corrupt, is_unique_violation};
 use crate::domain::{
-    ApiToken, DisplayName, Role, Throttle, ThrottlePolicy, TokenName, User, Username,
+    ApiToken, Attempt, DisplayName, Role, Throttle, ThrottlePolicy, TokenName, User, Username,
 };
 use crate::store::PostgresStore;
 
@@ -229,9 +229,24 @@ impl AccountStore for PostgresStore {
         Ok(())
     }
 
+    async fn setup_token_live(
+        &self,
+        token_hash: &str,
+        issued_after: DateTime<Utc>,
+    ) -> Result<bool, AccountStoreError> {
+        Ok(sqlx::query_scalar(
+            "select exists (select 1 from setup_tokens where token_hash = $1 and created_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(issued_after)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn complete_setup(
         &self,
         token_hash: &str,
+        issued_after: DateTime<Utc>,
         admin: &User,
         password_hash: &str,
         at: DateTime<Utc>,
@@ -253,11 +268,13 @@ impl AccountStore for PostgresStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        let consumed = sqlx::query("delete from setup_tokens where token_hash = $1")
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let consumed =
+            sqlx::query("delete from setup_tokens where token_hash = $1 and created_at > $2")
+                .bind(token_hash)
+                .bind(issued_after)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if consumed != 1 {
             tx.rollback().await?;
             return Ok(false);
@@ -463,6 +480,60 @@ impl AccountStore for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(next)
+    }
+
+    async fn record_attempt(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        at: DateTime<Utc>,
+    ) -> Result<Attempt, AccountStoreError> {
+        let mut tx = self.pool.begin().await?;
+        // As in record_failure: a fresh row counts like none, and gives
+        // `for update` a row to lock, so concurrent attempts queue here.
+        sqlx::query(
+            "insert into login_throttle (key, failures, lockouts, last_failure_at) \
+             values ($1, 0, 0, $2) on conflict (key) do nothing",
+        )
+        .bind(key)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let row: Option<ThrottleRow> = sqlx::query_as(
+            "select failures, lockouts, last_failure_at, locked_until from login_throttle \
+             where key = $1 for update",
+        )
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let attempt = policy.attempt(row.map(Throttle::from).as_ref(), at);
+        let Attempt::Counted(next) = attempt else {
+            tx.rollback().await?;
+            return Ok(attempt);
+        };
+        sqlx::query(
+            "update login_throttle set failures = $2, lockouts = $3, last_failure_at = $4, \
+             locked_until = $5 where key = $1",
+        )
+        .bind(key)
+        .bind(i32::try_from(next.failures).unwrap_or(i32::MAX))
+        .bind(i32::try_from(next.lockouts).unwrap_or(i32::MAX))
+        .bind(next.last_failure_at)
+        .bind(next.locked_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(attempt)
+    }
+
+    async fn forgive_attempt(&self, key: &str) -> Result<(), AccountStoreError> {
+        sqlx::query(
+            "update login_throttle set failures = failures - 1 where key = $1 and failures > 0",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn clear_throttle(&self, key: &str) -> Result<(), AccountStoreError> {

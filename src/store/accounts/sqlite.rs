@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{AccountStore, AccountStoreError, StoredLoginSession};
 use crate::domain::{
-    ApiToken, DisplayName, Role, Throttle, ThrottlePolicy, TokenName, User, Username,
+    ApiToken, Attempt, DisplayName, Role, Throttle, ThrottlePolicy, TokenName, User, Username,
 };
 use crate::store::SqliteStore;
 use crate::store::sqlite::{bad_column, micros, text, time};
@@ -228,9 +228,28 @@ impl AccountStore for SqliteStore {
         Ok(())
     }
 
+    async fn setup_token_live(
+        &self,
+        token_hash: &str,
+        issued_after: DateTime<Utc>,
+    ) -> Result<bool, AccountStoreError> {
+        let (token_hash, issued_after) = (token_hash.to_owned(), micros(issued_after));
+        self.db
+            .quick_read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "select exists (select 1 from setup_tokens \
+                         where token_hash = ? and created_at > ?)",
+                    )?
+                    .query_row(params![token_hash, issued_after], |row| row.get(0))?)
+            })
+            .await
+    }
+
     async fn complete_setup(
         &self,
         token_hash: &str,
+        issued_after: DateTime<Utc>,
         admin: &User,
         password_hash: &str,
         at: DateTime<Utc>,
@@ -241,8 +260,10 @@ impl AccountStore for SqliteStore {
                 // Each step refuses unless this caller is first; any refusal
                 // rolls back everything before it (dropping `tx` does).
                 let consumed = tx
-                    .prepare_cached("delete from setup_tokens where token_hash = ?")?
-                    .execute([token_hash])?;
+                    .prepare_cached(
+                        "delete from setup_tokens where token_hash = ? and created_at > ?",
+                    )?
+                    .execute(params![token_hash, micros(issued_after)])?;
                 let marked = tx
                     .prepare_cached(
                         "insert into setup_completed (id, at) select 1, ? \
@@ -469,6 +490,52 @@ impl AccountStore for SqliteStore {
                 Ok(next)
             })
             .await
+    }
+
+    async fn record_attempt(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        at: DateTime<Utc>,
+    ) -> Result<Attempt, AccountStoreError> {
+        self.db
+            .write(|conn| {
+                // Immediate: the write lock is taken before the read, so no
+                // other attempt (in any process) decides on the same count.
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let current = tx
+                    .prepare_cached(THROTTLE)?
+                    .query_row([key], throttle)
+                    .optional()?;
+                let attempt = policy.attempt(current.as_ref(), at);
+                if let Attempt::Counted(next) = attempt {
+                    tx.prepare_cached(
+                        "insert into login_throttle (key, failures, lockouts, last_failure_at, \
+                         locked_until) values (?1, ?2, ?3, ?4, ?5) on conflict (key) do update \
+                         set failures = ?2, lockouts = ?3, last_failure_at = ?4, locked_until = ?5",
+                    )?
+                    .execute(params![
+                        key,
+                        i64::from(next.failures),
+                        i64::from(next.lockouts),
+                        micros(next.last_failure_at),
+                        next.locked_until.map(micros),
+                    ])?;
+                    tx.commit()?;
+                }
+                Ok(attempt)
+            })
+            .await
+    }
+
+    async fn forgive_attempt(&self, key: &str) -> Result<(), AccountStoreError> {
+        write(
+            self,
+            "update login_throttle set failures = failures - 1 where key = ? and failures > 0",
+            [key],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn clear_throttle(&self, key: &str) -> Result<(), AccountStoreError> {

@@ -125,19 +125,19 @@ async fn user_add_refuses_a_short_password_or_a_taken_username_in_one_line(backe
     let db = TestDb::new(backend).await;
     let short = refused(&db, &["user", "add", "dana", "--password-stdin"], "short\n").await;
     assert!(
-        short.contains("casebook user: password must be at least 8 characters"),
+        short.contains("casebook user: password must be at least 12 characters"),
         "{short}"
     );
     ok(
         &db,
         &["user", "add", "dana", "--password-stdin"],
-        "long enough\n",
+        "long enough now\n",
     )
     .await;
     let taken = refused(
         &db,
         &["user", "add", "DANA", "--password-stdin"],
-        "long enough\n",
+        "long enough now\n",
     )
     .await;
     assert!(
@@ -147,7 +147,7 @@ async fn user_add_refuses_a_short_password_or_a_taken_username_in_one_line(backe
     let bad = refused(&db, &["user", "add", "dana kim", "--password-stdin"], "x").await;
     assert!(bad.contains("username may contain only"), "{bad}");
     // Without --password-stdin there is no way to give a password at all.
-    let output = casebook(&db, &["user", "add", "sam"], "long enough\n").await;
+    let output = casebook(&db, &["user", "add", "sam"], "long enough now\n").await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--password-stdin"));
 }

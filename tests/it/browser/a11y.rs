@@ -162,3 +162,57 @@ async fn screenshots_of_the_history_page_and_the_open_popover_on_a_desktop() {
     })
     .await;
 }
+
+/// The account page with its password form (issue 13), a refused change
+/// included, and the sign-in page with "stay signed in": axe finds nothing in
+/// either theme, and at phone width nothing scrolls sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_with_its_password_form_is_accessible_in_both_themes_and_on_a_phone() {
+    with_page_on(
+        TestDb::new(Backend::Sqlite).await,
+        Script::Enabled,
+        |page| async move {
+            let axe = axe_source();
+            page.goto("/account").await;
+            page.find("#current-password")
+                .await
+                .send_keys("not my password")
+                .await
+                .unwrap();
+            for field in ["#new-password", "#repeat-password"] {
+                page.find(field)
+                    .await
+                    .send_keys("a new passphrase")
+                    .await
+                    .unwrap();
+            }
+            page.find("form[action='/account/password'] button")
+                .await
+                .click()
+                .await
+                .unwrap();
+            page.wait_for(
+                "document.querySelector('.account-password .form-error')",
+                "the refusal",
+            )
+            .await;
+            for (width, scheme) in [(1280, "light"), (1280, "dark"), (375, "dark")] {
+                page.emulate(width, 900, scheme).await;
+                let found = violations(&page, &axe).await;
+                assert!(found.is_empty(), "{width}px {scheme}: {found:#?}");
+                let fits = "document.documentElement.scrollWidth <= innerWidth";
+                assert_eq!(
+                    page.js(fits).await,
+                    json!(true),
+                    "{width}px scrolls sideways"
+                );
+                page.js("document.querySelector('.account-password').scrollIntoView()")
+                    .await;
+                let phone = if width < 600 { "phone" } else { "desktop" };
+                page.screenshot(&format!("account-password-{phone}-{scheme}"))
+                    .await;
+            }
+        },
+    )
+    .await;
+}

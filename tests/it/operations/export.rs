@@ -12,6 +12,7 @@ use crate::helpers::{Backend, TestApp, problem};
 backend_tests!(
     the_export_holds_exactly_what_the_list_holds_for_the_same_filters,
     an_export_longer_than_a_page_has_every_session_once_in_order,
+    csv_cells_a_spreadsheet_would_run_as_formulas_are_exported_as_text,
 );
 
 /// Every page of the API list for `filters`.
@@ -268,4 +269,49 @@ async fn the_history_page_links_to_the_export_of_its_current_view() {
     assert_eq!(rows.len(), 1);
     let everyone = app.get("/sessions?owner=all").await.text().await.unwrap();
     assert!(everyone.contains("href=\"/api/sessions/export?format=csv\" download>"));
+}
+
+/// OWASP's CSV injection rule: a cell starting with `=`, `+`, `-`, `@`, a
+/// tab or a carriage return gets a leading `'`, in every text column; the
+/// JSON Lines export keeps the values as typed.
+async fn csv_cells_a_spreadsheet_would_run_as_formulas_are_exported_as_text(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app
+        .post_json(
+            "/api/sessions",
+            &json!({
+                "title": "=HYPERLINK(\"http://evil.example\",\"Open\")",
+                "problem": "+1+cmd|' /C calc'!A0",
+                "customer": "-2+3",
+                "reference": "@SUM(A1:A9)",
+                "start": true,
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = text(&created.json::<Value>().await.unwrap()["id"]).to_owned();
+    // Leading tabs and line breaks cannot get this far: values are trimmed.
+    let notes = "=1+1";
+    assert_eq!(
+        app.complete(&id, "resolved", Some(notes)).await.status(),
+        StatusCode::OK
+    );
+    app.create_active("Plain title - with a dash inside").await;
+
+    let (header, rows) = csv_rows(&app, "").await;
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let row = rows.iter().find(|r| r[column("id")] == id).unwrap();
+    assert_eq!(
+        &row[column("title")],
+        "'=HYPERLINK(\"http://evil.example\",\"Open\")"
+    );
+    assert_eq!(&row[column("problem")], "'+1+cmd|' /C calc'!A0");
+    assert_eq!(&row[column("customer")], "'-2+3");
+    assert_eq!(&row[column("reference")], "'@SUM(A1:A9)");
+    assert_eq!(&row[column("outcome_notes")], "'=1+1");
+    let plain = rows.iter().find(|r| r[column("id")] != id).unwrap();
+    assert_eq!(&plain[column("title")], "Plain title - with a dash inside");
+    let items = jsonl(&app, "").await;
+    let item = items.iter().find(|i| text(&i["id"]) == id).unwrap();
+    assert_eq!(text(&item["customer"]), "-2+3");
 }
