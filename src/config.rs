@@ -400,6 +400,37 @@ mod tests {
     }
 
     #[test]
+    fn security_flags_default_to_asvs_level_2_and_can_be_set() {
+        let serve = |args: &[&str]| match Cli::try_parse_from(
+            ["casebook", "serve"].iter().chain(args).copied(),
+        ) {
+            Ok(Cli {
+                command: Command::Serve(serve),
+                ..
+            }) => serve.security.settings(),
+            other => panic!("{other:?}"),
+        };
+        let defaults = serve(&[]);
+        assert_eq!(defaults.session_idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(
+            defaults.session_absolute_timeout,
+            Duration::from_secs(12 * 3600)
+        );
+        assert!(defaults.trusted_proxies.is_empty());
+        let set = serve(&[
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+            "--session-idle-timeout",
+            "1h",
+            "--max-concurrent-password-hashes",
+            "3",
+        ]);
+        assert_eq!(set.trusted_proxies.len(), 2);
+        assert_eq!(set.session_idle_timeout, Duration::from_secs(3600));
+        assert_eq!(set.max_concurrent_password_hashes, 3);
+    }
+
+    #[test]
     fn trusted_proxies_are_cidr_blocks_or_single_addresses() {
         assert_eq!(parse_cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
         assert_eq!(parse_cidr(" ::1 ").unwrap().to_string(), "::1/128");

@@ -232,6 +232,20 @@ impl AccountService {
         Ok(Some(token))
     }
 
+    /// Whether `token` is a setup link that still works (unused, not expired,
+    /// and no account exists yet), so the form can say so before anything
+    /// is typed into it.
+    pub async fn setup_link_is_live(&self, token: &str) -> Result<bool, AccountError> {
+        if !self.needs_setup().await? {
+            return Ok(false);
+        }
+        let issued_after = self.clock.now() - self.policy.setup_token_lifetime;
+        Ok(self
+            .store
+            .setup_token_live(&secret::sha256_hex(token), issued_after)
+            .await?)
+    }
+
     /// Creates the first account, always an admin, if `token` is a live setup
     /// token. Exactly one of any number of racing calls succeeds.
     #[tracing::instrument(skip_all, fields(username = %new.username))]

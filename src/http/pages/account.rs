@@ -239,17 +239,26 @@ pub async fn setup_form(
     query: Result<Query<TokenParam>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let done = !state.accounts.needs_setup().await.map_err(account_error)?;
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    let link_refused = !done
+        && !state
+            .accounts
+            .setup_link_is_live(&token)
+            .await
+            .map_err(account_error)?;
     let mut response = render(&SetupPage {
         layout: Layout::new("Set up Casebook"),
-        token: query.map(|Query(q)| q.token).unwrap_or_default(),
+        token,
         username: String::new(),
         display_name: String::new(),
         errors: Vec::new(),
-        link_refused: false,
+        link_refused,
         done,
     })?;
     if done {
         *response.status_mut() = StatusCode::GONE;
+    } else if link_refused {
+        *response.status_mut() = StatusCode::FORBIDDEN;
     }
     Ok(response)
 }

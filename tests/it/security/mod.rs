@@ -6,6 +6,7 @@ mod help;
 mod passwords;
 mod proxies;
 mod redirect;
+mod setup;
 mod sign_in;
 
 use reqwest::header::SET_COOKIE;
