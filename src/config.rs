@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::service::WebhookSettings;
 use crate::summary::OpenAiSettings;
 
 #[derive(Debug, Parser)]
@@ -42,6 +43,8 @@ pub enum Command {
     Login(crate::client::LoginArgs),
     /// Sessions on a Casebook server, over its API: list, show, close, reopen.
     Sessions(crate::client::SessionsArgs),
+    /// Outbound webhooks: add, list, disable, deliveries.
+    Webhook(crate::cli::webhooks::WebhookArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -121,6 +124,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub llm: LlmArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// How much the server takes on before it says no.
@@ -179,6 +185,55 @@ fn parse_auto_close_after(value: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// How outbound webhook deliveries are sent (receivers are registered with
+/// `casebook webhook add` or on /admin/webhooks).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// The most one delivery attempt may take (connect, send, answer).
+    #[arg(long, env = "CASEBOOK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub webhook_timeout: Duration,
+
+    /// The wait before retrying a failed delivery; it doubles after each
+    /// failure, up to an hour.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_RETRY_BASE", default_value = "30s", value_parser = parse_positive_duration)]
+    pub webhook_retry_base: Duration,
+
+    /// How long after the change a failing delivery is retried before it is
+    /// marked failed.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_RETRY_FOR", default_value = "24h", value_parser = parse_positive_duration)]
+    pub webhook_retry_for: Duration,
+
+    /// Deliveries sent at once by this process.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    pub webhook_concurrency: usize,
+
+    /// How often to look for deliveries to send.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = parse_positive_duration)]
+    pub webhook_poll_interval: Duration,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> WebhookSettings {
+        WebhookSettings {
+            timeout: self.webhook_timeout,
+            retry_base: self.webhook_retry_base,
+            retry_for: self.webhook_retry_for,
+            concurrency: self.webhook_concurrency.max(1),
+            poll_interval: self.webhook_poll_interval,
+        }
+    }
+}
+
+/// A humantime duration ("10s", "500ms", "24h") greater than zero.
+fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e}; write a duration such as 500ms, 10s or 24h"))?;
+    if duration.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(duration)
+}
+
 /// An OpenAI-compatible chat endpoint for summaries; without one, summaries
 /// are written locally.
 #[derive(Debug, Clone, Args)]
@@ -231,6 +286,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// The stale-session policy; `None`: off.
     pub auto_close_after: Option<Duration>,
+    /// How outbound webhook deliveries are sent.
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -245,6 +302,7 @@ impl Settings {
             limits: Limits::default(),
             metrics_token: None,
             auto_close_after: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -259,6 +317,7 @@ impl ServeArgs {
             limits: self.limits.limits(),
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             auto_close_after: self.auto_close_after,
+            webhooks: self.webhooks.settings(),
         })
     }
 }

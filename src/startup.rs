@@ -17,7 +17,9 @@ use tower::ServiceExt;
 use crate::config::{Limits, Settings};
 use crate::http::{self, AppState, MetricsAccess};
 use crate::metrics::Metrics;
-use crate::service::{AccountService, AutoClose, SessionService, SystemClock};
+use crate::service::{
+    AccountService, AutoClose, DeliveryWorker, SessionService, SystemClock, WebhookService,
+};
 use crate::store::{self, SessionStore};
 use crate::summary::OpenAiSummarizer;
 
@@ -28,6 +30,7 @@ pub struct Application {
     accounts: AccountService,
     limits: Limits,
     auto_close: Option<AutoClose>,
+    deliveries: DeliveryWorker,
 }
 
 impl Application {
@@ -39,6 +42,14 @@ impl Application {
         let store = stores.sessions;
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(stores.accounts, clock.clone());
+        let webhooks = WebhookService::new(stores.webhooks.clone(), clock.clone());
+        let deliveries = DeliveryWorker::new(
+            store.clone(),
+            stores.webhooks,
+            clock.clone(),
+            settings.webhooks.clone(),
+            http::webhook_payload,
+        )?;
         let metrics = Metrics::shared();
         let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
         if let Some(llm) = &settings.llm {
@@ -51,7 +62,8 @@ impl Application {
         });
         let access = MetricsAccess::new(settings.metrics_token.as_deref());
         let state = AppState::new(service, accounts.clone(), settings.secure_cookies)
-            .with_metrics(metrics, access);
+            .with_metrics(metrics, access)
+            .with_webhooks(webhooks);
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -62,6 +74,7 @@ impl Application {
             accounts,
             limits: settings.limits,
             auto_close,
+            deliveries,
         })
     }
 
@@ -94,11 +107,14 @@ impl Application {
         }
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
         let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
+        let deliveries = tokio::spawn(self.deliveries.run());
         serve(self.listener, self.router, &self.limits, shutdown).await;
         purger.abort();
         if let Some(task) = auto_close {
             task.abort();
         }
+        // An attempt cut short here is sent again after its claim expires.
+        deliveries.abort();
         self.store.close().await;
         tracing::info!("casebook stopped");
         Ok(())

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use crate::metrics::Metrics;
-use crate::service::{AccountService, SessionService};
+use crate::service::{AccountService, SessionService, WebhookService};
 
 pub use super::auth::{CurrentActor, Viewer};
 pub use super::metrics::MetricsAccess;
@@ -16,6 +16,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// Outbound webhooks (the admin pages); `None` where none are managed.
+    pub webhooks: Option<WebhookService>,
 }
 
 impl AppState {
@@ -26,6 +28,15 @@ impl AppState {
             secure_cookies,
             metrics: Metrics::shared(),
             metrics_access: MetricsAccess::default(),
+            webhooks: None,
+        }
+    }
+
+    /// Webhooks are managed on the admin pages through `webhooks`.
+    pub fn with_webhooks(self, webhooks: WebhookService) -> Self {
+        Self {
+            webhooks: Some(webhooks),
+            ..self
         }
     }
 

@@ -22,3 +22,4 @@ mod process_races;
 mod schemathesis;
 mod store;
 mod summary;
+mod webhooks;
