@@ -2,7 +2,7 @@
 //! real receiver on a random port, with retries, on both engines.
 
 mod process;
-mod receiver;
+pub(crate) mod receiver;
 
 use std::time::{Duration, Instant};
 
