@@ -46,6 +46,12 @@ struct PoolLabels {
     pool: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookAttemptLabels {
+    /// `delivered`, `retry` or `failed`.
+    result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -65,6 +71,7 @@ pub struct Metrics {
     pool_idle: Family<PoolLabels, Gauge>,
     auto_close_runs: Counter,
     auto_close_last_run: Gauge,
+    webhook_attempts: Family<WebhookAttemptLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -135,6 +142,12 @@ impl Metrics {
             "When this process last ran the stale-session policy (Unix time; 0: never)",
             auto_close_last_run.clone(),
         );
+        let webhook_attempts = Family::<WebhookAttemptLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts this process made, by result (delivered, retry, failed)",
+            webhook_attempts.clone(),
+        );
         Self {
             registry,
             requests,
@@ -145,6 +158,7 @@ impl Metrics {
             pool_idle,
             auto_close_runs,
             auto_close_last_run,
+            webhook_attempts,
         }
     }
 
@@ -180,6 +194,13 @@ impl Metrics {
     pub fn count_auto_close_run(&self, at: DateTime<Utc>) {
         self.auto_close_runs.inc();
         self.auto_close_last_run.set(at.timestamp());
+    }
+
+    /// One webhook delivery attempt: `delivered`, `retry` or `failed`.
+    pub fn count_webhook_attempt(&self, result: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&WebhookAttemptLabels { result })
+            .inc();
     }
 
     /// The text exposition, with the values read at scrape time (sessions by

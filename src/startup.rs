@@ -43,14 +43,15 @@ impl Application {
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(stores.accounts, clock.clone());
         let webhooks = WebhookService::new(stores.webhooks.clone(), clock.clone());
+        let metrics = Metrics::shared();
         let deliveries = DeliveryWorker::new(
             store.clone(),
             stores.webhooks,
             clock.clone(),
             settings.webhooks.clone(),
             http::webhook_payload,
-        )?;
-        let metrics = Metrics::shared();
+        )?
+        .with_metrics(metrics.clone());
         let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
         if let Some(llm) = &settings.llm {
             tracing::info!(model = %llm.model, url = %llm.base_url, "summaries by an OpenAI-compatible endpoint");

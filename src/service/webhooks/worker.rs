@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::sign;
 use crate::domain::{AttemptAnswer, DueDelivery, Event, Session};
+use crate::metrics::Metrics;
 use crate::service::Clock;
 use crate::store::{AttemptResult, EXCERPT_CHARS, SessionStore, StoreError, WebhookStore};
 
@@ -67,6 +68,8 @@ pub struct DeliveryWorker {
     render: RenderPayload,
     /// This process, as the lease knows it.
     holder: String,
+    /// Where attempts are counted; none outside a server.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl DeliveryWorker {
@@ -96,7 +99,16 @@ impl DeliveryWorker {
             },
             render,
             holder: Uuid::now_v7().to_string(),
+            metrics: None,
         })
+    }
+
+    /// Attempts are counted in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
+        }
     }
 
     /// Long enough for a batch of attempts, then another process may take over.
@@ -186,6 +198,13 @@ impl DeliveryWorker {
                 AttemptResult::RetryAt(next)
             }
         };
+        if let Some(metrics) = &self.metrics {
+            metrics.count_webhook_attempt(match result {
+                AttemptResult::Delivered => "delivered",
+                AttemptResult::RetryAt(_) => "retry",
+                AttemptResult::GaveUp => "failed",
+            });
+        }
         match result {
             AttemptResult::Delivered => {}
             AttemptResult::RetryAt(_) => tracing::info!(

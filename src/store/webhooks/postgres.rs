@@ -216,8 +216,9 @@ impl WebhookStore for PostgresStore {
 
     async fn any_due(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar(
-            "select exists (select 1 from webhook_deliveries \
-             where state = 'pending' and next_attempt_at <= $1)",
+            "select exists (select 1 from webhook_deliveries d \
+             join webhooks w on w.id = d.webhook_id \
+             where d.state = 'pending' and d.next_attempt_at <= $1 and w.active)",
         )
         .bind(now)
         .fetch_one(&self.pool)

@@ -214,8 +214,9 @@ impl WebhookStore for SqliteStore {
             .quick_read(|conn| {
                 Ok(conn
                     .prepare_cached(
-                        "select exists (select 1 from webhook_deliveries \
-                         where state = 'pending' and next_attempt_at <= ?)",
+                        "select exists (select 1 from webhook_deliveries d \
+                         join webhooks w on w.id = d.webhook_id \
+                         where d.state = 'pending' and d.next_attempt_at <= ? and w.active = 1)",
                     )?
                     .query_row([micros(now)], |row| row.get(0))?)
             })

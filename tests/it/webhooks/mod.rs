@@ -136,6 +136,20 @@ async fn a_receiver_that_fails_three_times_then_answers_gets_the_same_delivery_i
     };
     assert_eq!(delivered.attempts, 4);
     assert_eq!(delivered.last_attempt.unwrap().status, Some(200));
+    let metrics = app
+        .anonymous()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"casebook_webhook_attempts_total{result="retry"} 3"#)
+            && metrics.contains(r#"casebook_webhook_attempts_total{result="delivered"} 1"#),
+        "{metrics}"
+    );
 }
 
 async fn a_receiver_that_hangs_does_not_slow_complete(backend: Backend) {
