@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::store::SqliteOptions;
+use crate::service::WebhookSettings;
 use crate::summary::OpenAiSettings;
 
 #[derive(Debug, Parser)]
@@ -43,6 +44,8 @@ pub enum Command {
     Login(crate::client::LoginArgs),
     /// Sessions on a Casebook server, over its API: list, show, close, reopen.
     Sessions(crate::client::SessionsArgs),
+    /// Outbound webhooks: add, list, disable, deliveries.
+    Webhook(crate::cli::webhooks::WebhookArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -129,6 +132,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sqlite: SqliteArgs,
+
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 /// The embedded SQLite database under sustained writes.
@@ -206,6 +212,55 @@ fn parse_auto_close_after(value: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// How outbound webhook deliveries are sent (receivers are registered with
+/// `casebook webhook add` or on /admin/webhooks).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// The most one delivery attempt may take (connect, send, answer).
+    #[arg(long, env = "CASEBOOK_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub webhook_timeout: Duration,
+
+    /// The wait before retrying a failed delivery; it doubles after each
+    /// failure, up to an hour.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_RETRY_BASE", default_value = "30s", value_parser = parse_positive_duration)]
+    pub webhook_retry_base: Duration,
+
+    /// How long after the change a failing delivery is retried before it is
+    /// marked failed.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_RETRY_FOR", default_value = "24h", value_parser = parse_positive_duration)]
+    pub webhook_retry_for: Duration,
+
+    /// Deliveries sent at once by this process.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    pub webhook_concurrency: usize,
+
+    /// How often to look for deliveries to send.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = parse_positive_duration)]
+    pub webhook_poll_interval: Duration,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> WebhookSettings {
+        WebhookSettings {
+            timeout: self.webhook_timeout,
+            retry_base: self.webhook_retry_base,
+            retry_for: self.webhook_retry_for,
+            concurrency: self.webhook_concurrency.max(1),
+            poll_interval: self.webhook_poll_interval,
+        }
+    }
+}
+
+/// A humantime duration ("10s", "500ms", "24h") greater than zero.
+fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e}; write a duration such as 500ms, 10s or 24h"))?;
+    if duration.is_zero() {
+        return Err("must be more than zero".into());
+    }
+    Ok(duration)
+}
+
 /// An OpenAI-compatible chat endpoint for summaries; without one, summaries
 /// are written locally.
 #[derive(Debug, Clone, Args)]
@@ -262,6 +317,8 @@ pub struct Settings {
     pub sqlite: SqliteOptions,
     /// Sign-in sessions, proxies, password hashing.
     pub security: SecuritySettings,
+    /// How outbound webhook deliveries are sent.
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -278,6 +335,7 @@ impl Settings {
             auto_close_after: None,
             sqlite: SqliteOptions::default(),
             security: SecuritySettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -294,6 +352,7 @@ impl ServeArgs {
             auto_close_after: self.auto_close_after,
             sqlite: self.sqlite.options(),
             security: self.security.settings(),
+            webhooks: self.webhooks.settings(),
         })
     }
 }

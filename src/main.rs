@@ -2,7 +2,7 @@ use clap::Parser;
 
 use casebook::config::{Cli, Command};
 use casebook::startup::{Application, shutdown_signal};
-use casebook::{admin, backup, client, demo, store, telemetry};
+use casebook::{admin, backup, cli, client, demo, store, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -38,5 +38,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Backup(args) => admin::exit_on_error("backup", backup::run(args).await),
         Command::Login(args) => client::exit_on_error(client::login(args).await),
         Command::Sessions(args) => client::exit_on_error(client::sessions(args).await),
+        Command::Webhook(args) => admin::exit_on_error("webhook", cli::webhooks::run(args).await),
     }
 }

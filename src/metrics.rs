@@ -46,6 +46,12 @@ struct PoolLabels {
     pool: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookAttemptLabels {
+    /// `delivered`, `retry` or `failed`.
+    result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -68,6 +74,7 @@ pub struct Metrics {
     sqlite_wal: Gauge,
     sqlite_wal_limit: Gauge,
     sqlite_checkpoint_lag: Gauge,
+    webhook_attempts: Family<WebhookAttemptLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -156,6 +163,12 @@ impl Metrics {
             "Write-ahead log not yet copied into the database file at the last checkpoint (SQLite only)",
             sqlite_checkpoint_lag.clone(),
         );
+        let webhook_attempts = Family::<WebhookAttemptLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts this process made, by result (delivered, retry, failed)",
+            webhook_attempts.clone(),
+        );
         Self {
             registry,
             requests,
@@ -169,6 +182,7 @@ impl Metrics {
             sqlite_wal,
             sqlite_wal_limit,
             sqlite_checkpoint_lag,
+            webhook_attempts,
         }
     }
 
@@ -204,6 +218,13 @@ impl Metrics {
     pub fn count_auto_close_run(&self, at: DateTime<Utc>) {
         self.auto_close_runs.inc();
         self.auto_close_last_run.set(at.timestamp());
+    }
+
+    /// One webhook delivery attempt: `delivered`, `retry` or `failed`.
+    pub fn count_webhook_attempt(&self, result: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&WebhookAttemptLabels { result })
+            .inc();
     }
 
     /// The text exposition, with the values read at scrape time (sessions by

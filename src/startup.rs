@@ -18,7 +18,10 @@ use crate::config::SecuritySettings;
 use crate::config::{Limits, Settings};
 use crate::http::{self, AppState, MetricsAccess, TrustedProxies};
 use crate::metrics::Metrics;
-use crate::service::{AccountPolicy, AccountService, AutoClose, SessionService, SystemClock};
+use crate::service::{
+    AccountPolicy, AccountService, AutoClose, DeliveryWorker, SessionService, SystemClock,
+    WebhookService,
+};
 use crate::store::{self, SessionStore};
 use crate::summary::OpenAiSummarizer;
 
@@ -29,6 +32,7 @@ pub struct Application {
     accounts: AccountService,
     limits: Limits,
     auto_close: Option<AutoClose>,
+    deliveries: DeliveryWorker,
 }
 
 impl Application {
@@ -41,7 +45,16 @@ impl Application {
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(stores.accounts, clock.clone())
             .with_policy(account_policy(&settings.security));
+        let webhooks = WebhookService::new(stores.webhooks.clone(), clock.clone());
         let metrics = Metrics::shared();
+        let deliveries = DeliveryWorker::new(
+            store.clone(),
+            stores.webhooks,
+            clock.clone(),
+            settings.webhooks.clone(),
+            http::webhook_payload,
+        )?
+        .with_metrics(metrics.clone());
         let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
         if let Some(llm) = &settings.llm {
             tracing::info!(model = %llm.model, url = %crate::summary::redacted_url(&llm.base_url), "summaries by an OpenAI-compatible endpoint");
@@ -56,7 +69,8 @@ impl Application {
             .with_metrics(metrics, access)
             .with_trusted_proxies(TrustedProxies::new(
                 settings.security.trusted_proxies.clone(),
-            ));
+            ))
+            .with_webhooks(webhooks);
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -67,6 +81,7 @@ impl Application {
             accounts,
             limits: settings.limits,
             auto_close,
+            deliveries,
         })
     }
 
@@ -99,11 +114,14 @@ impl Application {
         }
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
         let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
+        let deliveries = tokio::spawn(self.deliveries.run());
         serve(self.listener, self.router, &self.limits, shutdown).await;
         purger.abort();
         if let Some(task) = auto_close {
             task.abort();
         }
+        // An attempt cut short here is sent again after its claim expires.
+        deliveries.abort();
         self.store.close().await;
         tracing::info!("casebook stopped");
         Ok(())

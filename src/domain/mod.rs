@@ -10,6 +10,7 @@ mod outcome;
 mod session;
 mod throttle;
 mod validation;
+mod webhook;
 
 pub use account::{ApiToken, DisplayName, Password, Role, TokenName, User, Username};
 pub use actor::Actor;
@@ -23,4 +24,8 @@ pub use throttle::{Attempt, Throttle, ThrottlePolicy};
 pub use validation::{
     FieldError, Finding, NewSession, NoteText, OutcomeNotes, Problem, ShortText, StepText, Title,
     ValidationErrors,
+};
+pub use webhook::{
+    AttemptAnswer, Delivery, DeliveryState, DueDelivery, WEBHOOK_EVENTS, Webhook, WebhookEvents,
+    WebhookUrl, delivery_id,
 };

@@ -5,7 +5,9 @@ use uuid::Uuid;
 use super::Outcome;
 
 /// A troubleshooting session as stored. Its status is derived, never stored.
-#[derive(Debug, Clone, PartialEq)]
+/// (Serde: the webhook outbox keeps a snapshot of it; the API's shape is
+/// `http::api::bodies::SessionBody`.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub id: Uuid,
     pub title: String,
@@ -25,7 +27,7 @@ pub struct Session {
 }
 
 /// One check in a session's plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub id: Uuid,
     pub position: u32,

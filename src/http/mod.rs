@@ -28,6 +28,7 @@ use tracing::Span;
 use crate::config::Limits;
 
 pub use api::openapi;
+pub use api::webhook_payload;
 pub use error::ApiError;
 pub use metrics::MetricsAccess;
 pub use security::TrustedProxies;

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use crate::metrics::Metrics;
-use crate::service::{AccountService, SessionService};
+use crate::service::{AccountService, SessionService, WebhookService};
 
 pub use super::auth::{CurrentActor, Viewer};
 pub use super::metrics::MetricsAccess;
@@ -19,6 +19,8 @@ pub struct AppState {
     pub metrics_access: MetricsAccess,
     /// Reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// Outbound webhooks (the admin pages); `None` where none are managed.
+    pub webhooks: Option<WebhookService>,
 }
 
 impl AppState {
@@ -30,6 +32,7 @@ impl AppState {
             metrics: Metrics::shared(),
             metrics_access: MetricsAccess::default(),
             trusted_proxies: TrustedProxies::default(),
+            webhooks: None,
         }
     }
 
@@ -37,6 +40,14 @@ impl AppState {
     pub fn with_trusted_proxies(self, proxies: TrustedProxies) -> Self {
         Self {
             trusted_proxies: proxies,
+            ..self
+        }
+    }
+
+    /// Webhooks are managed on the admin pages through `webhooks`.
+    pub fn with_webhooks(self, webhooks: WebhookService) -> Self {
+        Self {
+            webhooks: Some(webhooks),
             ..self
         }
     }

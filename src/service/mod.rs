@@ -5,6 +5,7 @@ mod accounts;
 mod auto_close;
 mod clock;
 mod error;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -22,9 +23,13 @@ pub use accounts::{
     AccountError, AccountPolicy, AccountService, AuthError, LoginSession, NewUser, Secret,
     SignedIn, TOKEN_PREFIX,
 };
-pub use auto_close::{AutoClose, AutoCloseRun};
+pub use auto_close::{AutoClose, AutoCloseRun, SYSTEM_ACTOR};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Conflict, ServiceError};
+pub use webhooks::{
+    DELIVERIES_SHOWN, DeliveryWorker, RenderPayload, SECRET_PREFIX, SIGNATURE_PREFIX, WebhookError,
+    WebhookService, WebhookSettings, sign,
+};
 
 #[derive(Clone)]
 pub struct SessionService {

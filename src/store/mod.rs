@@ -17,6 +17,7 @@
 mod accounts;
 mod postgres;
 mod sqlite;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use postgres::PostgresStore;
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::{SqliteOptions, SqliteStore};
+pub use webhooks::{AttemptResult, EXCERPT_CHARS, WebhookStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -223,11 +225,12 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
     }
 }
 
-/// Both stores over one connection pool: sessions and accounts.
+/// The stores over one connection pool: sessions, accounts and webhooks.
 #[derive(Clone)]
 pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub accounts: Arc<dyn AccountStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
 }
 
 /// Like [`connect`], for callers that need the account store as well.
@@ -237,11 +240,12 @@ pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
 
 /// Like [`connect_all`], with the SQLite store's settings (ignored on PostgreSQL).
 pub async fn connect_all_with(url: &str, sqlite: SqliteOptions) -> anyhow::Result<Stores> {
-    fn both<S: SessionStore + AccountStore>(store: S) -> Stores {
+    fn both<S: SessionStore + AccountStore + WebhookStore>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             sessions: store.clone(),
-            accounts: store,
+            accounts: store.clone(),
+            webhooks: store,
         }
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -160,23 +160,6 @@ async fn load_steps(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-async fn insert_event(conn: &mut PgConnection, event: &Event) -> Result<(), StoreError> {
-    sqlx::query(
-        "insert into session_events (id, session_id, at, actor, kind, via, data) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.id)
-    .bind(event.session_id)
-    .bind(event.at)
-    .bind(&event.actor)
-    .bind(event.kind.name())
-    .bind(event.via.as_str())
-    .bind(Json(&event.kind))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
@@ -212,7 +195,8 @@ impl SessionStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
-        insert_event(&mut tx, event).await?;
+        // The event and its webhook deliveries, in one statement.
+        super::webhooks::postgres_insert_event_and_enqueue(&mut tx, event, session).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -331,8 +315,10 @@ impl SessionStore for PostgresStore {
                 return Err(StoreError::StepNotFound);
             }
         }
-        insert_event(&mut tx, event).await?;
         let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        // The event and its webhook deliveries (with the session as it is
+        // now), in one statement.
+        super::webhooks::postgres_insert_event_and_enqueue(&mut tx, event, &session).await?;
         tx.commit().await?;
         Ok(session)
     }

@@ -27,3 +27,4 @@ mod summary;
 // SQLite under sustained load and connections that survive (issue 12).
 mod keep_alive;
 mod sqlite_load;
+mod webhooks;

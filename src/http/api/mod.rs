@@ -8,6 +8,7 @@ mod outcomes;
 mod schema;
 mod sessions;
 mod timestamp;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use schema::StatusSchema;
+pub use webhook::render as webhook_payload;
 
 use super::AppState;
 
@@ -42,6 +44,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(me::router());
     let mut router = OpenApiRouter::new().nest("/api", api);
     schema::complete(router.get_openapi_mut());
+    webhook::describe(router.get_openapi_mut());
     router
 }
 

@@ -90,6 +90,9 @@ pub enum PageError {
     NotFound,
     #[error("only {0} or an admin may change this session")]
     Forbidden(String),
+    /// An admin page (webhooks) asked for by someone who is not one.
+    #[error("admins only")]
+    AdminOnly,
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -128,6 +131,11 @@ impl IntoResponse for PageError {
                 StatusCode::FORBIDDEN,
                 "Not yours to change",
                 format!("Only the session's owner ({owner}) or an admin can change it."),
+            ),
+            PageError::AdminOnly => (
+                StatusCode::FORBIDDEN,
+                "Admins only",
+                "Only an admin can see and change this page.".to_string(),
             ),
             PageError::Unavailable(error) => {
                 tracing::warn!(error = ?error, "database unavailable");

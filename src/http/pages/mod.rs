@@ -8,6 +8,7 @@ mod layout;
 mod prepare;
 mod session;
 mod view;
+mod webhooks;
 mod workspace;
 
 use axum::Router;
@@ -55,6 +56,9 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/close", post(history::close))
         .route("/sessions/{id}/start", post(history::start))
         .route("/sessions/{id}/reopen", post(history::reopen))
+        .route("/admin/webhooks", get(webhooks::list).post(webhooks::add))
+        .route("/admin/webhooks/{id}", get(webhooks::details))
+        .route("/admin/webhooks/{id}/disable", post(webhooks::disable))
         .route("/assets/{file}", get(assets::serve))
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

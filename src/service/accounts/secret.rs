@@ -15,7 +15,7 @@ pub struct Secret(String);
 
 impl Secret {
     /// 32 random bytes from the operating system, URL-safe, after `prefix`.
-    pub(super) fn generate(prefix: &str) -> Self {
+    pub(crate) fn generate(prefix: &str) -> Self {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
         Self(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))

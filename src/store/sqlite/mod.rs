@@ -319,6 +319,7 @@ impl SessionStore for SqliteStore {
                     }
                 }
                 insert_event(&tx, event)?;
+                super::webhooks::sqlite_enqueue(&tx, event, session)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -427,6 +428,7 @@ impl SessionStore for SqliteStore {
                 }
                 insert_event(&tx, &event)?;
                 let session = load(&tx, id)?.ok_or(StoreError::NotFound)?;
+                super::webhooks::sqlite_enqueue(&tx, &event, &session)?;
                 tx.commit()?;
                 Ok(session)
             })

@@ -1,0 +1,4 @@
+//! Commands an operator runs against the database directly (like `casebook
+//! user …` in `admin`).
+
+pub mod webhooks;
