@@ -5,6 +5,8 @@ mod accounts;
 mod auto_close;
 mod clock;
 mod error;
+mod reports;
+mod runbooks;
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ pub use accounts::{
 pub use auto_close::{AutoClose, AutoCloseRun};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Conflict, ServiceError};
+pub use runbooks::RunbookError;
 
 #[derive(Clone)]
 pub struct SessionService {

@@ -5,6 +5,8 @@ mod bodies;
 mod export;
 mod me;
 mod outcomes;
+mod reports;
+mod runbooks;
 mod schema;
 mod sessions;
 mod timestamp;
@@ -17,6 +19,7 @@ use axum::{Extension, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use reports::ReportParams;
 pub use schema::StatusSchema;
 
 use super::AppState;
@@ -39,7 +42,9 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(export::router())
         .merge(sessions::router())
         .merge(outcomes::router())
-        .merge(me::router());
+        .merge(me::router())
+        .merge(runbooks::router())
+        .merge(reports::router());
     let mut router = OpenApiRouter::new().nest("/api", api);
     schema::complete(router.get_openapi_mut());
     router

@@ -90,6 +90,13 @@ pub enum PageError {
     NotFound,
     #[error("only {0} or an admin may change this session")]
     Forbidden(String),
+    /// Anything else the page refuses, worded by the page (runbooks, reports).
+    #[error("{heading}: {message}")]
+    Refused {
+        status: StatusCode,
+        heading: &'static str,
+        message: String,
+    },
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -129,6 +136,11 @@ impl IntoResponse for PageError {
                 "Not yours to change",
                 format!("Only the session's owner ({owner}) or an admin can change it."),
             ),
+            PageError::Refused {
+                status,
+                heading,
+                message,
+            } => (*status, *heading, message.clone()),
             PageError::Unavailable(error) => {
                 tracing::warn!(error = ?error, "database unavailable");
                 (

@@ -3,6 +3,8 @@
 //! (see `database`).
 
 mod database;
+mod reports;
+mod runbooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -484,6 +486,7 @@ mod tests {
             include_str!("../../../migrations/sqlite/0001_sessions.sql"),
             include_str!("../../../migrations/sqlite/0002_accounts.sql"),
             include_str!("../../../migrations/sqlite/0003_operations.sql"),
+            include_str!("../../../migrations/sqlite/0008_runbooks.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
