@@ -99,10 +99,13 @@ fn blank_is_none(value: Option<&str>) -> Option<&str> {
 /// `YYYY-MM-DD`, exactly.
 fn parse_date(value: &str) -> Result<NaiveDate, String> {
     let shaped = value.len() == 10
-        && value
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     shaped
         .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
         .flatten()
@@ -229,17 +232,21 @@ mod tests {
     #[test]
     fn bad_dates_and_reversed_ranges_name_their_fields() {
         let today = day("2026-03-31");
-        for bad in ["2026-02-30", "2026-2-3", "yesterday", "20260101", "1969-12-31"] {
+        for bad in [
+            "2026-02-30",
+            "2026-2-3",
+            "yesterday",
+            "20260101",
+            "1969-12-31",
+        ] {
             let errors = ReportQuery::parse(Some(bad), None, None, None, today).unwrap_err();
             assert_eq!(errors.0[0].field, "from", "{bad}");
         }
-        let errors =
-            ReportQuery::parse(Some("2026-03-02"), Some("2026-03-01"), None, None, today)
-                .unwrap_err();
+        let errors = ReportQuery::parse(Some("2026-03-02"), Some("2026-03-01"), None, None, today)
+            .unwrap_err();
         assert!(errors.0[0].message.contains("on or before 2026-03-01"));
-        let errors =
-            ReportQuery::parse(Some("2000-01-01"), Some("2026-03-01"), None, None, today)
-                .unwrap_err();
+        let errors = ReportQuery::parse(Some("2000-01-01"), Some("2026-03-01"), None, None, today)
+            .unwrap_err();
         assert_eq!(errors.0[0].field, "to");
     }
 
@@ -255,22 +262,41 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday_and_cover_the_whole_range() {
-        let q = ReportQuery::parse(Some("2026-03-04"), Some("2026-03-16"), None, None, day("2026-03-31"))
-            .unwrap();
-        assert_eq!(q.weeks(), [day("2026-03-02"), day("2026-03-09"), day("2026-03-16")]);
+        let q = ReportQuery::parse(
+            Some("2026-03-04"),
+            Some("2026-03-16"),
+            None,
+            None,
+            day("2026-03-31"),
+        )
+        .unwrap();
+        assert_eq!(
+            q.weeks(),
+            [day("2026-03-02"), day("2026-03-09"), day("2026-03-16")]
+        );
     }
 
     #[test]
     fn a_report_lists_every_outcome_and_every_week_with_zeros() {
-        let q = ReportQuery::parse(Some("2026-03-02"), Some("2026-03-15"), None, None, day("2026-03-31"))
-            .unwrap();
+        let q = ReportQuery::parse(
+            Some("2026-03-02"),
+            Some("2026-03-15"),
+            None,
+            None,
+            day("2026-03-31"),
+        )
+        .unwrap();
         let rows = ReportRows {
             outcomes: vec![(Outcome::Escalated, 3)],
             closed: vec![(day("2026-03-09"), 3, Some(60.0))],
             ..ReportRows::default()
         };
         let report = Report::new(q, rows);
-        let counts: Vec<_> = report.outcomes.iter().map(|o| (o.outcome, o.count)).collect();
+        let counts: Vec<_> = report
+            .outcomes
+            .iter()
+            .map(|o| (o.outcome, o.count))
+            .collect();
         assert_eq!(counts.len(), 6);
         assert_eq!(counts[1], (Outcome::Escalated, 3));
         assert_eq!(counts[0], (Outcome::Resolved, 0));

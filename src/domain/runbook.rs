@@ -185,7 +185,8 @@ mod tests {
         assert_eq!(errors.0[0].field, "steps[1]");
         let many = vec!["step".to_string(); NewSession::MAX_STEPS + 1];
         assert!(RunbookDraft::parse(Some("VPN drops"), None, &many).is_err());
-        let draft = RunbookDraft::parse(Some(" VPN drops "), Some(" tmpl "), &["a".into()]).unwrap();
+        let draft =
+            RunbookDraft::parse(Some(" VPN drops "), Some(" tmpl "), &["a".into()]).unwrap();
         assert_eq!(draft.name.as_str(), "VPN drops");
         assert_eq!(draft.problem.into_inner(), "tmpl");
     }

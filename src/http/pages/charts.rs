@@ -47,7 +47,13 @@ const OUTCOME_LABELS: f64 = 128.0;
 const OUTCOME_ROW: f64 = 28.0;
 
 pub fn outcome_chart(report: &Report) -> OutcomeChart {
-    let max = report.outcomes.iter().map(|o| o.count).max().unwrap_or(0).max(1) as f64;
+    let max = report
+        .outcomes
+        .iter()
+        .map(|o| o.count)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     // Room for the count after the longest bar.
     let span = WIDTH - OUTCOME_LABELS - 44.0;
     let bars = report

@@ -145,7 +145,10 @@ impl ReportView {
 }
 
 /// The report `p` asks for, or why it cannot be made.
-async fn report(state: &AppState, p: &ReportParams) -> Result<Result<Report, ValidationErrors>, PageError> {
+async fn report(
+    state: &AppState,
+    p: &ReportParams,
+) -> Result<Result<Report, ValidationErrors>, PageError> {
     match p.parse(state.sessions.today()) {
         Ok(query) => Ok(Ok(state.sessions.report(query).await?)),
         Err(errors) => Ok(Err(errors)),
@@ -250,7 +253,11 @@ fn seconds(value: Option<f64>) -> String {
     value.map(|s| format!("{s:.0}")).unwrap_or_default()
 }
 
-pub async fn outcomes_csv(State(state): State<AppState>, _: Viewer, query: Params) -> Result<Response, PageError> {
+pub async fn outcomes_csv(
+    State(state): State<AppState>,
+    _: Viewer,
+    query: Params,
+) -> Result<Response, PageError> {
     csv_of(&state, query, |r| {
         let rows = r
             .outcomes
@@ -268,7 +275,11 @@ pub async fn outcomes_csv(State(state): State<AppState>, _: Viewer, query: Param
     .await
 }
 
-pub async fn weeks_csv(State(state): State<AppState>, _: Viewer, query: Params) -> Result<Response, PageError> {
+pub async fn weeks_csv(
+    State(state): State<AppState>,
+    _: Viewer,
+    query: Params,
+) -> Result<Response, PageError> {
     csv_of(&state, query, |r| {
         let rows = r
             .by_week
@@ -291,7 +302,11 @@ pub async fn weeks_csv(State(state): State<AppState>, _: Viewer, query: Params) 
     .await
 }
 
-pub async fn customers_csv(State(state): State<AppState>, _: Viewer, query: Params) -> Result<Response, PageError> {
+pub async fn customers_csv(
+    State(state): State<AppState>,
+    _: Viewer,
+    query: Params,
+) -> Result<Response, PageError> {
     csv_of(&state, query, |r| {
         let rows = r
             .top_customers
@@ -304,12 +319,20 @@ pub async fn customers_csv(State(state): State<AppState>, _: Viewer, query: Para
                 ]
             })
             .collect();
-        csv_response("customers.csv", &["customer", "sessions", "escalated"], rows)
+        csv_response(
+            "customers.csv",
+            &["customer", "sessions", "escalated"],
+            rows,
+        )
     })
     .await
 }
 
-pub async fn time_csv(State(state): State<AppState>, _: Viewer, query: Params) -> Result<Response, PageError> {
+pub async fn time_csv(
+    State(state): State<AppState>,
+    _: Viewer,
+    query: Params,
+) -> Result<Response, PageError> {
     csv_of(&state, query, |r| {
         let t = &r.time_to_close;
         let rows = vec![vec![
@@ -317,7 +340,11 @@ pub async fn time_csv(State(state): State<AppState>, _: Viewer, query: Params) -
             seconds(t.median_seconds),
             seconds(t.p90_seconds),
         ]];
-        csv_response("time_to_close.csv", &["count", "median_seconds", "p90_seconds"], rows)
+        csv_response(
+            "time_to_close.csv",
+            &["count", "median_seconds", "p90_seconds"],
+            rows,
+        )
     })
     .await
 }

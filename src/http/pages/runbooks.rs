@@ -295,7 +295,13 @@ pub async fn update(
     let draft = match form.parse() {
         Ok(draft) => draft,
         Err(errors) => {
-            return invalid(&viewer, "Edit runbook", format!("/runbooks/{id}"), form, errors);
+            return invalid(
+                &viewer,
+                "Edit runbook",
+                format!("/runbooks/{id}"),
+                form,
+                errors,
+            );
         }
     };
     let actor = viewer.user.actor();

@@ -13,7 +13,11 @@ use crate::store::{ReportStore, StoreError};
 const DURATION: &str = "extract(epoch from completed_at - created_at)::float8";
 
 /// `select … from sessions where <column> in the range and the filters`.
-fn over_range<'q>(select: &str, column: &str, query: &'q ReportQuery) -> QueryBuilder<'q, Postgres> {
+fn over_range<'q>(
+    select: &str,
+    column: &str,
+    query: &'q ReportQuery,
+) -> QueryBuilder<'q, Postgres> {
     let mut sql = QueryBuilder::new(select);
     sql.push(format!(" from sessions where {column} >= "))
         .push_bind(query.start())

@@ -77,7 +77,9 @@ fn report(conn: &Connection, query: &ReportQuery) -> Result<ReportRows, StoreErr
         .prepare_cached(&format!(
             "select outcome, count(*) from sessions where {closed_in_range} group by outcome"
         ))?
-        .query_map(params(), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .query_map(params(), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
         .filter_map(|row| match row {
             Ok((outcome, n)) => Outcome::parse(&outcome).map(|o| Ok((o, count(n)))),
             Err(e) => Some(Err(e)),

@@ -5,14 +5,15 @@ use uuid::Uuid;
 
 use super::{SqliteStore, bad_column, micros, text, time};
 use crate::domain::{Runbook, RunbookQuery};
-use crate::store::runbooks::{RunbookStore, name_patterns};
 use crate::store::StoreError;
+use crate::store::runbooks::{RunbookStore, name_patterns};
 
 const COLUMNS: &str = "id, name, problem, steps, created_by, source_session_id, created_at, \
      updated_at, retired_at";
 
 fn runbook(row: &Row<'_>) -> rusqlite::Result<Runbook> {
-    let steps = serde_json::from_str(text(row, 3)?.unwrap_or("[]")).map_err(|e| bad_column(3, e))?;
+    let steps =
+        serde_json::from_str(text(row, 3)?.unwrap_or("[]")).map_err(|e| bad_column(3, e))?;
     Ok(Runbook {
         id: row.get(0)?,
         name: row.get(1)?,

@@ -25,6 +25,8 @@ async fn the_reports_page_draws_titled_charts_with_tables_and_no_accessibility_v
             assert_eq!(page.js("document.querySelectorAll('main table').length").await, json!(4));
             assert_eq!(violations(&page, &axe).await, Vec::<Value>::new(), "{scheme}");
             page.screenshot(&format!("reports-desktop-{scheme}")).await;
+            page.js("document.getElementById('h-time').scrollIntoView()").await;
+            page.screenshot(&format!("reports-time-desktop-{scheme}")).await;
         }
         // The demo's sessions show up: some were closed in the last 90 days.
         let closed = page
@@ -41,7 +43,12 @@ async fn the_reports_page_draws_titled_charts_with_tables_and_no_accessibility_v
             .js("Math.min(...[...document.querySelectorAll('main svg text')].map(t => t.getBoundingClientRect().height).filter(h => h > 0))")
             .await;
         assert!(smallest.as_f64().unwrap() >= 9.0, "chart text {smallest} px");
+        // Every link of the navigation is on screen.
+        let nav_fits = "[...document.querySelectorAll('nav[aria-label=Main] a, nav[aria-label=Main] button')].every(e => { const r = e.getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth; })";
+        assert_eq!(page.js(nav_fits).await, json!(true), "the navigation is cut off");
         page.screenshot("reports-phone-light").await;
+        page.js("document.getElementById('h-time').scrollIntoView()").await;
+        page.screenshot("reports-time-phone-light").await;
         page.emulate(375, 800, "dark").await;
         page.goto("/reports").await;
         page.screenshot("reports-phone-dark").await;

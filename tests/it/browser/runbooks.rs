@@ -39,12 +39,15 @@ async fn a_plan_saved_as_a_runbook_fills_a_new_session_with_the_same_steps() {
             .await;
 
         page.goto(&format!("/sessions/{id}")).await;
+        page.js("document.getElementById('h-save-runbook').scrollIntoView()").await;
+        page.screenshot("runbooks-save-plan").await;
         let name = page.find("#save-runbook-name").await;
         name.clear().await.unwrap();
         name.send_keys("VPN rekey mismatch").await.unwrap();
         page.find("form.save-runbook button").await.click().await.unwrap();
         wait_for_path(&page, "/runbooks").await;
         assert!(page.toast_text().await.contains("VPN rekey mismatch"));
+        page.screenshot("runbooks-list").await;
 
         page.find("nav a[href='/sessions/new']").await.click().await.unwrap();
         wait_for_path(&page, "/sessions/new").await;
@@ -57,6 +60,7 @@ async fn a_plan_saved_as_a_runbook_fills_a_new_session_with_the_same_steps() {
         )
         .await;
         assert_eq!(page.js(visible).await, json!(["VPN rekey mismatch"]));
+        page.screenshot("runbooks-new-session-filtered").await;
 
         page.find("[data-runbook-options] li:not([hidden]) a").await.click().await.unwrap();
         page.wait_for(

@@ -40,7 +40,11 @@ impl Clocked {
     async fn open(&self, owner: &str, customer: Option<&str>) -> Uuid {
         let new = NewSession::parse(Some("A problem"), None, None, customer, &[]).unwrap();
         let actor = Actor::new(owner);
-        let session = self.service.prepare(&actor, Surface::Api, new).await.unwrap();
+        let session = self
+            .service
+            .prepare(&actor, Surface::Api, new)
+            .await
+            .unwrap();
         self.service
             .start(&actor, Surface::Api, session.id)
             .await
@@ -79,7 +83,8 @@ async fn seed(app: &TestApp) {
     let p = Clocked::on(app).await;
     p.clock.set(at("2026-02-20T09:00:00Z"));
     let before = p.open("dana", Some("Acme")).await;
-    p.close_at(before, "2026-02-21T09:00:00Z", Outcome::Resolved).await;
+    p.close_at(before, "2026-02-21T09:00:00Z", Outcome::Resolved)
+        .await;
 
     p.clock.set(at("2026-03-02T09:00:00Z"));
     let week1 = [
@@ -102,11 +107,14 @@ async fn seed(app: &TestApp) {
     let cancelled = p.open("dana", Some("Acme")).await;
     let resolved = p.open("dana", None).await;
     p.open("sam", None).await; // stays active
-    p.close_at(cancelled, "2026-03-09T09:30:00Z", Outcome::Cancelled).await;
-    p.close_at(resolved, "2026-03-09T10:30:00Z", Outcome::Resolved).await;
+    p.close_at(cancelled, "2026-03-09T09:30:00Z", Outcome::Cancelled)
+        .await;
+    p.close_at(resolved, "2026-03-09T10:30:00Z", Outcome::Resolved)
+        .await;
     p.clock.set(at("2026-03-14T09:00:00Z"));
     let late = p.open("dana", None).await;
-    p.close_at(late, "2026-03-20T09:00:00Z", Outcome::Resolved).await;
+    p.close_at(late, "2026-03-20T09:00:00Z", Outcome::Resolved)
+        .await;
 }
 
 fn outcome_counts(report: &Value) -> Vec<(String, String, u64)> {
@@ -125,11 +133,16 @@ fn outcome_counts(report: &Value) -> Vec<(String, String, u64)> {
 }
 
 fn counts(report: &Value) -> Vec<u64> {
-    outcome_counts(report).into_iter().map(|(_, _, n)| n).collect()
+    outcome_counts(report)
+        .into_iter()
+        .map(|(_, _, n)| n)
+        .collect()
 }
 
 fn seconds(value: &Value) -> f64 {
-    value.as_f64().unwrap_or_else(|| panic!("not a number: {value}"))
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("not a number: {value}"))
 }
 
 fn assert_close(actual: &Value, expected: f64) {
@@ -140,15 +153,16 @@ fn assert_close(actual: &Value, expected: f64) {
     );
 }
 
-async fn a_report_counts_outcomes_and_computes_median_and_p90_per_range_and_week(
-    backend: Backend,
-) {
+async fn a_report_counts_outcomes_and_computes_median_and_p90_per_range_and_week(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     seed(&app).await;
     let report = app
         .get_json("/api/reports?from=2026-03-02&to=2026-03-15")
         .await;
-    assert_eq!((report["from"].as_str(), report["to"].as_str()), (Some("2026-03-02"), Some("2026-03-15")));
+    assert_eq!(
+        (report["from"].as_str(), report["to"].as_str()),
+        (Some("2026-03-02"), Some("2026-03-15"))
+    );
     let outcomes = outcome_counts(&report);
     let expected: Vec<(String, String, u64)> = Outcome::ALL
         .into_iter()
@@ -167,10 +181,16 @@ async fn a_report_counts_outcomes_and_computes_median_and_p90_per_range_and_week
     let weeks = report["by_week"].as_array().unwrap();
     assert_eq!(weeks.len(), 2);
     assert_eq!(weeks[0]["week"], "2026-03-02");
-    assert_eq!((weeks[0]["opened"].as_u64(), weeks[0]["closed"].as_u64()), (Some(6), Some(5)));
+    assert_eq!(
+        (weeks[0]["opened"].as_u64(), weeks[0]["closed"].as_u64()),
+        (Some(6), Some(5))
+    );
     assert_close(&weeks[0]["median_seconds"], 3.0 * HOUR);
     assert_eq!(weeks[1]["week"], "2026-03-09");
-    assert_eq!((weeks[1]["opened"].as_u64(), weeks[1]["closed"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(
+        (weeks[1]["opened"].as_u64(), weeks[1]["closed"].as_u64()),
+        (Some(4), Some(2))
+    );
     assert_close(&weeks[1]["median_seconds"], HOUR);
 
     let customers = &report["top_customers"];

@@ -40,7 +40,9 @@ async fn solved_session(app: &TestApp) -> String {
         .as_str()
         .unwrap()
         .to_string();
-    let closed = app.complete(&id, "resolved", Some("Lifetimes matched")).await;
+    let closed = app
+        .complete(&id, "resolved", Some("Lifetimes matched"))
+        .await;
     assert_eq!(closed.status(), StatusCode::OK);
     id
 }
@@ -55,7 +57,10 @@ async fn create_runbook(app: &TestApp, client: &reqwest::Client, body: Value) ->
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let runbook: Value = response.json().await.unwrap();
-    assert_eq!(location, format!("/api/runbooks/{}", runbook["id"].as_str().unwrap()));
+    assert_eq!(
+        location,
+        format!("/api/runbooks/{}", runbook["id"].as_str().unwrap())
+    );
     runbook
 }
 
@@ -70,7 +75,10 @@ async fn a_plan_saved_as_a_runbook_starts_a_new_session_with_the_same_steps(back
     .await;
     assert_eq!(runbook["name"], "VPN rekey mismatch");
     assert_eq!(runbook["steps"], json!(PLAN));
-    assert_eq!(runbook["problem"], "The site-to-site tunnel drops on the hour.");
+    assert_eq!(
+        runbook["problem"],
+        "The site-to-site tunnel drops on the hour."
+    );
     assert_eq!(runbook["created_by"], "dana");
     assert_eq!(runbook["source_session_id"], session.as_str());
     assert!(runbook["retired_at"].is_null());
@@ -114,7 +122,10 @@ async fn only_the_creator_or_an_admin_may_edit_or_retire_a_runbook(backend: Back
         json!({ "name": "Disk full", "steps": ["df -h", "Rotate the logs"] }),
     )
     .await;
-    let path = app.url(&format!("/api/runbooks/{}", runbook["id"].as_str().unwrap()));
+    let path = app.url(&format!(
+        "/api/runbooks/{}",
+        runbook["id"].as_str().unwrap()
+    ));
     let edit = json!({ "name": "Disk full on a database host", "problem": "", "steps": ["df -h", "Rotate the logs", "Grow the volume"] });
 
     let sam = app.client_as("sam", Role::Engineer).await;
@@ -126,7 +137,16 @@ async fn only_the_creator_or_an_admin_may_edit_or_retire_a_runbook(backend: Back
     // Anyone may create their own.
     create_runbook(&app, &sam, json!({ "name": "Sam's", "steps": ["one"] })).await;
 
-    let edited: Value = app.client.put(&path).json(&edit).send().await.unwrap().json().await.unwrap();
+    let edited: Value = app
+        .client
+        .put(&path)
+        .json(&edit)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(edited["name"], "Disk full on a database host");
     assert_eq!(edited["steps"].as_array().unwrap().len(), 3);
 
@@ -136,21 +156,48 @@ async fn only_the_creator_or_an_admin_may_edit_or_retire_a_runbook(backend: Back
     let retired: Value = retired.json().await.unwrap();
     assert!(retired["retired_at"].is_string());
     // Retiring again changes nothing.
-    let again: Value = app.client.post(format!("{path}/retire")).send().await.unwrap().json().await.unwrap();
+    let again: Value = app
+        .client
+        .post(format!("{path}/retire"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["retired_at"], retired["retired_at"]);
 
-    let missing = app.get("/api/runbooks/0190f1c4-0000-7000-8000-000000000000").await;
+    let missing = app
+        .get("/api/runbooks/0190f1c4-0000-7000-8000-000000000000")
+        .await;
     let body = problem(missing, StatusCode::NOT_FOUND).await;
     assert_eq!(body["detail"], "No runbook has this id.");
-    problem(app.get("/api/runbooks/not-an-id").await, StatusCode::NOT_FOUND).await;
+    problem(
+        app.get("/api/runbooks/not-an-id").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }
 
 async fn retired_runbooks_are_listed_only_when_asked_for(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let kept = create_runbook(&app, &app.client, json!({ "name": "B kept", "steps": ["x"] })).await;
-    let gone = create_runbook(&app, &app.client, json!({ "name": "A retired", "steps": ["y"] })).await;
+    let kept = create_runbook(
+        &app,
+        &app.client,
+        json!({ "name": "B kept", "steps": ["x"] }),
+    )
+    .await;
+    let gone = create_runbook(
+        &app,
+        &app.client,
+        json!({ "name": "A retired", "steps": ["y"] }),
+    )
+    .await;
     let retire = app
-        .post(&format!("/api/runbooks/{}/retire", gone["id"].as_str().unwrap()))
+        .post(&format!(
+            "/api/runbooks/{}/retire",
+            gone["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(retire.status(), StatusCode::OK);
     let names = |list: &Value| -> Vec<String> {
@@ -188,7 +235,10 @@ async fn invalid_runbooks_are_refused_naming_every_field(backend: Backend) {
 
     let long = "x".repeat(501);
     let response = app
-        .post_json("/api/runbooks", &json!({ "name": "ok", "steps": ["fine", long] }))
+        .post_json(
+            "/api/runbooks",
+            &json!({ "name": "ok", "steps": ["fine", long] }),
+        )
         .await;
     let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"][0]["field"], "steps[1]");
