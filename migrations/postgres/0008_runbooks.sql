@@ -14,6 +14,9 @@ create table runbooks (
 );
 create index runbooks_by_name on runbooks (name);
 
--- Reports select sessions by when they were closed (sessions_newest already
--- leads with created_at).
-create index sessions_by_completed_at on sessions (completed_at) where completed_at is not null;
+-- Reports select sessions by when they were opened and when they were
+-- closed; with the columns they count by, unfiltered reports can read only
+-- these indexes.
+create index sessions_opened_for_reports on sessions (created_at) include (customer, outcome);
+create index sessions_closed_for_reports on sessions (completed_at) include (created_at, outcome)
+    where completed_at is not null;

@@ -15,6 +15,9 @@ create table runbooks (
 );
 create index runbooks_by_name on runbooks (name);
 
--- Reports select sessions by when they were opened and when they were closed.
-create index sessions_by_created_at on sessions (created_at);
-create index sessions_by_completed_at on sessions (completed_at) where completed_at is not null;
+-- Reports select sessions by when they were opened and when they were
+-- closed; with the columns they count by, unfiltered reports read only these
+-- indexes, never the table.
+create index sessions_opened_for_reports on sessions (created_at, customer, outcome);
+create index sessions_closed_for_reports on sessions (completed_at, created_at, outcome)
+    where completed_at is not null;
