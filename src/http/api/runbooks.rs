@@ -16,8 +16,9 @@ use uuid::Uuid;
 use super::bodies::ListBody;
 use super::schema::StepTextSchema;
 use super::timestamp;
-use crate::domain::{Runbook, RunbookDraft, RunbookQuery, ValidationErrors};
+use crate::domain::{Runbook, RunbookDraft, RunbookQuery};
 use crate::http::error::ProblemDetails;
+use crate::http::extract::{ApiJson, parse_id};
 use crate::http::state::CurrentActor;
 use crate::http::{ApiError, AppState};
 use crate::service::RunbookError;
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_runbooks, create_runbook))
         .routes(routes!(get_runbook, update_runbook))
         .routes(routes!(retire_runbook))
+        .routes(routes!(save_plan_as_runbook))
 }
 
 const TAG: &str = "runbooks";
@@ -82,8 +84,7 @@ impl<'a> From<&'a Runbook> for RunbookBody<'a> {
     }
 }
 
-/// A runbook to create: its own name, problem template and steps, or a
-/// name and `from_session`, whose plan (and problem) it saves.
+/// A runbook to create.
 #[derive(Deserialize, Default, ToSchema)]
 #[schema(example = json!({"name": "VPN tunnel drops", "problem": "The tunnel to … drops every hour.", "steps": ["Check the rekey timer", "Compare the peers' lifetimes"]}))]
 pub struct CreateRunbook {
@@ -93,11 +94,19 @@ pub struct CreateRunbook {
     /// The problem template: at most 10,000 characters.
     #[schema(max_length = 10000, pattern = "^[^\\u0000]*$")]
     pub problem: Option<String>,
-    /// The plan: 1–100 steps of 1–500 characters each (unless `from_session` is given).
-    #[schema(max_items = 100, value_type = Option<Vec<StepTextSchema>>)]
-    pub steps: Option<Vec<String>>,
-    /// Save this session's plan and problem instead of `steps` and `problem`.
-    pub from_session: Option<Uuid>,
+    /// The plan: 1–100 steps of 1–500 characters each.
+    #[schema(required, min_items = 1, max_items = 100, value_type = Vec<StepTextSchema>)]
+    #[serde(default)]
+    pub steps: Vec<String>,
+}
+
+/// The name of a runbook saved from a session's plan.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({"name": "VPN rekey mismatch"}))]
+pub struct SavePlan {
+    /// 1–200 characters, not all spaces.
+    #[schema(required, value_type = String, max_length = 200, pattern = "^[^\\u0000]*[^\\u0000\\t\\n\\x0B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$")]
+    pub name: Option<String>,
 }
 
 /// A runbook's new name, problem template and steps.
@@ -164,46 +173,53 @@ async fn list_runbooks(
     Ok(Json(body).into_response())
 }
 
-/// Creates a runbook, from its own steps or from a session's plan.
+fn created(runbook: &Runbook) -> Response {
+    let location = format!("/api/runbooks/{}", runbook.id);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(RunbookBody::from(runbook)),
+    )
+        .into_response()
+}
+
+/// Creates a runbook.
 #[utoipa::path(post, path = "/runbooks", tag = TAG, request_body = CreateRunbook, responses(
     (status = 201, description = "The new runbook.", body = RunbookBody,
         headers(("Location" = String, description = "The new runbook's address."))),
-    (status = 404, description = "No session has the id of `from_session`.", body = ProblemDetails, content_type = "application/problem+json"),
 ))]
 #[tracing::instrument(skip_all)]
 async fn create_runbook(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
-    crate::http::extract::ApiJson(body): crate::http::extract::ApiJson<CreateRunbook>,
+    ApiJson(body): ApiJson<CreateRunbook>,
 ) -> Result<Response, ApiError> {
-    let runbook = match body.from_session {
-        Some(session) => {
-            if body.steps.is_some() || body.problem.is_some() {
-                return Err(ValidationErrors::single(
-                    "from_session",
-                    "give either from_session or steps and problem, not both",
-                )
-                .into());
-            }
-            let name = body.name.as_deref().unwrap_or_default();
-            state
-                .sessions
-                .save_plan_as_runbook(&actor, session, name)
-                .await?
-        }
-        None => {
-            let steps = body.steps.unwrap_or_default();
-            let draft = RunbookDraft::parse(body.name.as_deref(), body.problem.as_deref(), &steps)?;
-            state.sessions.create_runbook(&actor, draft, None).await?
-        }
-    };
-    let location = format!("/api/runbooks/{}", runbook.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(RunbookBody::from(&runbook)),
-    )
-        .into_response())
+    let draft = RunbookDraft::parse(body.name.as_deref(), body.problem.as_deref(), &body.steps)?;
+    let runbook = state.sessions.create_runbook(&actor, draft, None).await?;
+    Ok(created(&runbook))
+}
+
+/// Saves a session's plan (its steps, in order) and problem as a new runbook.
+#[utoipa::path(post, path = "/sessions/{id}/runbook", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), request_body = SavePlan, responses(
+    (status = 201, description = "The new runbook.", body = RunbookBody,
+        headers(("Location" = String, description = "The new runbook's address."))),
+    (status = 404, description = "No session has this id.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 422, description = "The name is invalid, or the session has no plan to save.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
+#[tracing::instrument(skip_all, fields(session = %id))]
+async fn save_plan_as_runbook(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SavePlan>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let name = body.name.as_deref().unwrap_or_default();
+    let runbook = state
+        .sessions
+        .save_plan_as_runbook(&actor, id, name)
+        .await?;
+    Ok(created(&runbook))
 }
 
 /// One runbook, retired or not.
@@ -230,7 +246,7 @@ async fn update_runbook(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
-    crate::http::extract::ApiJson(body): crate::http::extract::ApiJson<UpdateRunbook>,
+    ApiJson(body): ApiJson<UpdateRunbook>,
 ) -> Result<Response, ApiError> {
     let id = parse_runbook_id(&id)?;
     let draft = RunbookDraft::parse(body.name.as_deref(), body.problem.as_deref(), &body.steps)?;

@@ -48,12 +48,12 @@ async fn solved_session(app: &TestApp) -> String {
 }
 
 async fn create_runbook(app: &TestApp, client: &reqwest::Client, body: Value) -> Value {
-    let response = client
-        .post(app.url("/api/runbooks"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    create_at(app, client, "/api/runbooks", body).await
+}
+
+/// POSTs `body` to `path`, expecting a new runbook at its `Location`.
+async fn create_at(app: &TestApp, client: &reqwest::Client, path: &str, body: Value) -> Value {
+    let response = client.post(app.url(path)).json(&body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()["location"].to_str().unwrap().to_string();
     let runbook: Value = response.json().await.unwrap();
@@ -67,10 +67,11 @@ async fn create_runbook(app: &TestApp, client: &reqwest::Client, body: Value) ->
 async fn a_plan_saved_as_a_runbook_starts_a_new_session_with_the_same_steps(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let session = solved_session(&app).await;
-    let runbook = create_runbook(
+    let runbook = create_at(
         &app,
         &app.client,
-        json!({ "name": "  VPN rekey mismatch ", "from_session": session }),
+        &format!("/api/sessions/{session}/runbook"),
+        json!({ "name": "  VPN rekey mismatch " }),
     )
     .await;
     assert_eq!(runbook["name"], "VPN rekey mismatch");
@@ -245,18 +246,14 @@ async fn invalid_runbooks_are_refused_naming_every_field(backend: Backend) {
 
     // A session without a plan has nothing to save.
     let empty = app.create("Nothing planned", &[]).await;
-    let response = app
-        .post_json(
-            "/api/runbooks",
-            &json!({ "name": "Empty", "from_session": empty["id"] }),
-        )
-        .await;
+    let path = format!("/api/sessions/{}/runbook", empty["id"].as_str().unwrap());
+    let response = app.post_json(&path, &json!({ "name": "Empty" })).await;
     let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(body["errors"][0]["field"], "steps");
     let response = app
         .post_json(
-            "/api/runbooks",
-            &json!({ "name": "Ghost", "from_session": "0190f1c4-0000-7000-8000-000000000000" }),
+            "/api/sessions/0190f1c4-0000-7000-8000-000000000000/runbook",
+            &json!({ "name": "Ghost" }),
         )
         .await;
     problem(response, StatusCode::NOT_FOUND).await;
