@@ -116,6 +116,10 @@ pub struct RefLine {
     pub class: &'static str,
     pub y: String,
     pub label: String,
+    /// Where the label sits: the median's on the left, the 90th
+    /// percentile's on the right, so they never overlap when close.
+    pub label_x: String,
+    pub label_class: &'static str,
 }
 
 /// Vertical bars over the weeks of a report, with a value axis.
@@ -289,13 +293,15 @@ pub fn time_chart(report: &Report) -> (WeekChart, DurationUnit) {
             height: n(scale.y(0.0) - top),
         });
     }
-    for (value, class, name) in [
-        (ttc.median_seconds, "line-median", "median"),
-        (ttc.p90_seconds, "line-p90", "90th percentile"),
+    for (value, class, name, label_x, label_class) in [
+        (ttc.median_seconds, "line-median", "median", PLOT_LEFT + 4.0, "chart-line-label label-start"),
+        (ttc.p90_seconds, "line-p90", "90th percentile", PLOT_RIGHT, "chart-line-label"),
     ] {
         if let Some(seconds) = value {
             chart.lines.push(RefLine {
                 class,
+                label_x: n(label_x),
+                label_class,
                 y: n(scale.y(seconds / unit.seconds)),
                 label: format!(
                     "{name} {}{}",
