@@ -314,3 +314,20 @@ document.addEventListener("click", (e) => {
     button.focus();
   }
 });
+
+// New session's runbook chooser: the list narrows as the engineer types (the
+// Filter button asks the server the same without script).
+document.addEventListener("input", (e) => {
+  const field = e.target.closest?.("[data-runbook-filter]");
+  if (!field) return;
+  const words = field.value.toLowerCase().split(/\s+/).filter(Boolean);
+  const options = document.querySelectorAll("[data-runbook-options] li");
+  let shown = 0;
+  for (const option of options) {
+    const match = words.every((w) => option.dataset.key.includes(w));
+    option.hidden = !match;
+    if (match) shown += 1;
+  }
+  const none = document.querySelector("[data-runbook-none]");
+  if (none) none.hidden = shown > 0 || options.length === 0;
+});

@@ -7,6 +7,8 @@ mod duration;
 mod event;
 mod list;
 mod outcome;
+mod report;
+mod runbook;
 mod session;
 mod throttle;
 mod validation;
@@ -19,6 +21,10 @@ pub use duration::human_duration;
 pub use event::{Event, EventKind, Surface};
 pub use list::{Cursor, ListQuery, ListQueryError, Page, SearchTerms};
 pub use outcome::{Outcome, OutcomeKind};
+pub use report::{
+    CustomerRow, OutcomeCount, Report, ReportQuery, ReportRows, TimeToClose, WeekRow, monday_of,
+};
+pub use runbook::{Runbook, RunbookDraft, RunbookQuery};
 pub use session::{Session, Status, Step};
 pub use throttle::{Attempt, Throttle, ThrottlePolicy};
 pub use validation::{

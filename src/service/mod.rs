@@ -6,6 +6,8 @@ mod auto_close;
 mod clock;
 mod error;
 mod webhooks;
+mod reports;
+mod runbooks;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub use webhooks::{
     DELIVERIES_SHOWN, DeliveryWorker, RenderPayload, SECRET_PREFIX, SIGNATURE_PREFIX, WebhookError,
     WebhookService, WebhookSettings, sign,
 };
+pub use runbooks::RunbookError;
 
 #[derive(Clone)]
 pub struct SessionService {

@@ -16,6 +16,8 @@
 
 mod accounts;
 mod postgres;
+mod reports;
+mod runbooks;
 mod sqlite;
 mod webhooks;
 
@@ -29,6 +31,8 @@ use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Ste
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use postgres::PostgresStore;
+pub use reports::ReportStore;
+pub use runbooks::RunbookStore;
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use webhooks::{AttemptResult, EXCERPT_CHARS, WebhookStore};
@@ -123,8 +127,10 @@ fn unavailable_code(code: &str) -> bool {
     }
 }
 
+/// Runbooks and reports live beside the sessions, in the same database and
+/// through the same connections.
 #[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
+pub trait SessionStore: RunbookStore + ReportStore + Send + Sync + 'static {
     /// Stores a new session with its steps and its `created` event.
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError>;
 

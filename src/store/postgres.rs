@@ -2,6 +2,9 @@
 //! Casebook processes can share one database; the conditional writes keep
 //! races to exactly one winner across processes.
 
+mod reports;
+mod runbooks;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

@@ -14,6 +14,7 @@ mod cli;
 mod deploy;
 mod durability;
 mod faults;
+mod knowledge;
 mod limits;
 mod openapi;
 mod operations;

@@ -168,6 +168,7 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
         auth: Some(auth.clone()),
     };
     let deep = cursor_at_depth(server, 2_000, &auth).await?;
+    let year_ago = (chrono::Utc::now() - chrono::TimeDelta::days(365)).date_naive();
     let completes: Vec<String> = seeded
         .active
         .iter()
@@ -197,6 +198,13 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
             "GET /api/sessions?q=disk+full",
             "/api/sessions?q=disk+full".into(),
         ),
+        // Reports: every figure computed by the database over the range.
+        get("GET /api/reports (90 days)", "/api/reports".into()),
+        get(
+            "GET /api/reports (a year, one customer)",
+            format!("/api/reports?from={year_ago}&customer=Globex"),
+        ),
+        get("GET /reports (page, 90 days)", "/reports".into()),
         Case {
             name: "POST /api/sessions/{id}/complete",
             method: Method::POST,

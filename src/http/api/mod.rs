@@ -5,6 +5,8 @@ mod bodies;
 mod export;
 mod me;
 mod outcomes;
+mod reports;
+mod runbooks;
 mod schema;
 mod sessions;
 mod timestamp;
@@ -18,6 +20,7 @@ use axum::{Extension, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use reports::ReportParams;
 pub use schema::StatusSchema;
 pub use webhook::render as webhook_payload;
 
@@ -41,7 +44,9 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(export::router())
         .merge(sessions::router())
         .merge(outcomes::router())
-        .merge(me::router());
+        .merge(me::router())
+        .merge(runbooks::router())
+        .merge(reports::router());
     let mut router = OpenApiRouter::new().nest("/api", api);
     schema::complete(router.get_openapi_mut());
     webhook::describe(router.get_openapi_mut());

@@ -93,6 +93,13 @@ pub enum PageError {
     /// An admin page (webhooks) asked for by someone who is not one.
     #[error("admins only")]
     AdminOnly,
+    /// Anything else the page refuses, worded by the page (runbooks, reports).
+    #[error("{heading}: {message}")]
+    Refused {
+        status: StatusCode,
+        heading: &'static str,
+        message: String,
+    },
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -137,6 +144,11 @@ impl IntoResponse for PageError {
                 "Admins only",
                 "Only an admin can see and change this page.".to_string(),
             ),
+            PageError::Refused {
+                status,
+                heading,
+                message,
+            } => (*status, *heading, message.clone()),
             PageError::Unavailable(error) => {
                 tracing::warn!(error = ?error, "database unavailable");
                 (

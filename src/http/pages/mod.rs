@@ -2,10 +2,13 @@
 
 mod account;
 mod assets;
+mod charts;
 mod filters;
 mod history;
 mod layout;
 mod prepare;
+mod reports;
+mod runbooks;
 mod session;
 mod view;
 mod webhooks;
@@ -59,6 +62,18 @@ pub fn router() -> Router<AppState> {
         .route("/admin/webhooks", get(webhooks::list).post(webhooks::add))
         .route("/admin/webhooks/{id}", get(webhooks::details))
         .route("/admin/webhooks/{id}/disable", post(webhooks::disable))
+        // Runbooks: the list, one runbook, a new one, a session's plan saved as one.
+        .route("/runbooks", get(runbooks::list).post(runbooks::create))
+        .route("/runbooks/new", get(runbooks::new_form))
+        .route("/runbooks/{id}", get(runbooks::show).post(runbooks::update))
+        .route("/runbooks/{id}/retire", post(runbooks::retire))
+        .route("/sessions/{id}/runbook", post(runbooks::save_plan))
+        // Reports: the page and the CSV of each of its tables.
+        .route("/reports", get(reports::page))
+        .route("/reports/outcomes.csv", get(reports::outcomes_csv))
+        .route("/reports/weeks.csv", get(reports::weeks_csv))
+        .route("/reports/time.csv", get(reports::time_csv))
+        .route("/reports/customers.csv", get(reports::customers_csv))
         .route("/assets/{file}", get(assets::serve))
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -4,14 +4,15 @@
 //! edits in place when it runs.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use serde::Deserialize;
 
 use super::layout::{Layout, PageError, render};
-use crate::domain::{NewSession, Surface, ValidationErrors};
+use crate::domain::{NewSession, RunbookQuery, Surface, ValidationErrors};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -42,6 +43,35 @@ struct PreparePage {
     form: PrepareForm,
     rows: Vec<StepRow>,
     errors: ValidationErrors,
+    runbooks: RunbookChooser,
+}
+
+/// The runbooks New session offers; choosing one (a plain link, so it works
+/// without script) fills the plan and the problem.
+#[derive(Default)]
+struct RunbookChooser {
+    /// What the list is filtered by.
+    q: String,
+    options: Vec<RunbookOption>,
+    /// The runbook the form was filled from.
+    chosen: Option<String>,
+}
+
+struct RunbookOption {
+    id: String,
+    name: String,
+    /// The name lowercased, for app.js to filter by as the engineer types.
+    key: String,
+    steps: usize,
+}
+
+/// `/sessions/new?runbook=<id>` fills the form from a runbook;
+/// `runbook_q` filters the runbooks offered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FormParams {
+    runbook: String,
+    runbook_q: String,
 }
 
 impl PreparePage {
@@ -61,6 +91,7 @@ impl PreparePage {
             form,
             rows,
             errors,
+            runbooks: RunbookChooser::default(),
         }
     }
 
@@ -87,16 +118,47 @@ fn sentence(message: &str) -> String {
     }
 }
 
-pub async fn form(Viewer(viewer): Viewer) -> Result<Response, PageError> {
-    let form = PrepareForm {
+pub async fn form(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    query: Result<Query<FormParams>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let p = query.map(|Query(p)| p).unwrap_or_default();
+    let mut form = PrepareForm {
         steps: vec![String::new()],
         ..PrepareForm::default()
     };
-    render(&PreparePage::new(
-        form,
-        ValidationErrors::default(),
-        &viewer,
-    ))
+    let mut chosen = None;
+    if let Ok(id) = uuid::Uuid::parse_str(p.runbook.trim()) {
+        // An unknown or retired runbook leaves the form empty, as it was.
+        if let Ok(runbook) = state.sessions.runbook(id).await {
+            if !runbook.is_retired() {
+                form.problem = runbook.problem;
+                form.steps = runbook.steps;
+                chosen = Some(runbook.name);
+            }
+        }
+    }
+    let query = RunbookQuery::parse(Some(&p.runbook_q), None, None).unwrap_or_default();
+    let options = state
+        .sessions
+        .runbooks(&query)
+        .await?
+        .into_iter()
+        .map(|r| RunbookOption {
+            id: r.id.to_string(),
+            key: r.name.to_lowercase(),
+            name: r.name,
+            steps: r.steps.len(),
+        })
+        .collect();
+    let mut page = PreparePage::new(form, ValidationErrors::default(), &viewer);
+    page.runbooks = RunbookChooser {
+        q: p.runbook_q,
+        options,
+        chosen,
+    };
+    render(&page)
 }
 
 /// What a press of one of the form's buttons asks for.

@@ -4,6 +4,8 @@
 
 mod database;
 mod wal;
+mod reports;
+mod runbooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -516,6 +518,7 @@ mod tests {
             include_str!("../../../migrations/sqlite/0001_sessions.sql"),
             include_str!("../../../migrations/sqlite/0002_accounts.sql"),
             include_str!("../../../migrations/sqlite/0003_operations.sql"),
+            include_str!("../../../migrations/sqlite/0008_runbooks.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

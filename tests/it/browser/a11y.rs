@@ -48,7 +48,7 @@ pub(super) async fn violations(page: &Page, axe: &str) -> Vec<Value> {
 
 /// A database with a realistic history: the demo data, in every status and
 /// outcome.
-async fn demo_db() -> TestDb {
+pub(super) async fn demo_db() -> TestDb {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = casebook::store::connect(&db.url).await.unwrap();
     casebook::demo::seed(store.clone()).await.unwrap();

@@ -8,6 +8,8 @@ mod demo;
 mod history;
 mod hostile;
 mod http;
+mod reports;
+mod runbooks;
 mod safety;
 mod webhooks;
 mod workspace;

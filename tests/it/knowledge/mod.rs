@@ -1,0 +1,4 @@
+//! What the team has learned: runbooks and reports.
+
+mod reports;
+mod runbooks;
