@@ -65,6 +65,17 @@ pub struct Metrics {
     pool_idle: Family<PoolLabels, Gauge>,
     auto_close_runs: Counter,
     auto_close_last_run: Gauge,
+    streams: StreamMetrics,
+}
+
+/// The live streams of `GET /api/stream`.
+#[derive(Default)]
+struct StreamMetrics {
+    open: Gauge,
+    opened: Counter,
+    dropped: Counter,
+    refused: Counter,
+    listening: Gauge,
 }
 
 impl Default for Metrics {
@@ -135,7 +146,34 @@ impl Metrics {
             "When this process last ran the stale-session policy (Unix time; 0: never)",
             auto_close_last_run.clone(),
         );
+        let streams = StreamMetrics::default();
+        registry.register(
+            "streams_open",
+            "Live streams open now",
+            streams.open.clone(),
+        );
+        registry.register(
+            "streams_opened",
+            "Live streams opened since the process started",
+            streams.opened.clone(),
+        );
+        registry.register(
+            "streams_dropped",
+            "Live streams ended because their client fell too far behind (it reconnects)",
+            streams.dropped.clone(),
+        );
+        registry.register(
+            "streams_refused",
+            "Live streams refused because --max-streams were open",
+            streams.refused.clone(),
+        );
+        registry.register(
+            "change_listener_connected",
+            "1 while changes made by other processes reach this one (always on SQLite), else 0",
+            streams.listening.clone(),
+        );
         Self {
+            streams,
             registry,
             requests,
             latency,
@@ -180,6 +218,27 @@ impl Metrics {
     pub fn count_auto_close_run(&self, at: DateTime<Utc>) {
         self.auto_close_runs.inc();
         self.auto_close_last_run.set(at.timestamp());
+    }
+
+    pub fn stream_opened(&self) {
+        self.streams.open.inc();
+        self.streams.opened.inc();
+    }
+
+    pub fn stream_closed(&self) {
+        self.streams.open.dec();
+    }
+
+    pub fn stream_dropped(&self) {
+        self.streams.dropped.inc();
+    }
+
+    pub fn stream_refused(&self) {
+        self.streams.refused.inc();
+    }
+
+    pub fn set_change_listener(&self, connected: bool) {
+        self.streams.listening.set(i64::from(connected));
     }
 
     /// The text exposition, with the values read at scrape time (sessions by

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use crate::config::{Limits, Settings};
 use crate::http::{self, AppState, MetricsAccess};
 use crate::metrics::Metrics;
-use crate::service::{AccountService, AutoClose, SessionService, SystemClock};
+use crate::service::{AccountService, AutoClose, Live, SessionService, SystemClock};
 use crate::store::{self, SessionStore};
 use crate::summary::OpenAiSummarizer;
 
@@ -28,6 +28,7 @@ pub struct Application {
     accounts: AccountService,
     limits: Limits,
     auto_close: Option<AutoClose>,
+    live: Live,
 }
 
 impl Application {
@@ -40,7 +41,10 @@ impl Application {
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(stores.accounts, clock.clone());
         let metrics = Metrics::shared();
-        let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
+        let live = Live::new(store.clone(), stores.changes);
+        let mut service = SessionService::new(store.clone(), clock)
+            .with_metrics(metrics.clone())
+            .with_live(live.clone());
         if let Some(llm) = &settings.llm {
             tracing::info!(model = %llm.model, url = %llm.base_url, "summaries by an OpenAI-compatible endpoint");
             service = service.with_summarizer(Arc::new(OpenAiSummarizer::new(llm.clone())?));
@@ -51,7 +55,8 @@ impl Application {
         });
         let access = MetricsAccess::new(settings.metrics_token.as_deref());
         let state = AppState::new(service, accounts.clone(), settings.secure_cookies)
-            .with_metrics(metrics, access);
+            .with_metrics(metrics, access)
+            .with_max_streams(settings.limits.max_streams);
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -62,6 +67,7 @@ impl Application {
             accounts,
             limits: settings.limits,
             auto_close,
+            live,
         })
     }
 
@@ -94,8 +100,16 @@ impl Application {
         }
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
         let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
+        let feed = self.live.start();
+        let live = self.live;
+        // Open streams end when shutdown begins, or they would hold it up.
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
+        };
         serve(self.listener, self.router, &self.limits, shutdown).await;
         purger.abort();
+        feed.abort();
         if let Some(task) = auto_close {
             task.abort();
         }

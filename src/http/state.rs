@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use crate::metrics::Metrics;
 use crate::service::{AccountService, SessionService};
 
@@ -16,6 +18,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// One permit per live stream that may be open (`--max-streams`).
+    pub streams: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -26,6 +30,15 @@ impl AppState {
             secure_cookies,
             metrics: Metrics::shared(),
             metrics_access: MetricsAccess::default(),
+            streams: Arc::new(Semaphore::new(crate::config::Limits::default().max_streams)),
+        }
+    }
+
+    /// At most `max` live streams open at once.
+    pub fn with_max_streams(self, max: usize) -> Self {
+        Self {
+            streams: Arc::new(Semaphore::new(max)),
+            ..self
         }
     }
 

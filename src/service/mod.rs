@@ -5,6 +5,7 @@ mod accounts;
 mod auto_close;
 mod clock;
 mod error;
+mod live;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use accounts::{
 pub use auto_close::{AutoClose, AutoCloseRun};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Conflict, ServiceError};
+pub use live::{BACKLOG, Live, Replay, STREAM_BUFFER, SessionChange};
 
 #[derive(Clone)]
 pub struct SessionService {
@@ -33,6 +35,8 @@ pub struct SessionService {
     summarizer: Arc<dyn Summarizer>,
     /// Where closures are counted; none outside a server (seeding, tools).
     metrics: Option<Arc<Metrics>>,
+    /// Where changes are announced to live streams; none outside a server.
+    live: Option<Live>,
 }
 
 impl SessionService {
@@ -42,7 +46,20 @@ impl SessionService {
             clock,
             summarizer: Arc::new(LocalSummarizer),
             metrics: None,
+            live: None,
         }
+    }
+
+    /// Every change is announced to `live`'s streams.
+    pub fn with_live(self, live: Live) -> Self {
+        Self {
+            live: Some(live),
+            ..self
+        }
+    }
+
+    pub fn live(&self) -> Option<&Live> {
+        self.live.as_ref()
     }
 
     /// Closures are counted in `metrics`.
@@ -110,6 +127,7 @@ impl SessionService {
         };
         let event = self.event(session.id, actor, via, EventKind::Created);
         self.store.insert(&session, &event).await?;
+        self.announce();
         Ok(session)
     }
 
@@ -304,7 +322,8 @@ impl SessionService {
                 return Err(ServiceError::Forbidden { owner });
             }
         }
-        self.store
+        let session = self
+            .store
             .apply(id, &change, event)
             .await
             .map_err(|e| match e {
@@ -314,7 +333,16 @@ impl SessionService {
                     current,
                 }),
                 other => other.into(),
-            })
+            })?;
+        self.announce();
+        Ok(session)
+    }
+
+    /// Every change passes here once committed; returns at once (see `live`).
+    fn announce(&self) {
+        if let Some(live) = &self.live {
+            live.written();
+        }
     }
 
     fn event(&self, session_id: Uuid, actor: &Actor, via: Surface, kind: EventKind) -> Event {

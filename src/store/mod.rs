@@ -15,6 +15,7 @@
 //! row it locks and returns it; the event is stored with that time.
 
 mod accounts;
+mod changes;
 mod postgres;
 mod sqlite;
 
@@ -27,6 +28,7 @@ use uuid::Uuid;
 use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Step};
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
+pub use changes::{Announcement, ChangeLog, ChangeRef};
 pub use postgres::PostgresStore;
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::SqliteStore;
@@ -211,15 +213,18 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
 pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub accounts: Arc<dyn AccountStore>,
+    /// The timeline as a feed of changes, for live streams.
+    pub changes: Arc<dyn ChangeLog>,
 }
 
 /// Like [`connect`], for callers that need the account store as well.
 pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
-    fn both<S: SessionStore + AccountStore>(store: S) -> Stores {
+    fn both<S: SessionStore + AccountStore + ChangeLog>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             sessions: store.clone(),
-            accounts: store,
+            accounts: store.clone(),
+            changes: store,
         }
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -15,6 +15,7 @@ mod deploy;
 mod durability;
 mod faults;
 mod limits;
+mod live;
 mod openapi;
 mod operations;
 mod process;
