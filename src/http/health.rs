@@ -25,7 +25,11 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         .ping()
         .await
         .map_err(ApiError::from_store)?;
-    if state.sessions.live().is_some_and(|live| !live.is_listening()) {
+    if state
+        .sessions
+        .live()
+        .is_some_and(|live| !live.is_listening())
+    {
         return Err(ApiError::NotListening);
     }
     Ok(Json(json!({ "status": "ready" })))

@@ -153,7 +153,10 @@ async fn listen(pool: sqlx::PgPool, sender: mpsc::Sender<Announcement>) {
                             }
                         };
                         let Some(change) = parse(notification.payload()) else {
-                            tracing::warn!(payload = notification.payload(), "unreadable change announcement");
+                            tracing::warn!(
+                                payload = notification.payload(),
+                                "unreadable change announcement"
+                            );
                             continue;
                         };
                         if sender.send(Announcement::Changed(change)).await.is_err() {

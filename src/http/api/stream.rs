@@ -81,9 +81,8 @@ async fn stream(
         },
         Some(Err(_)) => live.unknown_id().await.map_err(ApiError::from_store)?,
     };
-    let mut pending = VecDeque::from([Event::default()
-        .retry(RECONNECT_AFTER)
-        .comment("connected")]);
+    let mut pending =
+        VecDeque::from([Event::default().retry(RECONNECT_AFTER).comment("connected")]);
     let mut replayed = HashMap::new();
     match replay {
         Replay::Changes(changes) => {

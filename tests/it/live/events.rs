@@ -72,7 +72,8 @@ impl EventStream {
                 }
             }
             let chunk = self.response.chunk().await.ok()??;
-            self.buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
         }
     }
 }

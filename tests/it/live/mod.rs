@@ -68,7 +68,10 @@ async fn every_kind_of_change_sends_one_session_event(backend: Backend) {
     let changes = [
         ("/start".to_string(), Value::Null),
         ("/notes".to_string(), json!({ "text": "Found old logs" })),
-        (format!("/steps/{step}/check"), json!({ "finding": "95% used" })),
+        (
+            format!("/steps/{step}/check"),
+            json!({ "finding": "95% used" }),
+        ),
         (format!("/steps/{step}/uncheck"), Value::Null),
         ("/complete".to_string(), json!({ "outcome": "resolved" })),
         ("/summary".to_string(), Value::Null),
@@ -87,7 +90,11 @@ async fn every_kind_of_change_sends_one_session_event(backend: Backend) {
         } else {
             app.post_json(&url, &body).await
         };
-        assert!(response.status().is_success(), "POST {url}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "POST {url}: {}",
+            response.status()
+        );
         let event = stream
             .next_session_where(Duration::from_secs(5), |s| s["id"] == id.as_str())
             .await
@@ -98,7 +105,10 @@ async fn every_kind_of_change_sends_one_session_event(backend: Backend) {
         last_id = seq;
     }
     assert!(
-        stream.next_within(Duration::from_millis(300)).await.is_none(),
+        stream
+            .next_within(Duration::from_millis(300))
+            .await
+            .is_none(),
         "one event per change, no more"
     );
 }
@@ -178,7 +188,10 @@ async fn streams_past_the_limit_are_refused_with_503_and_counted(backend: Backen
     assert_eq!(body["type"], "/problems/too-many-streams");
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("casebook_streams_open 2"), "{metrics}");
-    assert!(metrics.contains("casebook_streams_refused_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("casebook_streams_refused_total 1"),
+        "{metrics}"
+    );
 
     // A stream that ends gives its place back.
     drop(first);
@@ -188,7 +201,10 @@ async fn streams_past_the_limit_are_refused_with_503_and_counted(backend: Backen
         if response.status() == StatusCode::OK {
             break;
         }
-        assert!(Instant::now() < deadline, "the closed stream's place is free again");
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place is free again"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

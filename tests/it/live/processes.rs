@@ -72,12 +72,8 @@ async fn a_change_through_one_process_reaches_a_stream_on_another() {
         .json()
         .await
         .unwrap();
-    let mut on_a = EventStream::open(
-        &client,
-        &format!("{}/api/stream", a.base_url),
-        Some(&last),
-    )
-    .await;
+    let mut on_a =
+        EventStream::open(&client, &format!("{}/api/stream", a.base_url), Some(&last)).await;
     let replayed = on_a
         .next_session_where(Duration::from_secs(2), |s| s["id"] == later["id"])
         .await;
