@@ -81,16 +81,22 @@ function shown(card) {
   return !status || card.dataset.status === status;
 }
 
-// Replaces a card with the server's fresh rendering of it.
-async function refreshCard(id) {
+// The server's rendering of a card, and whether it passes the page's filters.
+async function fetchCard(id) {
   const query = new URLSearchParams(location.search);
   for (const key of ["cursor", "closed", "reopened"]) query.delete(key);
   const res = await fetch(`/sessions/${id}/card?${query}`);
-  const old = document.getElementById(`s-${id}`);
-  if (!res.ok || !old) return null;
+  if (!res.ok) return {};
   const template = document.createElement("template");
   template.innerHTML = await res.text();
-  const fresh = template.content.firstElementChild;
+  return { fresh: template.content.firstElementChild, belongs: res.headers.get("Casebook-Filter") !== "no-match" };
+}
+
+// Replaces a card with the server's fresh rendering of it.
+async function refreshCard(id) {
+  const { fresh } = await fetchCard(id);
+  const old = document.getElementById(`s-${id}`);
+  if (!fresh || !old) return null;
   fresh.hidden = !shown(fresh);
   old.replaceWith(fresh);
   setup(fresh);
@@ -331,3 +337,83 @@ document.addEventListener("input", (e) => {
   const none = document.querySelector("[data-runbook-none]");
   if (none) none.hidden = shown > 0 || options.length === 0;
 });
+// Live pages: changes made elsewhere (a colleague, another tab, the API)
+// arrive over GET /api/stream and are shown as the server renders them. The
+// history page swaps in the changed card, adds a new one that passes its
+// filters and removes one that no longer does; the details and workspace
+// pages re-read the parts of the page nobody is using.
+const liveList = document.querySelector("[data-live-list]");
+const liveSession = document.querySelector("[data-live-session]")?.dataset.liveSession;
+
+// The card's Close popover was open when the session was closed elsewhere:
+// it closes, and the toast says by whom, as what, and what was not saved.
+function closedUnderneath(pop, s) {
+  const typed = [pop.outcome.value && pop.outcome.selectedOptions[0].text, pop.outcome_notes.value.trim()];
+  pop.hidePopover();
+  const lost = typed.some(Boolean) ? ` Not saved: ${typed.filter(Boolean).join(", ")}.` : "";
+  toast(`${s.completed_by ?? "Someone"} closed “${s.title}” as ${s.outcome_label ?? s.status}.${lost}`, { error: true });
+}
+
+async function liveCard(s) {
+  const old = document.getElementById(`s-${s.id}`);
+  // Only a session newer than the first card belongs at the top; ids are
+  // UUIDv7, so they sort by creation time.
+  const first = liveList.querySelector(".card");
+  if (!old && first && `s-${s.id}` < first.id) return;
+  const pop = document.getElementById(`p-${s.id}`);
+  const open = pop?.matches(":popover-open");
+  // This page's own close is on its way, or the session is still open for
+  // what is being typed: leave the card as it is.
+  if (open && (pop.querySelector("[aria-busy=true]") || s.status === "active")) return;
+  const { fresh, belongs } = await fetchCard(s.id);
+  if (!fresh) return;
+  if (open) closedUnderneath(pop, s);
+  const current = document.getElementById(`s-${s.id}`);
+  if (!belongs) return current?.remove();
+  // Unchanged (this page's own change, say): keep it, and the focus in it.
+  if (current?.textContent === fresh.textContent) return;
+  if (current) current.replaceWith(fresh);
+  else liveList.prepend(fresh), document.querySelector(".empty")?.remove();
+  setup(fresh);
+}
+
+// Someone is using this part of the page: focus is in it, or a field in it
+// holds what they typed or chose.
+const edited = (f) => f.tagName === "SELECT" ? [...f.options].some((o) => o.selected !== o.defaultSelected) : f.value !== f.defaultValue;
+const inUse = (el) => el.contains(document.activeElement) || [...el.querySelectorAll("input, textarea, select")].some(edited);
+
+// Puts the server's fresh rendering in place of `now`, except the parts in
+// use: those stay, and what is around them is updated.
+function merge(now, next) {
+  if (!inUse(now)) return now.replaceWith(document.importNode(next, true));
+  const [a, b] = [now.children, next.children];
+  if (a.length !== b.length) return;
+  [...a].forEach((el, i) => {
+    if (!inUse(el)) el.replaceWith(document.importNode(b[i], true));
+    else if (el.tagName === b[i].tagName && el.className === b[i].className) merge(el, b[i]);
+  });
+}
+
+async function liveRegions() {
+  const res = await fetch(location.pathname);
+  const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("main");
+  if (res.ok && fresh) merge(document.getElementById("main"), fresh);
+  outcomeForms().forEach(syncOutcomeForm);
+}
+
+if ((liveList || liveSession) && window.EventSource) {
+  // One change at a time, in the order they happened.
+  let queue = Promise.resolve();
+  const later = (work) => { queue = queue.then(work).catch(() => {}); };
+  const stream = new EventSource("/api/stream");
+  stream.addEventListener("session", (e) => {
+    const s = JSON.parse(e.data);
+    if (liveList) later(() => liveCard(s));
+    else if (s.id === liveSession) later(liveRegions);
+  });
+  // More changed while disconnected than the server replays.
+  stream.addEventListener("reload", () => {
+    if (liveSession) later(liveRegions);
+    else if (!document.querySelector(".pop:popover-open")) location.reload();
+  });
+}

@@ -172,6 +172,12 @@ pub struct LimitArgs {
     /// connection is closed (slow clients cannot hold connections forever).
     #[arg(long, env = "CASEBOOK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
+
+    /// Live streams (`GET /api/stream`) open at once in this process; more
+    /// are refused with 503. They count neither against the concurrent
+    /// requests nor the request timeout.
+    #[arg(long, env = "CASEBOOK_MAX_STREAMS", default_value_t = 1000)]
+    pub max_streams: usize,
 }
 
 impl LimitArgs {
@@ -180,6 +186,7 @@ impl LimitArgs {
             request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             max_concurrent_requests: self.max_concurrent_requests.max(1),
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_streams: self.max_streams,
         }
     }
 }
@@ -190,6 +197,7 @@ pub struct Limits {
     pub request_timeout: Duration,
     pub max_concurrent_requests: usize,
     pub header_read_timeout: Duration,
+    pub max_streams: usize,
 }
 
 impl Default for Limits {
@@ -198,6 +206,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_concurrent_requests: 512,
             header_read_timeout: Duration::from_secs(10),
+            max_streams: 1000,
         }
     }
 }

@@ -75,6 +75,17 @@ pub struct Metrics {
     sqlite_wal_limit: Gauge,
     sqlite_checkpoint_lag: Gauge,
     webhook_attempts: Family<WebhookAttemptLabels, Counter>,
+    streams: StreamMetrics,
+}
+
+/// The live streams of `GET /api/stream`.
+#[derive(Default)]
+struct StreamMetrics {
+    open: Gauge,
+    opened: Counter,
+    dropped: Counter,
+    refused: Counter,
+    listening: Gauge,
 }
 
 impl Default for Metrics {
@@ -169,7 +180,34 @@ impl Metrics {
             "Webhook delivery attempts this process made, by result (delivered, retry, failed)",
             webhook_attempts.clone(),
         );
+        let streams = StreamMetrics::default();
+        registry.register(
+            "streams_open",
+            "Live streams open now",
+            streams.open.clone(),
+        );
+        registry.register(
+            "streams_opened",
+            "Live streams opened since the process started",
+            streams.opened.clone(),
+        );
+        registry.register(
+            "streams_dropped",
+            "Live streams ended because their client fell too far behind (it reconnects)",
+            streams.dropped.clone(),
+        );
+        registry.register(
+            "streams_refused",
+            "Live streams refused because --max-streams were open",
+            streams.refused.clone(),
+        );
+        registry.register(
+            "change_listener_connected",
+            "1 while changes made by other processes reach this one (always on SQLite), else 0",
+            streams.listening.clone(),
+        );
         Self {
+            streams,
             registry,
             requests,
             latency,
@@ -225,6 +263,27 @@ impl Metrics {
         self.webhook_attempts
             .get_or_create(&WebhookAttemptLabels { result })
             .inc();
+    }
+
+    pub fn stream_opened(&self) {
+        self.streams.open.inc();
+        self.streams.opened.inc();
+    }
+
+    pub fn stream_closed(&self) {
+        self.streams.open.dec();
+    }
+
+    pub fn stream_dropped(&self) {
+        self.streams.dropped.inc();
+    }
+
+    pub fn stream_refused(&self) {
+        self.streams.refused.inc();
+    }
+
+    pub fn set_change_listener(&self, connected: bool) {
+        self.streams.listening.set(i64::from(connected));
     }
 
     /// The text exposition, with the values read at scrape time (sessions by

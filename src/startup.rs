@@ -19,7 +19,7 @@ use crate::config::{Limits, Settings};
 use crate::http::{self, AppState, MetricsAccess, TrustedProxies};
 use crate::metrics::Metrics;
 use crate::service::{
-    AccountPolicy, AccountService, AutoClose, DeliveryWorker, SessionService, SystemClock,
+    AccountPolicy, AccountService, AutoClose, DeliveryWorker, Live, SessionService, SystemClock,
     WebhookService,
 };
 use crate::store::{self, SessionStore};
@@ -33,6 +33,7 @@ pub struct Application {
     limits: Limits,
     auto_close: Option<AutoClose>,
     deliveries: DeliveryWorker,
+    live: Live,
 }
 
 impl Application {
@@ -55,7 +56,10 @@ impl Application {
             http::webhook_payload,
         )?
         .with_metrics(metrics.clone());
-        let mut service = SessionService::new(store.clone(), clock).with_metrics(metrics.clone());
+        let live = Live::new(store.clone(), stores.changes);
+        let mut service = SessionService::new(store.clone(), clock)
+            .with_metrics(metrics.clone())
+            .with_live(live.clone());
         if let Some(llm) = &settings.llm {
             tracing::info!(model = %llm.model, url = %crate::summary::redacted_url(&llm.base_url), "summaries by an OpenAI-compatible endpoint");
             service = service.with_summarizer(Arc::new(OpenAiSummarizer::new(llm.clone())?));
@@ -70,7 +74,8 @@ impl Application {
             .with_trusted_proxies(TrustedProxies::new(
                 settings.security.trusted_proxies.clone(),
             ))
-            .with_webhooks(webhooks);
+            .with_webhooks(webhooks)
+            .with_max_streams(settings.limits.max_streams);
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -82,6 +87,7 @@ impl Application {
             limits: settings.limits,
             auto_close,
             deliveries,
+            live,
         })
     }
 
@@ -115,8 +121,16 @@ impl Application {
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
         let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
         let deliveries = tokio::spawn(self.deliveries.run());
+        let feed = self.live.start();
+        let live = self.live;
+        // Open streams end when shutdown begins, or they would hold it up.
+        let shutdown = async move {
+            shutdown.await;
+            live.close();
+        };
         serve(self.listener, self.router, &self.limits, shutdown).await;
         purger.abort();
+        feed.abort();
         if let Some(task) = auto_close {
             task.abort();
         }

@@ -6,6 +6,7 @@ mod change;
 mod duration;
 mod event;
 mod list;
+mod list_match;
 mod outcome;
 mod report;
 mod runbook;

@@ -34,6 +34,12 @@ pub enum ApiError {
     SummaryFailed(String),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// `--max-streams` live streams are open already.
+    #[error("too many live streams")]
+    TooManyStreams,
+    /// Other processes' changes do not reach this one's live streams now.
+    #[error("not listening for changes")]
+    NotListening,
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -106,7 +112,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SummaryFailed(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::TooManyStreams | ApiError::NotListening => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -184,6 +192,22 @@ impl ApiError {
                 "/problems/unavailable",
                 "Service unavailable",
                 "The database is unavailable; try again shortly.".into(),
+                Map::new(),
+            ),
+            ApiError::TooManyStreams => (
+                "/problems/too-many-streams",
+                "Too many live streams",
+                "This server has as many live streams open as it allows; try again shortly, \
+                 or another server."
+                    .into(),
+                Map::new(),
+            ),
+            ApiError::NotListening => (
+                "/problems/not-listening",
+                "Not listening for changes",
+                "Changes made through other Casebook processes do not reach this one now; \
+                 it is reconnecting to the database."
+                    .into(),
                 Map::new(),
             ),
             ApiError::Internal(_) => (

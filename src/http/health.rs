@@ -16,7 +16,8 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can do useful work: its database answers.
+/// The process can do useful work: its database answers, and other
+/// processes' changes reach its live streams.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state
         .sessions
@@ -24,5 +25,12 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         .ping()
         .await
         .map_err(ApiError::from_store)?;
+    if state
+        .sessions
+        .live()
+        .is_some_and(|live| !live.is_listening())
+    {
+        return Err(ApiError::NotListening);
+    }
     Ok(Json(json!({ "status": "ready" })))
 }

@@ -126,6 +126,9 @@ pub async fn scrape(State(state): State<AppState>, request: Request) -> Response
             .into_response();
         }
     }
+    if let Some(live) = state.sessions.live() {
+        state.metrics.set_change_listener(live.is_listening());
+    }
     match state.metrics.render(state.sessions.store().as_ref()).await {
         Ok(text) => {
             let mut response = text.into_response();

@@ -53,6 +53,20 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
             limits.max_concurrent_requests,
         ))
         .timeout(limits.request_timeout);
+    // Live streams stay open: outside the concurrency limit and the timeout
+    // (they have `--max-streams`), with the same sign-in and counting.
+    let streams = api::stream_router()
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state.clone())
+        .layer(CatchPanicLayer::custom(error::panic_response));
     Router::new()
         .merge(api::router())
         .merge(health::router())
@@ -79,6 +93,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(guard)
+        .merge(streams)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

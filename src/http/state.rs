@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use crate::metrics::Metrics;
 use crate::service::{AccountService, SessionService, WebhookService};
 
@@ -21,6 +23,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// Outbound webhooks (the admin pages); `None` where none are managed.
     pub webhooks: Option<WebhookService>,
+    /// One permit per live stream that may be open (`--max-streams`).
+    pub streams: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -33,6 +37,7 @@ impl AppState {
             metrics_access: MetricsAccess::default(),
             trusted_proxies: TrustedProxies::default(),
             webhooks: None,
+            streams: Arc::new(Semaphore::new(crate::config::Limits::default().max_streams)),
         }
     }
 
@@ -48,6 +53,14 @@ impl AppState {
     pub fn with_webhooks(self, webhooks: WebhookService) -> Self {
         Self {
             webhooks: Some(webhooks),
+            ..self
+        }
+    }
+
+    /// At most `max` live streams open at once.
+    pub fn with_max_streams(self, max: usize) -> Self {
+        Self {
+            streams: Arc::new(Semaphore::new(max)),
             ..self
         }
     }

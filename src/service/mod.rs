@@ -8,6 +8,7 @@ mod error;
 mod webhooks;
 mod reports;
 mod runbooks;
+mod live;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use webhooks::{
     WebhookService, WebhookSettings, sign,
 };
 pub use runbooks::RunbookError;
+pub use live::{BACKLOG, Live, Replay, STREAM_BUFFER, SessionChange};
 
 #[derive(Clone)]
 pub struct SessionService {
@@ -41,6 +43,8 @@ pub struct SessionService {
     summarizer: Arc<dyn Summarizer>,
     /// Where closures are counted; none outside a server (seeding, tools).
     metrics: Option<Arc<Metrics>>,
+    /// Where changes are announced to live streams; none outside a server.
+    live: Option<Live>,
 }
 
 impl SessionService {
@@ -50,7 +54,20 @@ impl SessionService {
             clock,
             summarizer: Arc::new(LocalSummarizer),
             metrics: None,
+            live: None,
         }
+    }
+
+    /// Every change is announced to `live`'s streams.
+    pub fn with_live(self, live: Live) -> Self {
+        Self {
+            live: Some(live),
+            ..self
+        }
+    }
+
+    pub fn live(&self) -> Option<&Live> {
+        self.live.as_ref()
     }
 
     /// Closures are counted in `metrics`.
@@ -118,6 +135,7 @@ impl SessionService {
         };
         let event = self.event(session.id, actor, via, EventKind::Created);
         self.store.insert(&session, &event).await?;
+        self.announce();
         Ok(session)
     }
 
@@ -312,7 +330,8 @@ impl SessionService {
                 return Err(ServiceError::Forbidden { owner });
             }
         }
-        self.store
+        let session = self
+            .store
             .apply(id, &change, event)
             .await
             .map_err(|e| match e {
@@ -322,7 +341,16 @@ impl SessionService {
                     current,
                 }),
                 other => other.into(),
-            })
+            })?;
+        self.announce();
+        Ok(session)
+    }
+
+    /// Every change passes here once committed; returns at once (see `live`).
+    fn announce(&self) {
+        if let Some(live) = &self.live {
+            live.written();
+        }
     }
 
     fn event(&self, session_id: Uuid, actor: &Actor, via: Surface, kind: EventKind) -> Event {

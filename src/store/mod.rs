@@ -15,6 +15,7 @@
 //! row it locks and returns it; the event is stored with that time.
 
 mod accounts;
+mod changes;
 mod postgres;
 mod reports;
 mod runbooks;
@@ -30,6 +31,7 @@ use uuid::Uuid;
 use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Step};
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
+pub use changes::{Announcement, ChangeLog, ChangeRef};
 pub use postgres::PostgresStore;
 pub use reports::ReportStore;
 pub use runbooks::RunbookStore;
@@ -237,6 +239,8 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub accounts: Arc<dyn AccountStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// The timeline as a feed of changes, for live streams.
+    pub changes: Arc<dyn ChangeLog>,
 }
 
 /// Like [`connect`], for callers that need the account store as well.
@@ -246,12 +250,13 @@ pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
 
 /// Like [`connect_all`], with the SQLite store's settings (ignored on PostgreSQL).
 pub async fn connect_all_with(url: &str, sqlite: SqliteOptions) -> anyhow::Result<Stores> {
-    fn both<S: SessionStore + AccountStore + WebhookStore>(store: S) -> Stores {
+    fn both<S: SessionStore + AccountStore + WebhookStore + ChangeLog>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
             sessions: store.clone(),
             accounts: store.clone(),
-            webhooks: store,
+            webhooks: store.clone(),
+            changes: store,
         }
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

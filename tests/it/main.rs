@@ -16,6 +16,7 @@ mod durability;
 mod faults;
 mod knowledge;
 mod limits;
+mod live;
 mod openapi;
 mod operations;
 mod process;

@@ -3,7 +3,7 @@
 //! a problem+json body for every error.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use casebook::domain::Outcome;
 use reqwest::{Method, StatusCode};
@@ -181,6 +181,8 @@ async fn every_operation_needs_the_bearer_token_and_every_error_is_a_problem() {
                 // The export is a file; every other answer is JSON.
                 let media: &[&str] = match (success, path.ends_with("/export")) {
                     (true, true) => &["application/x-ndjson", "text/csv"],
+                    // The live stream is Server-Sent Events.
+                    (true, false) if path == "/api/stream" => &["text/event-stream"],
                     (true, false) => &["application/json"],
                     (false, _) => &["application/problem+json"],
                 };
@@ -204,4 +206,74 @@ async fn every_operation_needs_the_bearer_token_and_every_error_is_a_problem() {
         problem["required"],
         serde_json::json!(["type", "title", "status", "detail"])
     );
+}
+
+/// openapi-spec-validator (PyPI), which `scripts/test` installs into
+/// target/test-deps; `None` where it is missing, which fails under CI=true.
+fn spec_validator() -> Option<PathBuf> {
+    let path = std::env::var_os("CASEBOOK_TEST_OPENAPI_VALIDATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/test-deps/openapi-spec-validator/bin/openapi-spec-validator")
+        });
+    if path.exists() {
+        return Some(path);
+    }
+    let message = format!(
+        "{} is missing: scripts/test installs openapi-spec-validator from PyPI into \
+         target/test-deps/openapi-spec-validator (or set CASEBOOK_TEST_OPENAPI_VALIDATOR)",
+        path.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    eprintln!("NOT CHECKED: {message}");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outside_validator_finds_the_served_document_valid() {
+    let Some(validator) = spec_validator() else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let served = app
+        .anonymous()
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &served).unwrap();
+    let output = tokio::process::Command::new(validator)
+        .args(["--errors", "all"])
+        .arg(&file)
+        .output()
+        .await
+        .expect("openapi-spec-validator runs");
+    let report = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && report.contains("OK"),
+        "openapi-spec-validator rejects the document:\n{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_names_casebook_itself_with_no_stranger_as_contact() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let info = &document(&app).await["info"];
+    assert_eq!(info["title"], "Casebook API");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["license"]["name"], env!("CARGO_PKG_LICENSE"));
+    assert!(
+        info["description"]
+            .as_str()
+            .unwrap()
+            .starts_with(env!("CARGO_PKG_DESCRIPTION"))
+    );
+    assert!(info.get("contact").is_none(), "{info}");
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,7 +26,16 @@ use crate::service::{ServiceError, SessionService};
 const PAGE: u32 = 200;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(export))
+    let mut router = OpenApiRouter::new().routes(routes!(export));
+    // A parameter's `value_type` refers to its schema without adding it to
+    // the components, which would leave the reference dangling.
+    router
+        .get_openapi_mut()
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .insert(FormatSchema::name().into_owned(), FormatSchema::schema());
+    router
 }
 
 /// The list's filters (status, outcome, owner, q) and the format.

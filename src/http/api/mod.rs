@@ -9,6 +9,7 @@ mod reports;
 mod runbooks;
 mod schema;
 mod sessions;
+mod stream;
 mod timestamp;
 mod webhook;
 
@@ -26,11 +27,21 @@ pub use webhook::render as webhook_payload;
 
 use super::AppState;
 
-/// The API's routes, `/api/openapi.json` among them.
+/// The API's routes, `/api/openapi.json` among them; not the live stream
+/// (see [`stream_router`]).
 pub fn router() -> Router<AppState> {
-    let (router, openapi) = documented_routes().split_for_parts();
-    let json = schema::to_json(&openapi).to_string();
+    let (router, _) = request_routes().split_for_parts();
+    let json = schema::to_json(&documented_routes().into_openapi()).to_string();
     router.layer(Extension(Document(Arc::from(json))))
+}
+
+/// `GET /api/stream`: served apart from the other routes because a stream
+/// stays open; it counts against `--max-streams`, not the request limits.
+pub fn stream_router() -> Router<AppState> {
+    let (router, _) = OpenApiRouter::new()
+        .nest("/api", stream::router())
+        .split_for_parts();
+    router
 }
 
 /// The API's OpenAPI 3.1 document, as served.
@@ -38,7 +49,15 @@ pub fn openapi() -> serde_json::Value {
     schema::to_json(&documented_routes().into_openapi())
 }
 
+/// Every route, as the document describes them.
 fn documented_routes() -> OpenApiRouter<AppState> {
+    let mut router = request_routes().merge(OpenApiRouter::new().nest("/api", stream::router()));
+    schema::complete(router.get_openapi_mut());
+    router
+}
+
+/// The routes that answer a request and are done.
+fn request_routes() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
         .routes(routes!(openapi_document))
         .merge(export::router())

@@ -9,7 +9,9 @@ use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, Schema};
+use utoipa::openapi::{
+    ContentBuilder, Info, InfoBuilder, License, OpenApi, Ref, RefOr, Required, Schema,
+};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{Cursor, Status, StepText, Surface};
@@ -87,12 +89,7 @@ pub const DOCUMENT_OPERATION: &str = "openapi_document";
 /// security, and the problem+json responses of the checks that run before
 /// its handler (authentication, CSRF, the body extractor, the path id).
 pub fn complete(openapi: &mut OpenApi) {
-    openapi.info.title = "Casebook API".into();
-    openapi.info.description = Some(
-        "Troubleshooting sessions: prepare, start, work, complete, reopen. Every error is \
-         an RFC 9457 problem (application/problem+json)."
-            .into(),
-    );
+    openapi.info = info();
     let components = openapi.components.get_or_insert_with(Default::default);
     components.schemas.insert(
         ProblemDetails::name().into_owned(),
@@ -127,6 +124,25 @@ pub fn complete(openapi: &mut OpenApi) {
         }
     }
     add_links(openapi);
+}
+
+/// Casebook's own name, version, licence and description (utoipa would
+/// otherwise describe utoipa-axum: its version, licence and author).
+fn info() -> Info {
+    let mut name = env!("CARGO_PKG_NAME").to_string();
+    if let Some(first) = name.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    InfoBuilder::new()
+        .title(format!("{name} API"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(format!(
+            "{}: prepare, start, work, complete, reopen, and follow every change live \
+             (`GET /api/stream`). Every error is an RFC 9457 problem (application/problem+json).",
+            env!("CARGO_PKG_DESCRIPTION")
+        )))
+        .license(Some(License::new(env!("CARGO_PKG_LICENSE"))))
+        .build()
 }
 
 fn complete_operation(operation: &mut Operation, changes_state: bool, path_has_id: bool) {

@@ -42,11 +42,23 @@ pub static CSS: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
+/// The script without its comment lines and indentation: a transformation
+/// that cannot change what the script does (it has no string spanning
+/// lines), where a full minifier of modern JavaScript might.
+fn trimmed_js(source: &str) -> Vec<u8> {
+    let lines: Vec<&str> = source
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .collect();
+    lines.join("\n").into_bytes()
+}
+
 pub static JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
         "app",
         "js",
-        include_bytes!("../../../assets/app.js").to_vec(),
+        trimmed_js(include_str!("../../../assets/app.js")),
         "text/javascript; charset=utf-8",
     )
 });

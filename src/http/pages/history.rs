@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -141,13 +141,25 @@ pub async fn card(
 ) -> Result<Response, PageError> {
     let session = state.sessions.get(parse_id(&id)?).await?;
     let filters = Filters::from_params(&params(query));
-    render(&CardFragment {
-        card: CardView::new(&session, state.sessions.now(), &viewer.user.actor()),
+    let actor = viewer.user.actor();
+    // Whether the card belongs on the page these filters show: the live
+    // page adds or removes a card that changed elsewhere by it.
+    let belongs = filters.list_query(&actor, None).admits(&session);
+    let mut response = render(&CardFragment {
+        card: CardView::new(&session, state.sessions.now(), &actor),
         outcomes: &Outcome::ALL,
         back: filters.query(),
         csrf: viewer.csrf_token().to_string(),
-    })
+    })?;
+    response.headers_mut().insert(
+        FILTER_HEADER,
+        HeaderValue::from_static(if belongs { "match" } else { "no-match" }),
+    );
+    Ok(response)
 }
+
+/// Says whether a card fragment passes the filters it was asked with.
+const FILTER_HEADER: HeaderName = HeaderName::from_static("casebook-filter");
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CloseForm {

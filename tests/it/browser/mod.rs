@@ -10,6 +10,7 @@ mod hostile;
 mod http;
 mod reports;
 mod runbooks;
+mod live;
 mod safety;
 mod webhooks;
 mod workspace;
@@ -198,7 +199,27 @@ where
     F: FnOnce(Page) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let app = TestApp::spawn_on(db).await;
+    with_page_for(TestApp::spawn_on(db).await, script, test).await;
+}
+
+/// The same, on a server whose settings `configure` adjusts.
+pub async fn with_page_where<F, Fut>(
+    configure: impl FnOnce(&mut casebook::config::Settings),
+    script: Script,
+    test: F,
+) where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let app = TestApp::spawn_with(TestDb::new(Backend::Sqlite).await, configure).await;
+    with_page_for(app, script, test).await;
+}
+
+async fn with_page_for<F, Fut>(app: TestApp, script: Script, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let client = connect(script).await;
     sign_in(&app, &client, "dana").await;
     let page = Page {

@@ -1,0 +1,205 @@
+//! The timeline as one ordered feed of changes, for live streams: where each
+//! change stands (`seq`, from `session_changes`; see migration 0005) and, on
+//! PostgreSQL, the database's announcement of each change as it commits.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{PostgresStore, SqliteStore, StoreError};
+
+/// One change to a session: its place in the feed and the session it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeRef {
+    pub seq: i64,
+    pub session_id: Uuid,
+}
+
+/// What a database's listener reports.
+#[derive(Debug)]
+pub enum Announcement {
+    /// A change committed, by any process.
+    Changed(ChangeRef),
+    /// Listening (again): changes committed before this may have gone unheard.
+    Listening,
+    /// The listening connection is gone; it is being reopened.
+    Lost,
+}
+
+#[async_trait]
+pub trait ChangeLog: Send + Sync + 'static {
+    /// Changes after `seq`, oldest first, at most `limit`. On PostgreSQL the
+    /// few just before `seq` that may have committed after it (a sequence
+    /// number is taken before commit) come too; see [`RECENT_OVERLAP`].
+    async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError>;
+
+    /// The newest change's place; 0 when there is none.
+    async fn last_change(&self) -> Result<i64, StoreError>;
+
+    /// Announcements of changes made by any process sharing the database;
+    /// `None` where only this process writes (SQLite), so it announces its
+    /// own changes.
+    fn announcements(&self) -> Option<mpsc::Receiver<Announcement>>;
+}
+
+/// How long before a change one that committed after it may have started.
+pub const RECENT_OVERLAP: &str = "10 seconds";
+
+const CHANNEL: &str = "casebook_changes";
+/// Wait between attempts to reopen a lost listening connection.
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
+
+#[async_trait]
+impl ChangeLog for SqliteStore {
+    async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError> {
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "select seq, session_id from session_changes where seq > ? \
+                         order by seq limit ?",
+                    )?
+                    .query_map(rusqlite::params![seq, limit], |r| {
+                        Ok(ChangeRef {
+                            seq: r.get(0)?,
+                            session_id: r.get(1)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+
+    async fn last_change(&self) -> Result<i64, StoreError> {
+        self.db
+            .read(|conn| {
+                Ok(conn
+                    .prepare_cached("select coalesce(max(seq), 0) from session_changes")?
+                    .query_row([], |r| r.get(0))?)
+            })
+            .await
+    }
+
+    fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
+        None
+    }
+}
+
+#[async_trait]
+impl ChangeLog for PostgresStore {
+    async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError> {
+        let rows: Vec<(i64, Uuid)> = sqlx::query_as(&format!(
+            "select seq, session_id from session_changes \
+             where seq > $1 - 1000 and (seq > $1 or at > \
+                 (select at from session_changes where seq = $1) - interval '{RECENT_OVERLAP}') \
+             order by seq limit $2"
+        ))
+        .bind(seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, session_id)| ChangeRef { seq, session_id })
+            .collect())
+    }
+
+    async fn last_change(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("select coalesce(max(seq), 0)::int8 from session_changes")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
+        let (sender, receiver) = mpsc::channel(1024);
+        // A connection of its own, outside the request pool: it is held for
+        // as long as the process runs.
+        let options = (*self.pool.connect_options()).clone();
+        tokio::spawn(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options);
+            listen(pool, sender).await;
+        });
+        Some(receiver)
+    }
+}
+
+/// Listens until nobody wants the announcements, reopening the connection
+/// whenever it is lost (the server restarted, the backend was terminated).
+async fn listen(pool: sqlx::PgPool, sender: mpsc::Sender<Announcement>) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => {
+                    if sender.send(Announcement::Listening).await.is_err() {
+                        return;
+                    }
+                    tracing::info!("listening for changes from every process");
+                    loop {
+                        // `None` or an error: the connection is gone. Drop
+                        // this listener altogether rather than trust it again.
+                        let notification = match listener.try_recv().await {
+                            Ok(Some(notification)) => notification,
+                            Ok(None) => break,
+                            Err(error) => {
+                                tracing::debug!(%error, "listening connection failed");
+                                break;
+                            }
+                        };
+                        let Some(change) = parse(notification.payload()) else {
+                            tracing::warn!(
+                                payload = notification.payload(),
+                                "unreadable change announcement"
+                            );
+                            continue;
+                        };
+                        if sender.send(Announcement::Changed(change)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "cannot listen for changes"),
+            },
+            Err(error) => tracing::debug!(%error, "cannot open the listening connection"),
+        }
+        tracing::warn!("lost the connection that hears other processes' changes; reconnecting");
+        if sender.send(Announcement::Lost).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(RELISTEN_AFTER).await;
+    }
+}
+
+/// "seq session_id", as the trigger of migration 0005 writes it.
+fn parse(payload: &str) -> Option<ChangeRef> {
+    let (seq, session_id) = payload.split_once(' ')?;
+    Some(ChangeRef {
+        seq: seq.parse().ok()?,
+        session_id: session_id.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_are_read_as_the_trigger_writes_them() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            parse(&format!("42 {id}")),
+            Some(ChangeRef {
+                seq: 42,
+                session_id: id
+            })
+        );
+        assert_eq!(parse("42"), None);
+        assert_eq!(parse("x 1"), None);
+    }
+}
