@@ -8,6 +8,7 @@ mod event;
 mod list;
 mod outcome;
 mod session;
+mod similar;
 mod throttle;
 mod validation;
 
@@ -19,6 +20,10 @@ pub use event::{Event, EventKind, Surface};
 pub use list::{Cursor, ListQuery, ListQueryError, Page, SearchTerms};
 pub use outcome::{Outcome, OutcomeKind};
 pub use session::{Session, Status, Step};
+pub use similar::{
+    MATCH_BUDGET, MATCH_END, MATCH_START, MAX_TERMS, SimilarLimit, SimilarQuery, SimilarText,
+    SimilarityWords, Snippet, SnippetPiece, choose_terms,
+};
 pub use throttle::{Throttle, ThrottlePolicy};
 pub use validation::{
     FieldError, Finding, NewSession, NoteText, OutcomeNotes, Problem, ShortText, StepText, Title,

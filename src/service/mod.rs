@@ -5,6 +5,7 @@ mod accounts;
 mod auto_close;
 mod clock;
 mod error;
+mod similar;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct SessionService {
     summarizer: Arc<dyn Summarizer>,
     /// Where closures are counted; none outside a server (seeding, tools).
     metrics: Option<Arc<Metrics>>,
+    /// Document frequencies for similar sessions (see `similar`).
+    term_counts: Arc<similar::TermCounts>,
 }
 
 impl SessionService {
@@ -42,6 +45,7 @@ impl SessionService {
             clock,
             summarizer: Arc::new(LocalSummarizer),
             metrics: None,
+            term_counts: Arc::default(),
         }
     }
 

@@ -16,6 +16,7 @@
 
 mod accounts;
 mod postgres;
+mod search;
 mod sqlite;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Ste
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use postgres::PostgresStore;
+pub use search::{SIMILAR_WINDOW, SearchStore};
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::SqliteStore;
 
@@ -122,7 +124,8 @@ fn unavailable_code(code: &str) -> bool {
 }
 
 #[async_trait]
-pub trait SessionStore: Send + Sync + 'static {
+/// Search (similar sessions, snippets) lives in [`SearchStore`].
+pub trait SessionStore: SearchStore + Send + Sync + 'static {
     /// Stores a new session with its steps and its `created` event.
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError>;
 

@@ -2,6 +2,8 @@
 //! Casebook processes can share one database; the conditional writes keep
 //! races to exactly one winner across processes.
 
+mod search;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

@@ -20,5 +20,6 @@ mod operations;
 mod process;
 mod process_races;
 mod schemathesis;
+mod similar;
 mod store;
 mod summary;

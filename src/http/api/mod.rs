@@ -7,6 +7,7 @@ mod me;
 mod outcomes;
 mod schema;
 mod sessions;
+mod similar;
 mod timestamp;
 
 use std::sync::Arc;
@@ -39,7 +40,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(export::router())
         .merge(sessions::router())
         .merge(outcomes::router())
-        .merge(me::router());
+        .merge(me::router())
+        .merge(similar::router());
     let mut router = OpenApiRouter::new().nest("/api", api);
     schema::complete(router.get_openapi_mut());
     router

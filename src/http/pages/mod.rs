@@ -7,6 +7,7 @@ mod history;
 mod layout;
 mod prepare;
 mod session;
+mod similar;
 mod view;
 mod workspace;
 
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
+        .route("/sessions/new/similar", get(similar::fragment))
         .route("/sessions/{id}", get(session::details))
         .route("/sessions/{id}/summary", post(workspace::summarize))
         .route("/sessions/{id}/work/start", post(workspace::start))

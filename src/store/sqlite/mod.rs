@@ -3,6 +3,7 @@
 //! (see `database`).
 
 mod database;
+mod search;
 
 use std::str::FromStr;
 use std::time::Duration;
