@@ -9,6 +9,7 @@ mod history;
 mod hostile;
 mod http;
 mod safety;
+mod similar;
 mod workspace;
 
 use std::future::Future;
