@@ -29,7 +29,8 @@ language sql stable as $$
 $$;
 create function owner_names(username text) returns text
 language sql stable as $$
-    select username || coalesce(' ' || (select display_name from users u where u.username = owner_names.username), '')
+    select username || coalesce(' ' || (select nullif(display_name, username) from users u
+                                     where u.username = owner_names.username), '')
 $$;
 
 -- Weighed for ranking: A the title; B problem, reference and customer;

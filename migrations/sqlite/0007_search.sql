@@ -34,7 +34,8 @@ select
        from session_events where session_id = s.id and kind = 'note_added') as notes,
     s.outcome_notes,
     s.summary,
-    s.owner || coalesce(' ' || (select display_name from users where username = s.owner), '')
+    s.owner || coalesce(' ' || (select nullif(display_name, s.owner) from users
+                                  where username = s.owner), '')
         as owner
 from sessions s;
 

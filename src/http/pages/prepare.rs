@@ -16,6 +16,7 @@ use crate::domain::{NewSession, Surface, ValidationErrors};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
+use crate::service::ServiceError;
 
 /// The form as posted; `steps` repeats once per plan row.
 #[derive(Debug, Default, Deserialize)]
@@ -154,9 +155,14 @@ pub async fn submit(
         Intent::MoveUp(i) if i > 0 && i < steps.len() => steps.swap(i - 1, i),
         Intent::MoveDown(i) if i + 1 < steps.len() => steps.swap(i, i + 1),
         Intent::CopyPlan(id) => {
-            let past = state.sessions.get(id).await?;
+            // A session gone since it was offered leaves the plan as it is.
+            let copied = match state.sessions.get(id).await {
+                Ok(past) => past.steps,
+                Err(ServiceError::NotFound) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
             steps.retain(|s| !s.trim().is_empty());
-            steps.extend(past.steps.into_iter().map(|s| s.text));
+            steps.extend(copied.into_iter().map(|s| s.text));
             if steps.is_empty() {
                 steps.push(String::new());
             }
