@@ -10,7 +10,7 @@ use crate::helpers::{Backend, TestDb};
 
 /// axe-core's browser bundle; scripts/test installs it. Missing, the test
 /// fails rather than pass without checking.
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = std::env::var("CASEBOOK_TEST_AXE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -26,7 +26,7 @@ fn axe_source() -> String {
     })
 }
 
-async fn violations(page: &Page, axe: &str) -> Vec<Value> {
+pub(super) async fn violations(page: &Page, axe: &str) -> Vec<Value> {
     page.client
         .execute(axe, vec![])
         .await
@@ -48,7 +48,7 @@ async fn violations(page: &Page, axe: &str) -> Vec<Value> {
 
 /// A database with a realistic history: the demo data, in every status and
 /// outcome.
-async fn demo_db() -> TestDb {
+pub(super) async fn demo_db() -> TestDb {
     let db = TestDb::new(Backend::Sqlite).await;
     let store = casebook::store::connect(&db.url).await.unwrap();
     casebook::demo::seed(store.clone()).await.unwrap();

@@ -4,7 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Page, Script, with_page};
+use super::a11y::{axe_source, demo_db, violations};
+use super::{Page, Script, with_page, with_page_on};
 
 /// A completed session with a plan, closed as a workaround with `notes`.
 async fn solved(page: &Page, title: &str, problem: &str, steps: &[&str], notes: &str) -> String {
@@ -115,6 +116,59 @@ async fn the_new_session_form_offers_similar_sessions_as_you_type_and_copies_a_p
         );
         assert_eq!(page.js("document.querySelector('#title').value").await, json!("Tunnel to the branch"));
         page.screenshot("similar-new-session").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn similar_sessions_and_search_snippets_are_axe_clean_in_both_themes_and_fit_a_phone() {
+    let axe = axe_source();
+    with_page_on(demo_db().await, Script::Enabled, |page| async move {
+        page.goto("/sessions?owner=all&status=active").await;
+        let active = page
+            .js("document.querySelector('.card[data-status=active]').id.slice(2)")
+            .await;
+        let active = active.as_str().unwrap().to_string();
+        page.goto("/sessions?owner=all&status=completed").await;
+        let word = page
+            .js("document.querySelector('.card h2').textContent.split(/\\W+/).find(w => w.length > 3)")
+            .await;
+        let word = word.as_str().unwrap().to_string();
+        let pages = [
+            format!("/sessions/{active}/work"),
+            format!("/sessions?owner=all&q={word}"),
+            "/sessions/new".to_string(),
+        ];
+        for (width, scheme) in [(1280, "light"), (1280, "dark"), (375, "light")] {
+            page.emulate(width, 900, scheme).await;
+            for path in &pages {
+                page.goto(path).await;
+                if path == "/sessions/new" {
+                    page.find("#problem").await.send_keys(&word).await.unwrap();
+                    page.wait_for(
+                        "!document.querySelector('[data-similar]').hidden",
+                        "similar sessions offered",
+                    )
+                    .await;
+                } else if path.contains("q=") {
+                    page.find(".found mark").await;
+                } else {
+                    page.find(".similar .similar-item").await;
+                }
+                assert_eq!(
+                    violations(&page, &axe).await,
+                    Vec::<Value>::new(),
+                    "{path} in {scheme} at {width} px"
+                );
+                let sideways = page
+                    .js("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+                    .await;
+                assert_eq!(sideways, json!(false), "{path} scrolls sideways at {width} px");
+            }
+        }
+        page.emulate(375, 900, "dark").await;
+        page.goto(&format!("/sessions/{active}/work")).await;
+        page.screenshot("similar-workspace-phone-dark").await;
     })
     .await;
 }
