@@ -11,6 +11,7 @@ mod outcome;
 mod report;
 mod runbook;
 mod session;
+mod similar;
 mod throttle;
 mod validation;
 mod webhook;
@@ -27,6 +28,10 @@ pub use report::{
 };
 pub use runbook::{Runbook, RunbookDraft, RunbookQuery};
 pub use session::{Session, Status, Step};
+pub use similar::{
+    MATCH_BUDGET, MATCH_END, MATCH_START, MAX_TERMS, SimilarLimit, SimilarQuery, SimilarText,
+    SimilarityWords, Snippet, SnippetPiece, choose_terms,
+};
 pub use throttle::{Attempt, Throttle, ThrottlePolicy};
 pub use validation::{
     FieldError, Finding, NewSession, NoteText, OutcomeNotes, Problem, ShortText, StepText, Title,

@@ -9,6 +9,7 @@ mod webhooks;
 mod reports;
 mod runbooks;
 mod live;
+mod similar;
 
 use std::sync::Arc;
 
@@ -45,6 +46,8 @@ pub struct SessionService {
     metrics: Option<Arc<Metrics>>,
     /// Where changes are announced to live streams; none outside a server.
     live: Option<Live>,
+    /// Document frequencies for similar sessions (see `similar`).
+    term_counts: Arc<similar::TermCounts>,
 }
 
 impl SessionService {
@@ -55,6 +58,7 @@ impl SessionService {
             summarizer: Arc::new(LocalSummarizer),
             metrics: None,
             live: None,
+            term_counts: Arc::default(),
         }
     }
 

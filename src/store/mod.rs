@@ -19,6 +19,7 @@ mod changes;
 mod postgres;
 mod reports;
 mod runbooks;
+mod search;
 mod sqlite;
 mod webhooks;
 
@@ -35,6 +36,7 @@ pub use changes::{Announcement, ChangeLog, ChangeRef};
 pub use postgres::PostgresStore;
 pub use reports::ReportStore;
 pub use runbooks::RunbookStore;
+pub use search::{SIMILAR_WINDOW, SearchStore};
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use webhooks::{AttemptResult, EXCERPT_CHARS, WebhookStore};
@@ -132,7 +134,8 @@ fn unavailable_code(code: &str) -> bool {
 /// Runbooks and reports live beside the sessions, in the same database and
 /// through the same connections.
 #[async_trait]
-pub trait SessionStore: RunbookStore + ReportStore + Send + Sync + 'static {
+/// Search (similar sessions, snippets) lives in [`SearchStore`].
+pub trait SessionStore: RunbookStore + ReportStore + SearchStore + Send + Sync + 'static {
     /// Stores a new session with its steps and its `created` event.
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError>;
 

@@ -4,6 +4,7 @@
 
 mod reports;
 mod runbooks;
+mod search;
 
 use std::time::Duration;
 

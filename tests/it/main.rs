@@ -23,6 +23,7 @@ mod process;
 mod process_races;
 mod schemathesis;
 mod security;
+mod similar;
 mod store;
 mod summary;
 

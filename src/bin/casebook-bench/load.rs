@@ -179,6 +179,12 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
         .iter()
         .map(|id| format!("/sessions/{id}/card"))
         .collect();
+    // Sessions of every status, each asking for the completed ones most like it.
+    let similar: Vec<String> = seeded
+        .sample
+        .iter()
+        .map(|id| format!("/api/sessions/{id}/similar"))
+        .collect();
     Ok(vec![
         Case {
             auth: None,
@@ -205,6 +211,18 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
             format!("/api/reports?from={year_ago}&customer=Globex"),
         ),
         get("GET /reports (page, 90 days)", "/reports".into()),
+        // The history page's search, with the snippet of each card.
+        get(
+            "GET /sessions?q=disk+full (history search)",
+            "/sessions?owner=all&q=disk+full".into(),
+        ),
+        Case {
+            name: "GET /api/sessions/{id}/similar",
+            method: Method::GET,
+            target: Target::Cycle(Arc::new(similar), Arc::default()),
+            body: None,
+            auth: Some(auth.clone()),
+        },
         Case {
             name: "POST /api/sessions/{id}/complete",
             method: Method::POST,

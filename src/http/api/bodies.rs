@@ -197,7 +197,9 @@ pub struct ListParams {
     pub outcome: Option<String>,
     /// Only sessions of this owner (a username).
     pub owner: Option<String>,
-    /// Words that must all appear (as prefixes) in title, reference, customer or problem.
+    /// Words that must all appear (as prefixes) in what a session says:
+    /// title, reference, customer, problem, plan, findings, notes, outcome
+    /// notes, summary, or the owner's username or display name.
     pub q: Option<String>,
     /// Where the previous page ended: its `next_cursor`. Any other value of
     /// this shape is read as a position too; any other value gets 400.

@@ -10,6 +10,7 @@ mod runbooks;
 mod schema;
 mod sessions;
 mod stream;
+mod similar;
 mod timestamp;
 mod webhook;
 
@@ -65,7 +66,8 @@ fn request_routes() -> OpenApiRouter<AppState> {
         .merge(outcomes::router())
         .merge(me::router())
         .merge(runbooks::router())
-        .merge(reports::router());
+        .merge(reports::router())
+        .merge(similar::router());
     let mut router = OpenApiRouter::new().nest("/api", api);
     schema::complete(router.get_openapi_mut());
     webhook::describe(router.get_openapi_mut());

@@ -89,9 +89,9 @@ async fn history(
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let actor = viewer.user.actor();
-    let page = state
+    let (page, mut found) = state
         .sessions
-        .list(&filters.list_query(&actor, cursor))
+        .list_with_snippets(&filters.list_query(&actor, cursor))
         .await?;
     let now = state.sessions.now();
     let next_href = page.next.map(|c| {
@@ -110,7 +110,10 @@ async fn history(
         cards: page
             .items
             .iter()
-            .map(|s| CardView::new(s, now, &actor))
+            .map(|s| CardView {
+                found: found.remove(&s.id),
+                ..CardView::new(s, now, &actor)
+            })
             .collect(),
         outcomes: &Outcome::ALL,
         csrf: viewer.csrf_token().to_string(),

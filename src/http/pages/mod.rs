@@ -10,6 +10,7 @@ mod prepare;
 mod reports;
 mod runbooks;
 mod session;
+mod similar;
 mod view;
 mod webhooks;
 mod workspace;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
+        .route("/sessions/new/similar", get(similar::fragment))
         .route("/sessions/{id}", get(session::details))
         .route("/sessions/{id}/summary", post(workspace::summarize))
         .route("/sessions/{id}/work/start", post(workspace::start))

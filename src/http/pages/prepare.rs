@@ -12,10 +12,12 @@ use axum_extra::extract::Form;
 use serde::Deserialize;
 
 use super::layout::{Layout, PageError, render};
+use super::similar::SimilarList;
 use crate::domain::{NewSession, RunbookQuery, Surface, ValidationErrors};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
+use crate::service::ServiceError;
 
 /// The form as posted; `steps` repeats once per plan row.
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +46,8 @@ struct PreparePage {
     rows: Vec<StepRow>,
     errors: ValidationErrors,
     runbooks: RunbookChooser,
+    /// Past sessions like the one being written, each plan offered for copying.
+    similar: SimilarList,
 }
 
 /// The runbooks New session offers; choosing one (a plain link, so it works
@@ -92,7 +96,12 @@ impl PreparePage {
             rows,
             errors,
             runbooks: RunbookChooser::default(),
+            similar: SimilarList::default(),
         }
+    }
+
+    fn with_similar(self, similar: SimilarList) -> Self {
+        PreparePage { similar, ..self }
     }
 
     /// The message for `field`, shown beside it.
@@ -163,11 +172,15 @@ pub async fn form(
 
 /// What a press of one of the form's buttons asks for.
 enum Intent {
-    Prepare { start: bool },
+    Prepare {
+        start: bool,
+    },
     AddStep,
     RemoveStep(usize),
     MoveUp(usize),
     MoveDown(usize),
+    /// Add the plan of this past session to the form's.
+    CopyPlan(uuid::Uuid),
 }
 
 impl Intent {
@@ -177,6 +190,9 @@ impl Intent {
             Some(("remove", n)) if row(n).is_some() => Intent::RemoveStep(row(n).unwrap_or(0)),
             Some(("up", n)) if row(n).is_some() => Intent::MoveUp(row(n).unwrap_or(0)),
             Some(("down", n)) if row(n).is_some() => Intent::MoveDown(row(n).unwrap_or(0)),
+            Some(("copy", id)) if uuid::Uuid::parse_str(id).is_ok() => {
+                Intent::CopyPlan(uuid::Uuid::parse_str(id).unwrap_or_default())
+            }
             _ => match value {
                 "add" => Intent::AddStep,
                 "start" => Intent::Prepare { start: true },
@@ -200,14 +216,31 @@ pub async fn submit(
         }
         Intent::MoveUp(i) if i > 0 && i < steps.len() => steps.swap(i - 1, i),
         Intent::MoveDown(i) if i + 1 < steps.len() => steps.swap(i, i + 1),
+        Intent::CopyPlan(id) => {
+            // A session gone since it was offered leaves the plan as it is.
+            let copied = match state.sessions.get(id).await {
+                Ok(past) => past.steps,
+                Err(ServiceError::NotFound) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            steps.retain(|s| !s.trim().is_empty());
+            steps.extend(copied.into_iter().map(|s| s.text));
+            if steps.is_empty() {
+                steps.push(String::new());
+            }
+        }
         Intent::Prepare { start } => return prepare(state, &viewer, form, start).await,
         _ => {}
     }
-    render(&PreparePage::new(
-        form,
-        ValidationErrors::default(),
-        &viewer,
-    ))
+    let similar = SimilarList::of_text(&state, &similar_text(&form)).await?;
+    render(&PreparePage::new(form, ValidationErrors::default(), &viewer).with_similar(similar))
+}
+
+/// What the form says about the problem, to find similar sessions by.
+fn similar_text(form: &PrepareForm) -> String {
+    [&form.title, &form.problem, &form.customer]
+        .map(String::as_str)
+        .join("\n")
 }
 
 async fn prepare(
@@ -231,7 +264,8 @@ async fn prepare(
             if form.steps.is_empty() {
                 form.steps.push(String::new());
             }
-            let page = render(&PreparePage::new(form, errors, viewer))?;
+            let similar = SimilarList::of_text(&state, &similar_text(&form)).await?;
+            let page = render(&PreparePage::new(form, errors, viewer).with_similar(similar))?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::layout::{Layout, Notice, PageError, parse_id, render};
+use super::similar::SimilarList;
 use super::view::{CardView, Stamp};
 use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, ValidationErrors};
 use crate::http::AppState;
@@ -83,6 +84,7 @@ struct DetailsPage {
     session: Session,
     events: Vec<EventView>,
     summary_error: Option<String>,
+    similar: SimilarList,
 }
 
 #[derive(Template)]
@@ -97,6 +99,7 @@ pub struct WorkPage {
     /// What the engineer typed into a form that was refused, kept for them.
     kept: Kept,
     errors: ValidationErrors,
+    similar: SimilarList,
 }
 
 /// Input of a refused workspace form, shown again beside its message.
@@ -149,6 +152,7 @@ pub async fn details_page(
 ) -> Result<Response, PageError> {
     let session = state.sessions.get(id).await?;
     let events = state.sessions.events(id).await?;
+    let similar = SimilarList::of_session(state, id).await;
     let now = state.sessions.now();
     let mut layout = Layout::signed_in(session.title.clone(), viewer);
     layout.notice = notice;
@@ -161,6 +165,7 @@ pub async fn details_page(
             .collect(),
         session,
         summary_error,
+        similar,
     })
 }
 
@@ -193,6 +198,7 @@ pub async fn work_page(
         return Ok(Redirect::to(&format!("/sessions/{id}")).into_response());
     }
     let events = state.sessions.events(id).await?;
+    let similar = SimilarList::of_session(state, id).await;
     let now = state.sessions.now();
     let notes = events
         .iter()
@@ -227,5 +233,6 @@ pub async fn work_page(
         outcomes: &Outcome::ALL,
         kept,
         errors,
+        similar,
     })
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Actor, Outcome, Session, Status, human_duration};
+use crate::domain::{Actor, Outcome, Session, Snippet, Status, human_duration};
 
 /// A moment shown as relative text, with the exact time in a tooltip and in
 /// a machine-readable attribute.
@@ -65,6 +65,8 @@ pub struct CardView {
     pub duration: Option<String>,
     pub outcome: Option<Outcome>,
     pub notes: Option<String>,
+    /// Where a search's words were found, on a search's cards.
+    pub found: Option<Snippet>,
 }
 
 impl CardView {
@@ -89,6 +91,7 @@ impl CardView {
                 .outcome_notes
                 .as_deref()
                 .map(|n| snippet(n, Self::SNIPPET_CHARS)),
+            found: None,
         }
     }
 

@@ -6,6 +6,7 @@ mod database;
 mod wal;
 mod reports;
 mod runbooks;
+mod search;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -13,6 +13,7 @@ mod runbooks;
 mod live;
 mod safety;
 mod webhooks;
+mod similar;
 mod workspace;
 
 use std::future::Future;

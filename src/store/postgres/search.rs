@@ -1,0 +1,88 @@
+//! Similar sessions, document frequencies and snippets on PostgreSQL's
+//! search vectors (`sessions.search`, kept by the triggers of migration
+//! 0007; weighed A–D by part).
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{PostgresStore, SESSION_COLUMNS, SessionRow, attach_steps, load_steps};
+use crate::domain::{ListQuery, MATCH_END, MATCH_START, Session, SimilarQuery};
+use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
+
+/// Any of the words, each whole. Words are letters and digits only (see
+/// `SimilarityWords`), so they are safe in a tsquery.
+fn any_of(terms: &[String]) -> String {
+    terms.join(" | ")
+}
+
+#[async_trait]
+impl SearchStore for PostgresStore {
+    async fn similar(&self, query: &SimilarQuery) -> Result<Vec<Session>, StoreError> {
+        if query.terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The newest matches (at most SIMILAR_WINDOW) ranked by ts_rank,
+        // then the completed ones other than the excluded session.
+        let sql = format!(
+            "select {SESSION_COLUMNS} from ( \
+                 select id, ts_rank(search, q) as score \
+                 from sessions, to_tsquery('simple', $1) q where search @@ q \
+                 order by created_at desc, id desc limit $2 \
+             ) m join sessions using (id) \
+             where completed_at is not null and id is distinct from $3 \
+             order by m.score desc, created_at desc limit $4"
+        );
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+            .bind(any_of(&query.terms))
+            .bind(i64::from(SIMILAR_WINDOW))
+            .bind(query.excluding)
+            .bind(i64::from(query.limit))
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut items: Vec<Session> = rows.into_iter().map(Session::from).collect();
+        let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
+        let steps = load_steps(&mut conn, &ids).await?;
+        attach_steps(&mut items, steps);
+        Ok(items)
+    }
+
+    async fn term_counts(&self, words: &[String]) -> Result<Vec<u64>, StoreError> {
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "select w, (select count(*) from sessions where search @@ to_tsquery('simple', w)) \
+             from unnest($1::text[]) with ordinality as t(w, i) order by i",
+        )
+        .bind(words)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(counts.into_iter().map(|(_, n)| n.max(0) as u64).collect())
+    }
+
+    async fn search_snippets(
+        &self,
+        query: &ListQuery,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        let Some(search) = &query.search else {
+            return Ok(Vec::new());
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let terms: Vec<String> = search.terms().iter().map(|t| format!("{t}:*")).collect();
+        let options = format!(
+            "StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=16, MinWords=6, \
+             MaxFragments=1, FragmentDelimiter=\" … \""
+        );
+        let snippets = sqlx::query_as(
+            "select id, ts_headline('simple', session_search_text(id), \
+             to_tsquery('simple', $1), $2) from sessions where id = any($3)",
+        )
+        .bind(terms.join(" & "))
+        .bind(options)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(snippets)
+    }
+}

@@ -1,0 +1,112 @@
+//! Similar sessions, document frequencies and snippets on SQLite's FTS5
+//! index (`sessions_fts`, kept by the triggers of migration 0007).
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use uuid::Uuid;
+
+use super::{SESSION_COLUMNS_OF_S, SqliteStore, attach_steps_of, list_statement, session};
+use crate::domain::{ListQuery, Session, SimilarQuery};
+use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
+
+/// bm25's weight of each column of `sessions_fts`, in its order: title,
+/// reference, customer, problem, plan, findings, notes, outcome notes,
+/// summary, owner. A word in the title says most about what a session was.
+const COLUMN_WEIGHTS: &str = "4.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5";
+
+/// The newest matches (at most `SIMILAR_WINDOW`), ranked by bm25 (lower is
+/// better), then the completed ones other than the excluded session.
+fn similar_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "select {SESSION_COLUMNS_OF_S} from ( \
+                 select rowid, bm25(sessions_fts, {COLUMN_WEIGHTS}) as score from sessions_fts \
+                 where sessions_fts match ?1 order by rowid desc limit ?2 \
+             ) m join sessions s on s.seq = m.rowid \
+             where s.completed_at is not null and s.id is not ?3 \
+             order by m.score, s.seq desc limit ?4"
+        )
+    })
+}
+
+/// Any of the words, each whole (not as a prefix). Words are letters and
+/// digits only (see `SimilarityWords`), so quoting them is enough.
+fn any_of(terms: &[String]) -> String {
+    let quoted: Vec<String> = terms.iter().map(|t| format!("\"{t}\"")).collect();
+    quoted.join(" OR ")
+}
+
+fn similar(conn: &Connection, query: &SimilarQuery) -> Result<Vec<Session>, StoreError> {
+    let mut items = conn
+        .prepare_cached(similar_sql())?
+        .query_map(
+            rusqlite::params![
+                any_of(&query.terms),
+                SIMILAR_WINDOW,
+                query.excluding,
+                query.limit
+            ],
+            session,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_steps_of(conn, &mut items)?;
+    Ok(items)
+}
+
+/// A snippet of up to 16 words from the column where the words matched best.
+const SNIPPET: &str = "s.id, snippet(sessions_fts, -1, char(57344), char(57345), '…', 16)";
+
+#[async_trait]
+impl SearchStore for SqliteStore {
+    async fn similar(&self, query: &SimilarQuery) -> Result<Vec<Session>, StoreError> {
+        if query.terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = query.clone();
+        self.db.read(move |conn| similar(conn, &query)).await
+    }
+
+    async fn term_counts(&self, words: &[String]) -> Result<Vec<u64>, StoreError> {
+        let words = words.to_vec();
+        self.db
+            .read(move |conn| {
+                let mut count =
+                    conn.prepare_cached("select doc from sessions_fts_terms where term = ?")?;
+                words
+                    .iter()
+                    .map(|word| {
+                        let docs: Option<i64> =
+                            count.query_row([word], |row| row.get(0)).optional()?;
+                        Ok(docs.unwrap_or(0).max(0) as u64)
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn search_snippets(
+        &self,
+        query: &ListQuery,
+        _ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        if query.search.is_none() {
+            return Ok(Vec::new());
+        }
+        // The page's own statement again, with the snippet in place of the
+        // columns: FTS5 makes a snippet only for a row its match found, and
+        // finding given rows again by id costs a whole match per row.
+        let (sql, params) = list_statement(query);
+        let sql = sql.replacen(SESSION_COLUMNS_OF_S, SNIPPET, 1);
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(&sql)?
+                    .query_map(params_from_iter(params), |row| {
+                        Ok((row.get::<_, Uuid>(0)?, row.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+    }
+}
