@@ -59,7 +59,7 @@ pub async fn page(
     let p = params(query);
     let filters = Filters::from_params(&p);
     let notice = match (&p.closed, &p.reopened) {
-        (Some(id), _) => closed_notice(&state, &filters, id).await,
+        (Some(id), _) => closed_notice(&state, &viewer, &filters, id).await,
         (None, Some(_)) => Some(Notice {
             text: "Session reopened".into(),
             error: false,
@@ -71,11 +71,17 @@ pub async fn page(
 }
 
 /// The toast after a no-script close, read back from the session itself.
-async fn closed_notice(state: &AppState, filters: &Filters, id: &str) -> Option<Notice> {
+async fn closed_notice(
+    state: &AppState,
+    viewer: &SignedInUser,
+    filters: &Filters,
+    id: &str,
+) -> Option<Notice> {
     let id = Uuid::parse_str(id).ok()?;
-    let outcome = state.sessions.get(id).await.ok()?.outcome?;
+    let session = state.sessions.get(id).await.ok()?;
+    let outcome = session.outcome?;
     Some(Notice {
-        text: format!("Session closed as {}", outcome.label()),
+        text: closed_text(&session.title, &session.owner, viewer, outcome),
         error: false,
         undo: Some(format!("/sessions/{id}/reopen{}", filters.query())),
     })
@@ -255,6 +261,17 @@ async fn back_or_refuse<T>(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The toast of a close names the session, and its owner when that is
+/// someone else. app.js words it the same way.
+fn closed_text(title: &str, owner: &str, viewer: &SignedInUser, outcome: Outcome) -> String {
+    let whose = if viewer.user.username.as_str() == owner {
+        String::new()
+    } else {
+        format!(" ({owner}’s session)")
+    };
+    format!("Session closed as {}: “{title}”{whose}", outcome.label())
 }
 
 /// Says plainly why an action did not happen, naming who closed a session.

@@ -53,7 +53,7 @@ impl EventView {
         EventView {
             at: Stamp::new(event.at, now),
             actor: event.actor.clone(),
-            via: event.via.as_str(),
+            via: event.via.label(),
             what,
         }
     }

@@ -4,6 +4,7 @@
 
 mod a11y;
 mod close;
+mod daily;
 mod demo;
 mod history;
 mod hostile;

@@ -1,0 +1,340 @@
+//! The pages in daily use: nothing typed is lost, nothing happens by
+//! accident, and every action says what it acts on.
+
+use serde_json::{Value, json};
+
+use casebook::domain::Role;
+
+use super::{ENTER, Page, Script, with_page};
+use crate::helpers::user;
+
+async fn type_into(page: &Page, css: &str, text: &str) {
+    page.find(css).await.send_keys(text).await.unwrap();
+}
+
+async fn click(page: &Page, css: &str) {
+    page.find(css).await.click().await.unwrap();
+}
+
+async fn value_of(page: &Page, css: &str) -> String {
+    page.js(&format!("document.querySelector(\"{css}\").value"))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A started session with two steps; returns its id and its steps' ids.
+async fn active_with_steps(page: &Page, title: &str) -> (String, Vec<String>) {
+    let session = page
+        .app
+        .create(title, &["Check the pool", "Read the logs"])
+        .await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let started = page.app.post(&format!("/api/sessions/{id}/start")).await;
+    assert!(started.status().is_success());
+    let steps = session["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    (id, steps)
+}
+
+/// Whether leaving the page now would ask first.
+async fn leaving_asks(page: &Page) -> bool {
+    page.js(
+        "(() => { const e = new Event('beforeunload', { cancelable: true }); \
+         dispatchEvent(e); return e.defaultPrevented; })()",
+    )
+    .await
+        == Value::Bool(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_typed_in_the_workspace_survives_checking_noting_and_unchecking_elsewhere() {
+    with_page(Script::Enabled, |page| async move {
+        let (id, steps) = active_with_steps(&page, "Checkout slow for Northwind").await;
+        page.goto(&format!("/sessions/{id}/work")).await;
+        page.mark_document().await;
+        assert!(!leaving_asks(&page).await, "nothing typed yet");
+
+        type_into(&page, "#note", "Half-written note").await;
+        type_into(
+            &page,
+            &format!("#finding-{}", steps[1]),
+            "logs rotated at 02:00",
+        )
+        .await;
+        page.find("#outcome")
+            .await
+            .select_by_value("workaround")
+            .await
+            .unwrap();
+        type_into(&page, "#outcome-notes", "Raised the pool for now.").await;
+        assert!(
+            leaving_asks(&page).await,
+            "unsent text makes leaving ask first"
+        );
+
+        // Check step 1 with a finding: only that step changes.
+        type_into(&page, &format!("#finding-{}", steps[0]), "pool at 20 of 20").await;
+        click(&page, &format!("#step-{} .check-form button", steps[0])).await;
+        page.wait_for(
+            &format!(
+                "document.getElementById('step-{}').classList.contains('done')",
+                steps[0]
+            ),
+            "step 1 checked in place",
+        )
+        .await;
+        let kept = || async {
+            (
+                value_of(&page, "#note").await,
+                value_of(&page, &format!("#finding-{}", steps[1])).await,
+                value_of(&page, "#outcome").await,
+                value_of(&page, "#outcome-notes").await,
+            )
+        };
+        let expected = (
+            "Half-written note".to_string(),
+            "logs rotated at 02:00".to_string(),
+            "workaround".to_string(),
+            "Raised the pool for now.".to_string(),
+        );
+        assert_eq!(kept().await, expected, "after checking a step");
+        let step_text = page
+            .js(&format!(
+                "document.getElementById('step-{}').innerText",
+                steps[0]
+            ))
+            .await;
+        assert!(step_text.as_str().unwrap().contains("pool at 20 of 20"));
+
+        // Uncheck it again: still in place, still nothing lost.
+        click(&page, &format!("#step-{} form button", steps[0])).await;
+        page.wait_for(
+            &format!(
+                "!document.getElementById('step-{}').classList.contains('done')",
+                steps[0]
+            ),
+            "step 1 unchecked in place",
+        )
+        .await;
+        assert_eq!(kept().await, expected, "after unchecking a step");
+
+        // Add the note: it joins the stream, its field empties, the rest stays.
+        click(&page, ".note-form button").await;
+        page.wait_for(
+            "document.querySelector('.notes-stream')?.innerText.includes('Half-written note')",
+            "the note in the stream",
+        )
+        .await;
+        assert_eq!(value_of(&page, "#note").await, "");
+        assert_eq!(
+            value_of(&page, &format!("#finding-{}", steps[1])).await,
+            "logs rotated at 02:00"
+        );
+        assert_eq!(
+            value_of(&page, "#outcome-notes").await,
+            "Raised the pool for now."
+        );
+        assert!(page.document_was_kept().await, "no page load happened");
+
+        let vias: Vec<Value> = page.app.events(&id).await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] != "created" && e["kind"] != "started")
+            .map(|e| e["via"].clone())
+            .collect();
+        assert_eq!(vias, vec![json!("workspace"); 3]);
+        page.screenshot("workspace-kept-input-desktop-light").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_workspace_action_shows_the_apis_words_and_keeps_the_text() {
+    with_page(Script::Enabled, |page| async move {
+        let (id, _) = active_with_steps(&page, "Printer queue stuck").await;
+        page.goto(&format!("/sessions/{id}/work")).await;
+        // Someone closes it behind the engineer's back.
+        page.app.complete(&id, "escalated", None).await;
+        type_into(&page, "#note", "Queue cleared by hand").await;
+        click(&page, ".note-form button").await;
+        page.wait_for(
+            "document.querySelector('.note-form .api-error')?.innerText",
+            "the refusal beside the note",
+        )
+        .await;
+        let shown = page
+            .js("document.querySelector('.note-form .api-error').innerText")
+            .await;
+        let problem: Value = page
+            .app
+            .post_json(
+                &format!("/api/sessions/{id}/notes"),
+                &json!({ "text": "x" }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shown, problem["detail"], "the API's own words");
+        assert_eq!(value_of(&page, "#note").await, "Queue cleared by hand");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_in_a_plan_step_adds_the_next_step_and_never_submits() {
+    with_page(Script::Enabled, |page| async move {
+        page.goto("/sessions/new").await;
+        type_into(&page, "#title", "Mail bounces").await;
+        type_into(&page, "#step-1", "Check MX records").await;
+        page.keys(ENTER).await;
+        page.wait_for(
+            "document.activeElement?.id === 'step-2'",
+            "focus in a new step 2",
+        )
+        .await;
+        page.keys("Read the bounce").await;
+        page.keys(ENTER).await;
+        page.wait_for(
+            "document.activeElement?.id === 'step-3'",
+            "focus in a new step 3",
+        )
+        .await;
+        // Enter in the first step inserts right below it.
+        page.find("#step-1").await.click().await.unwrap();
+        page.keys(ENTER).await;
+        page.wait_for(
+            "document.activeElement?.id === 'step-2'",
+            "a step below step 1",
+        )
+        .await;
+        let plan = page
+            .js("[...document.querySelectorAll('.plan-row input')].map(i => i.value)")
+            .await;
+        assert_eq!(plan, json!(["Check MX records", "", "Read the bounce", ""]));
+        assert_eq!(page.js("location.pathname").await, "/sessions/new");
+        let list: Value = page.app.get_json("/api/sessions").await;
+        assert_eq!(list["items"], json!([]), "nothing was prepared");
+
+        // Moving a step keeps focus on that step's arrows.
+        page.find("button[aria-label='Move step 3 up']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let focused = page
+            .js("document.activeElement.getAttribute('aria-label')")
+            .await;
+        assert_eq!(focused, "Move step 2 up");
+        page.find("button[aria-label='Move step 2 up']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let focused = page
+            .js("document.activeElement.getAttribute('aria-label')")
+            .await;
+        assert_eq!(focused, "Move step 1 down", "at the top, the other arrow");
+        assert_eq!(value_of(&page, "#step-1").await, "Read the bounce");
+
+        assert!(
+            leaving_asks(&page).await,
+            "a half-typed session asks before leaving"
+        );
+        page.find("button[value='prepare']")
+            .await
+            .click()
+            .await
+            .unwrap();
+        page.wait_for(
+            "/^\\/sessions\\/[0-9a-f-]{36}$/.test(location.pathname)",
+            "the prepared session",
+        )
+        .await;
+        let timeline = page
+            .js("document.querySelector('.timeline').innerText")
+            .await;
+        assert!(
+            timeline.as_str().unwrap().contains("via new session page"),
+            "{timeline}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_close_popover_and_its_toast_name_the_session_and_whose_it_is() {
+    with_page(Script::Enabled, |page| async move {
+        let lee = page.app.client_as("lee", Role::Engineer).await;
+        let created: Value = lee
+            .post(page.app.url("/api/sessions"))
+            .json(&json!({ "title": "Lee's SSO loop", "start": true }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let lees = created["id"].as_str().unwrap().to_string();
+        let own = page.app.create_active("Dana's disk alert").await;
+
+        // Dana's own card: the title names it, no owner needed.
+        page.goto("/sessions").await;
+        page.open_popover(&own).await;
+        let title = page
+            .js(&format!(
+                "document.querySelector('#p-{own} .pop-title').innerText"
+            ))
+            .await;
+        assert_eq!(title, "Close “Dana's disk alert”");
+        let outline = page
+            .js(&format!(
+                "getComputedStyle({}).outlineStyle",
+                Page::card(&own)
+            ))
+            .await;
+        assert_eq!(outline, "solid", "the card of the open popover stands out");
+        page.keys(super::ESCAPE).await;
+
+        // An admin closing Lee's session is told it is Lee's.
+        user(&page.app.accounts, "root", Role::Admin).await;
+        click(&page, "form[action='/logout'] button").await;
+        page.wait_for("location.pathname === '/login'", "the sign-in page")
+            .await;
+        super::sign_in(&page.app, &page.client, "root").await;
+        page.goto("/sessions?owner=all").await;
+        page.open_popover(&lees).await;
+        let title = page
+            .js(&format!(
+                "document.querySelector('#p-{lees} .pop-title').innerText"
+            ))
+            .await;
+        assert_eq!(title, "Close “Lee's SSO loop” (lee’s session)");
+        let labelled = page
+            .js(&format!(
+                "{}.getAttribute('aria-labelledby')",
+                Page::popover(&lees)
+            ))
+            .await;
+        assert_eq!(labelled, json!(format!("pt-{lees}")));
+        page.confirm_close(&lees, "escalated", None).await;
+        page.wait_for(
+            "document.getElementById('toasts').innerText.includes('Session closed as Escalated')",
+            "the toast",
+        )
+        .await;
+        let toast = page.toast_text().await;
+        assert!(
+            toast.contains("Session closed as Escalated: “Lee's SSO loop” (lee’s session)"),
+            "{toast}"
+        );
+    })
+    .await;
+}
