@@ -480,3 +480,24 @@ addEventListener("beforeunload", (e) => {
   e.preventDefault();
   e.returnValue = "";
 });
+
+// --- The header menu on narrow screens -------------------------------------
+// CSS folds the navigation behind the Menu button only where this script runs.
+
+function setMenu(toggle, open) {
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.closest(".top").classList.toggle("menu-open", open);
+}
+
+document.addEventListener("click", (e) => {
+  const toggle = e.target.closest?.(".menu-toggle");
+  if (toggle) setMenu(toggle, toggle.getAttribute("aria-expanded") !== "true");
+});
+
+document.addEventListener("keydown", (e) => {
+  const toggle = document.querySelector(".menu-toggle[aria-expanded=true]");
+  if (e.key === "Escape" && toggle && toggle.closest(".top").contains(document.activeElement)) {
+    setMenu(toggle, false);
+    toggle.focus();
+  }
+});

@@ -9,6 +9,7 @@ mod demo;
 mod history;
 mod hostile;
 mod http;
+mod phone;
 mod safety;
 mod workspace;
 
