@@ -501,3 +501,11 @@ document.addEventListener("keydown", (e) => {
     toggle.focus();
   }
 });
+
+// --- History filters apply as they change ---------------------------------
+// The filter bar stays a plain GET form; a changed choice submits it.
+
+document.addEventListener("change", (e) => {
+  const form = e.target.closest?.("form.filters");
+  if (form && e.target.matches("select")) form.requestSubmit();
+});

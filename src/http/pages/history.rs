@@ -4,15 +4,16 @@
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::filters::{Choice, Filters, HistoryParams};
 use super::layout::{Layout, Notice, PageError, parse_id, render};
+use super::owners::{self, OwnerChoice};
 use super::view::{CardView, relative};
-use crate::domain::{Outcome, OutcomeNotes, Status, Surface};
+use crate::domain::{ListQuery, Outcome, OutcomeNotes, Status, Surface};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -31,6 +32,11 @@ struct HistoryPage {
     csrf: String,
     next_href: Option<String>,
     export_href: String,
+    owner_choices: Vec<OwnerChoice>,
+    /// Whose sessions these are, as the owner filter says.
+    subtitle: String,
+    /// No session exists at all yet: the empty state may suggest sample data.
+    database_empty: bool,
 }
 
 /// One card alone: what script puts in place of a card that changed.
@@ -54,10 +60,17 @@ fn params(query: Params) -> HistoryParams {
 pub async fn page(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     query: Params,
 ) -> Result<Response, PageError> {
-    let p = params(query);
-    let filters = Filters::from_params(&p);
+    let mut p = params(query);
+    // A visit that names no owner opens the view chosen last time.
+    let chosen = p.owner.is_some();
+    if !chosen {
+        p.owner = owners::remembered(&headers);
+    }
+    let mut filters = Filters::from_params(&p);
+    filters.owner = filters.owner.for_viewer(&viewer.user.actor());
     let notice = match (&p.closed, &p.reopened) {
         (Some(id), _) => closed_notice(&state, &viewer, &filters, id).await,
         (None, Some(_)) => Some(Notice {
@@ -67,7 +80,12 @@ pub async fn page(
         }),
         _ => None,
     };
-    history(&state, &viewer, filters, p.cursor.as_deref(), notice).await
+    let owner = filters.owner.clone();
+    let mut response = history(&state, &viewer, filters, p.cursor.as_deref(), notice).await?;
+    if chosen {
+        owners::remember(&mut response, &owner);
+    }
+    Ok(response)
 }
 
 /// The toast after a no-script close, read back from the session itself.
@@ -106,7 +124,18 @@ async fn history(
     });
     let mut layout = Layout::signed_in("Session History", viewer);
     layout.notice = notice;
+    let (owner_choices, subtitle) = owners::owner_choices(state, &actor, &filters.owner).await;
+    let database_empty = page.items.is_empty() && {
+        let any = ListQuery {
+            limit: 1,
+            ..ListQuery::default()
+        };
+        state.sessions.list(&any).await?.items.is_empty()
+    };
     render(&HistoryPage {
+        owner_choices,
+        subtitle,
+        database_empty,
         layout,
         statuses: filters.status_choices(),
         outcome_choices: filters.outcome_choices(),

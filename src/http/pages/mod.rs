@@ -5,6 +5,7 @@ mod assets;
 mod filters;
 mod history;
 mod layout;
+mod owners;
 mod prepare;
 mod session;
 mod view;

@@ -338,3 +338,96 @@ async fn the_close_popover_and_its_toast_name_the_session_and_whose_it_is() {
     })
     .await;
 }
+
+async fn wait_for_query(page: &Page, query: &str) {
+    page.wait_for(
+        &format!("location.search === '{query}' && document.readyState === 'complete'"),
+        &format!("the view {query}"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_apply_on_change_list_every_engineer_and_the_owner_choice_is_remembered() {
+    with_page(Script::Enabled, |page| async move {
+        let lee = page.app.client_as("lee", Role::Engineer).await;
+        for title in ["Lee's SSO loop", "Lee's mail bounce"] {
+            let created = lee
+                .post(page.app.url("/api/sessions"))
+                .json(&json!({ "title": title }))
+                .send()
+                .await
+                .unwrap();
+            assert!(created.status().is_success());
+        }
+        user(&page.app.accounts, "sam", Role::Engineer).await;
+
+        // Dana has none of her own, but the database is not empty: no
+        // suggestion to fill it with sample data.
+        page.goto("/sessions").await;
+        let empty = page.js("document.querySelector('.empty').innerText").await;
+        let empty = empty.as_str().unwrap();
+        assert!(
+            empty.contains("No sessions of yours yet") && !empty.contains("seed"),
+            "{empty}"
+        );
+        let subtitle = page
+            .js("document.querySelector('[data-subtitle]').innerText")
+            .await;
+        assert_eq!(subtitle, "Your troubleshooting sessions, newest first.");
+
+        let owners = page
+            .js("[...document.querySelectorAll('#f-owner option')].map(o => o.value)")
+            .await;
+        assert_eq!(owners, json!(["", "all", "lee", "sam"]), "every engineer");
+        let filter_button = page
+            .js("getComputedStyle(document.querySelector('.filter-apply')).display")
+            .await;
+        assert_eq!(filter_button, "none", "no Filter button needed with script");
+
+        page.find("#f-owner")
+            .await
+            .select_by_value("lee")
+            .await
+            .unwrap();
+        wait_for_query(&page, "?status=&outcome=&owner=lee&q=").await;
+        let titles = page
+            .js("[...document.querySelectorAll('.card h2')].map(h => h.innerText)")
+            .await;
+        assert_eq!(titles, json!(["Lee's mail bounce", "Lee's SSO loop"]));
+        let subtitle = page
+            .js("document.querySelector('[data-subtitle]').innerText")
+            .await;
+        assert_eq!(subtitle, "lee’s troubleshooting sessions, newest first.");
+
+        page.find("#f-status")
+            .await
+            .select_by_value("prepared")
+            .await
+            .unwrap();
+        wait_for_query(&page, "?status=prepared&outcome=&owner=lee&q=").await;
+
+        // The next visit opens the same owner's view.
+        page.goto("/sessions").await;
+        let selected = page.js("document.querySelector('#f-owner').value").await;
+        assert_eq!(selected, "lee", "the owner choice is remembered");
+        assert_eq!(
+            page.js("document.querySelectorAll('.card').length").await,
+            json!(2)
+        );
+        page.goto("/sessions?owner=all").await;
+        page.goto("/sessions").await;
+        let subtitle = page
+            .js("document.querySelector('[data-subtitle]').innerText")
+            .await;
+        assert_eq!(
+            subtitle,
+            "Everyone’s troubleshooting sessions, newest first."
+        );
+        assert_eq!(
+            page.js("document.querySelector('#f-owner').value").await,
+            "all"
+        );
+    })
+    .await;
+}
