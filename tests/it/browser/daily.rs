@@ -431,3 +431,46 @@ async fn filters_apply_on_change_list_every_engineer_and_the_owner_choice_is_rem
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_asks_before_removing_the_summary_and_the_timeline_keeps_it() {
+    with_page(Script::Enabled, |page| async move {
+        let id = page.app.create_active("VPN drops every hour").await;
+        page.app
+            .complete(&id, "workaround", Some("Raised the rekey timer to 8 h."))
+            .await;
+        let summarized = page.app.post(&format!("/api/sessions/{id}/summary")).await;
+        assert!(summarized.status().is_success());
+        let summary = page.app.session(&id).await["summary"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        page.goto(&format!("/sessions/{id}")).await;
+        click(&page, &format!("a[href^='/sessions/{id}?reopen']")).await;
+        page.wait_for("document.getElementById('reopen-ask')", "the question")
+            .await;
+        assert_eq!(
+            page.app.session(&id).await["status"],
+            "completed",
+            "asking changed nothing"
+        );
+        page.screenshot("details-reopen-ask-desktop-light").await;
+        click(&page, "#reopen-ask button").await;
+        page.wait_for(
+            "location.pathname.endsWith('/work') && document.readyState === 'complete'",
+            "the workspace of the reopened session",
+        )
+        .await;
+        assert_eq!(page.app.session(&id).await["status"], "active");
+        page.goto(&format!("/sessions/{id}")).await;
+        let kept = page
+            .js("document.querySelector('.timeline .kept-text .prose').textContent")
+            .await;
+        assert_eq!(
+            kept,
+            Value::String(summary),
+            "the timeline keeps the summary"
+        );
+    })
+    .await;
+}
