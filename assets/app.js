@@ -509,3 +509,25 @@ document.addEventListener("change", (e) => {
   const form = e.target.closest?.("form.filters");
   if (form && e.target.matches("select")) form.requestSubmit();
 });
+
+// --- Copy buttons ----------------------------------------------------------
+// A button with data-copy="<id>" copies that element's text (a new token, a
+// summary). Without script the text is still there to select.
+
+document.addEventListener("click", async (e) => {
+  const button = e.target.closest?.("button[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  if (!source) return;
+  const label = button.dataset.label ?? button.textContent;
+  button.dataset.label = label;
+  try {
+    await navigator.clipboard.writeText(source.innerText.trim());
+    button.textContent = "Copied";
+  } catch {
+    // No clipboard (permissions, an old browser): select it for Ctrl+C.
+    getSelection().selectAllChildren(source);
+    button.textContent = "Selected: press Ctrl+C";
+  }
+  setTimeout(() => { button.textContent = label; }, 4000);
+});

@@ -9,10 +9,10 @@ use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::layout::{Layout, PageError, parse_id, render};
+use super::layout::{Layout, Notice, PageError, parse_id, render};
 use crate::domain::{ApiToken, DisplayName, Password, Role, TokenName, Username};
 use crate::http::AppState;
 use crate::http::auth::{SESSION_COOKIE, SignedInUser, session_cookie};
@@ -59,12 +59,15 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// Arrived here by signing out.
+    signed_out: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct NextParam {
     next: Option<String>,
+    signed_out: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,12 +81,13 @@ pub struct LoginForm {
 pub async fn login_form(
     query: Result<Query<NextParam>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let next = query.ok().and_then(|Query(q)| q.next);
+    let Query(q) = query.unwrap_or_default();
     render(&LoginPage {
         layout: Layout::new("Sign in"),
         username: String::new(),
-        next: safe_next(next.as_deref()),
+        next: safe_next(q.next.as_deref()),
         error: None,
+        signed_out: q.signed_out.is_some(),
     })
 }
 
@@ -108,6 +112,7 @@ pub async fn login(
             username,
             next,
             error: Some(message),
+            signed_out: false,
         });
         page.map(|mut response| {
             *response.status_mut() = status;
@@ -151,7 +156,7 @@ pub async fn logout(
     if let Some(id) = session_cookie(&headers) {
         state.accounts.sign_out(&id).await.map_err(account_error)?;
     }
-    let mut response = Redirect::to("/login").into_response();
+    let mut response = Redirect::to("/login?signed_out").into_response();
     let mut gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
     gone.make_removal();
     set_cookie(&mut response, gone);
@@ -297,11 +302,13 @@ pub async fn setup(
 struct AccountPage {
     layout: Layout,
     username: String,
+    display_name: String,
     role: &'static str,
     tokens: Vec<TokenView>,
     /// A token just created, shown this once.
     new_token: Option<(String, String)>,
     error: Option<String>,
+    name_error: Option<String>,
 }
 
 struct TokenView {
@@ -324,32 +331,106 @@ impl From<&ApiToken> for TokenView {
     }
 }
 
+/// What the account page says once after one of its forms redirected back
+/// (post–redirect–get): kept server-side for the login session, never in the
+/// URL, so a reload neither repeats the action nor shows a token again.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum AccountFlash {
+    TokenCreated { name: String, token: String },
+    TokenRevoked { name: String },
+    DisplayNameChanged,
+}
+
+/// Problems of the forms, shown beside their fields.
+#[derive(Default)]
+struct FormErrors {
+    token_name: Option<String>,
+    display_name: Option<String>,
+}
+
 async fn account_page(
     state: &AppState,
     viewer: &SignedInUser,
-    new_token: Option<(String, String)>,
-    error: Option<String>,
+    flash: Option<AccountFlash>,
+    errors: FormErrors,
 ) -> Result<Response, PageError> {
     let tokens = state
         .accounts
         .tokens(Some(&viewer.user.username))
         .await
         .map_err(account_error)?;
+    let mut layout = Layout::signed_in("Your account", viewer);
+    let mut new_token = None;
+    match flash {
+        Some(AccountFlash::TokenCreated { name, token }) => new_token = Some((name, token)),
+        Some(AccountFlash::TokenRevoked { name }) => {
+            layout.notice = Some(Notice::info(format!(
+                "Token “{name}” revoked: it no longer works."
+            )));
+        }
+        Some(AccountFlash::DisplayNameChanged) => {
+            layout.notice = Some(Notice::info("Display name changed."));
+        }
+        None => {}
+    }
     render(&AccountPage {
-        layout: Layout::signed_in("Your account", viewer),
+        layout,
         username: viewer.user.username.as_str().to_string(),
+        display_name: viewer.user.display_name.as_str().to_string(),
         role: viewer.user.role.as_str(),
         tokens: tokens.iter().map(TokenView::from).collect(),
         new_token,
-        error,
+        error: errors.token_name,
+        name_error: errors.display_name,
     })
 }
 
 pub async fn account(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    account_page(&state, &viewer, None, None).await
+    let flash = match session_cookie(&headers) {
+        Some(id) => state
+            .accounts
+            .take_flash(&id)
+            .await
+            .map_err(account_error)?,
+        None => None,
+    };
+    let flash = flash.and_then(|text| serde_json::from_str(&text).ok());
+    account_page(&state, &viewer, flash, FormErrors::default()).await
+}
+
+/// Back to the account page, which shows `flash` once; without a login
+/// session (a token-authenticated request) the page is shown at once.
+async fn redirect_with(
+    state: &AppState,
+    viewer: &SignedInUser,
+    headers: &HeaderMap,
+    flash: AccountFlash,
+) -> Result<Response, PageError> {
+    let Some(id) = session_cookie(headers).filter(|_| viewer.login.is_some()) else {
+        return account_page(state, viewer, Some(flash), FormErrors::default()).await;
+    };
+    let text = serde_json::to_string(&flash).map_err(|e| PageError::Internal(e.into()))?;
+    state
+        .accounts
+        .flash(&id, &text)
+        .await
+        .map_err(account_error)?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+async fn refused_form(
+    state: &AppState,
+    viewer: &SignedInUser,
+    errors: FormErrors,
+) -> Result<Response, PageError> {
+    let mut response = account_page(state, viewer, None, errors).await?;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -361,16 +442,18 @@ pub struct TokenForm {
 pub async fn create_token(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     body: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let TokenForm { name } = form(body);
     let name = match TokenName::parse(&name) {
         Ok(name) => name,
         Err(why) => {
-            let mut response =
-                account_page(&state, &viewer, None, Some(format!("The name {why}."))).await?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(response);
+            let errors = FormErrors {
+                token_name: Some(format!("The name {why}.")),
+                ..FormErrors::default()
+            };
+            return refused_form(&state, &viewer, errors).await;
         }
     };
     let (token, secret) = state
@@ -378,19 +461,72 @@ pub async fn create_token(
         .create_token(&viewer.user.username, name)
         .await
         .map_err(account_error)?;
-    let shown = (token.name.as_str().to_string(), secret.expose().to_string());
-    account_page(&state, &viewer, Some(shown), None).await
+    let flash = AccountFlash::TokenCreated {
+        name: token.name.as_str().to_string(),
+        token: secret.expose().to_string(),
+    };
+    redirect_with(&state, &viewer, &headers, flash).await
 }
 
 pub async fn revoke_token(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
+    let tokens = state
+        .accounts
+        .tokens(Some(&viewer.user.username))
+        .await
+        .map_err(account_error)?;
+    let name = tokens
+        .iter()
+        .find(|t| t.id == id)
+        .map(|t| t.name.as_str().to_string())
+        .ok_or(PageError::NotFound)?;
     match state.accounts.revoke_token(id, Some(&viewer.user)).await {
-        Ok(()) => Ok(Redirect::to("/account").into_response()),
+        Ok(()) => {
+            redirect_with(
+                &state,
+                &viewer,
+                &headers,
+                AccountFlash::TokenRevoked { name },
+            )
+            .await
+        }
         Err(AccountError::TokenNotFound) => Err(PageError::NotFound),
         Err(e) => Err(account_error(e)),
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DisplayNameForm {
+    display_name: String,
+}
+
+pub async fn change_display_name(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    headers: HeaderMap,
+    body: Result<Form<DisplayNameForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let DisplayNameForm { display_name } = form(body);
+    let name = match DisplayName::parse(&display_name) {
+        Ok(name) => name,
+        Err(why) => {
+            let errors = FormErrors {
+                display_name: Some(format!("The display name {why}.")),
+                ..FormErrors::default()
+            };
+            return refused_form(&state, &viewer, errors).await;
+        }
+    };
+    state
+        .accounts
+        .set_display_name(&viewer.user, &name)
+        .await
+        .map_err(account_error)?;
+    redirect_with(&state, &viewer, &headers, AccountFlash::DisplayNameChanged).await
 }

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/account", get(account::account))
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/account/name", post(account::change_display_name))
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
         .route("/sessions/{id}", get(session::details))

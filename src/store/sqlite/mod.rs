@@ -484,6 +484,7 @@ mod tests {
             include_str!("../../../migrations/sqlite/0001_sessions.sql"),
             include_str!("../../../migrations/sqlite/0002_accounts.sql"),
             include_str!("../../../migrations/sqlite/0003_operations.sql"),
+            include_str!("../../../migrations/sqlite/0009_login_flashes.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

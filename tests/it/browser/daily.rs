@@ -474,3 +474,86 @@ async fn reopen_asks_before_removing_the_summary_and_the_timeline_keeps_it() {
     })
     .await;
 }
+
+async fn token_count(page: &Page) -> usize {
+    let tokens = page
+        .app
+        .accounts
+        .tokens(Some(&casebook::domain::Username::parse("dana").unwrap()))
+        .await
+        .unwrap();
+    tokens.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_token_is_shown_once_a_reload_makes_no_second_and_revoking_asks_and_says_so() {
+    with_page(Script::Enabled, |page| async move {
+        page.goto("/account").await;
+        let before = token_count(&page).await;
+        type_into(&page, "#token-name", "laptop CLI").await;
+        click(&page, "form[action='/account/tokens'] button").await;
+        page.wait_for(
+            "document.querySelector('[data-new-token]')",
+            "the new token",
+        )
+        .await;
+        assert_eq!(
+            page.js("location.pathname + location.search").await,
+            "/account"
+        );
+        assert_eq!(token_count(&page).await, before + 1);
+
+        // Copy puts the token on the clipboard.
+        page.cdp(
+            "Browser.grantPermissions",
+            json!({ "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"],
+                    "origin": page.app.url("") }),
+        )
+        .await;
+        click(&page, "[data-copy='new-token']").await;
+        page.wait_for(
+            "document.querySelector('[data-copy]').innerText === 'Copied'",
+            "the copy",
+        )
+        .await;
+
+        page.client.refresh().await.unwrap();
+        page.wait_for("document.readyState === 'complete'", "the reload")
+            .await;
+        assert_eq!(
+            token_count(&page).await,
+            before + 1,
+            "a reload creates nothing"
+        );
+        assert_eq!(
+            page.js("!!document.querySelector('[data-new-token]')")
+                .await,
+            json!(false),
+            "the token is shown only once"
+        );
+
+        // Revoke asks first, then says it was done.
+        click(&page, ".token-list .ask-inline summary").await;
+        click(&page, "button[aria-label='Revoke token laptop CLI']").await;
+        page.wait_for(
+            "document.getElementById('toasts').innerText.includes('revoked')",
+            "the revocation message",
+        )
+        .await;
+        let toast = page.toast_text().await;
+        assert_eq!(toast, "Token “laptop CLI” revoked: it no longer works.");
+
+        // The display name changes, and the header says so.
+        let field = page.find("#display-name").await;
+        field.clear().await.unwrap();
+        field.send_keys("Dana Scully").await.unwrap();
+        click(&page, "form[action='/account/name'] button").await;
+        page.wait_for(
+            "document.querySelector('nav a[href=\"/account\"]').innerText.includes('Dana Scully')",
+            "the new name in the header",
+        )
+        .await;
+        page.screenshot("account-after-changes-desktop-light").await;
+    })
+    .await;
+}

@@ -264,6 +264,8 @@ async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_s
     with_page(Script::Enabled, |page| async move {
         click(&page, "form[action='/logout'] button").await;
         wait_for_path(&page, "/login").await;
+        let said = text_of(&page, "document.querySelector('.form-notice').innerText").await;
+        assert_eq!(said, "You are signed out.");
         page.screenshot("login-desktop-light").await;
         type_into(&page, "#username", "dana").await;
         type_into(&page, "#password", "wrong").await;
@@ -275,6 +277,11 @@ async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_s
         assert_eq!(
             text_of(&page, "document.querySelector('#username').value").await,
             "dana"
+        );
+        assert_eq!(
+            text_of(&page, "document.activeElement.id").await,
+            "password",
+            "after a wrong password, focus is on the password"
         );
         type_into(&page, "#password", crate::helpers::PASSWORD).await;
         click(&page, "form[action='/login'] button").await;
@@ -316,6 +323,7 @@ async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_s
             Value::Bool(false),
             "a token is shown only once"
         );
+        click(&page, ".token-list .ask-inline summary").await;
         click(&page, "button[aria-label='Revoke token laptop CLI']").await;
         page.wait_for(
             "document.querySelector('.token-list')?.innerText.includes('revoked')",
