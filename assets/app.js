@@ -28,17 +28,35 @@ for (const type of ["change", "input"]) {
 
 const invokerOf = (pop) => document.querySelector(`[popovertarget="${pop.id}"][data-close]`);
 
-// Places an open popover just below its button, inside the viewport.
+// Does a popover at this viewport position cover a card's title?
+function coversATitle(top, left, pop) {
+  const bottom = top + pop.offsetHeight;
+  const right = left + pop.offsetWidth;
+  return [...document.querySelectorAll(".card h2")].some((h) => {
+    const t = h.getBoundingClientRect();
+    return t.bottom > top && t.top < bottom && t.right > left && t.left < right;
+  });
+}
+
+// Places an open popover just below its button, inside the viewport; above
+// it when below would cover a card's title (the next card's, or when below
+// there is no room) and above covers none. The card itself is highlighted
+// (CSS) so it is always clear which session the popover closes.
 function place(pop) {
   const button = invokerOf(pop);
   if (!button || !pop.matches(":popover-open")) return;
   const r = button.getBoundingClientRect();
   const width = document.documentElement.clientWidth;
   const left = Math.max(8, Math.min(r.left, width - pop.offsetWidth - 8));
+  const below = r.bottom + 6;
+  const above = r.top - 6 - pop.offsetHeight;
+  const header = document.querySelector(".top")?.getBoundingClientRect().bottom ?? 0;
+  const flip = coversATitle(below, left, pop) && above >= header + 4 && !coversATitle(above, left, pop);
+  pop.classList.toggle("pop-above", flip);
   pop.style.left = `${left + scrollX}px`;
-  pop.style.top = `${r.bottom + 6 + scrollY}px`;
-  const below = pop.getBoundingClientRect().bottom - innerHeight + 8;
-  if (below > 0) scrollBy({ top: below, behavior: "instant" });
+  pop.style.top = `${(flip ? above : below) + scrollY}px`;
+  const overflow = pop.getBoundingClientRect().bottom - innerHeight + 8;
+  if (!flip && overflow > 0) scrollBy({ top: overflow, behavior: "instant" });
 }
 
 // Popover toggle events do not bubble, so listen in the capture phase.
@@ -146,8 +164,8 @@ function conflictText(problem) {
   return problem.detail || "The session changed in the meantime.";
 }
 
-async function post(url, body) {
-  const headers = { ...VIA, Accept: "application/json", "X-CSRF-Token": CSRF };
+async function post(url, body, via = VIA) {
+  const headers = { ...via, Accept: "application/json", "X-CSRF-Token": CSRF };
   if (body) headers["Content-Type"] = "application/json";
   const res = await fetch(url, { method: "POST", headers, body: body && JSON.stringify(body) });
   return { res, json: await res.json().catch(() => ({})) };
@@ -161,6 +179,13 @@ async function reopen(id) {
   } catch {
     toast("Couldn’t reach Casebook, so the session is still closed. Try again.", { error: true });
   }
+}
+
+// The toast names what was closed, and whose it was when not the viewer's
+// (the same words as the server's toast after a no-script close).
+function closedText(card, label) {
+  const whose = card?.dataset.owner ? ` (${card.dataset.owner}’s session)` : "";
+  return `Session closed as ${label}: “${card?.dataset.title ?? ""}”${whose}`;
 }
 
 async function closeSession(form) {
@@ -193,9 +218,11 @@ async function closeSession(form) {
     return;
   }
   pop.hidePopover();
+  const card = document.getElementById(`s-${id}`);
+  const named = closedText(card, json.outcome_label);
   const fresh = await refreshCard(id);
   const note = res.ok
-    ? toast(`Session closed as ${json.outcome_label}`, { undo: () => reopen(id) })
+    ? toast(named, { undo: () => reopen(id) })
     : toast(conflictText(json), { error: true });
   // The Close button is gone: focus the card's first action, or Undo when
   // the filter hid the card.
@@ -208,6 +235,9 @@ document.addEventListener("submit", (e) => {
   if (form.matches("form.pop")) {
     e.preventDefault();
     closeSession(form);
+  } else if (form.matches("form[data-api]")) {
+    e.preventDefault();
+    actInPlace(form);
   } else if (form.matches("form.undo")) {
     // The server-rendered toast after a no-script close: undo in place.
     e.preventDefault();
@@ -286,21 +316,15 @@ function renumberPlan(list) {
 document.addEventListener("click", (e) => {
   const button = e.target.closest?.("form[data-plan-form] button[name=intent]");
   if (!button) return;
+  // Enter outside the plan (the form's implicit submission) does nothing with
+  // script; in a step the keydown handler below adds the next step.
+  if (button.matches(".default-submit")) return e.preventDefault();
   const list = button.form.querySelector("[data-plan]");
   const [action] = button.value.split("-");
   const row = button.closest(".plan-row");
   if (action === "add") {
     e.preventDefault();
-    const template = list.lastElementChild;
-    const fresh = template.cloneNode(true);
-    const input = fresh.querySelector("input");
-    input.value = "";
-    input.removeAttribute("aria-invalid");
-    input.removeAttribute("aria-describedby");
-    fresh.querySelector(".field-error")?.remove();
-    list.append(fresh);
-    renumberPlan(list);
-    input.focus();
+    addStepAfter(list, list.lastElementChild);
   } else if (row && ["up", "down", "remove"].includes(action)) {
     e.preventDefault();
     if (action === "up" && row.previousElementSibling) row.previousElementSibling.before(row);
@@ -317,7 +341,10 @@ document.addEventListener("click", (e) => {
       return;
     }
     renumberPlan(list);
-    button.focus();
+    // Moving the row took focus from the button; at the top or bottom the
+    // button is now disabled, so the other arrow of the same step takes it.
+    const other = row.querySelector(`button[value^="${action === "up" ? "down" : "up"}-"]`);
+    (button.disabled ? other : button).focus();
   }
 });
 
@@ -456,3 +483,192 @@ if (similarOffer) {
     timer = setTimeout(offerSimilar, SIMILAR_PAUSE_MS);
   });
 }
+// A new empty step below `row`, focused: the + button and Enter in a step.
+function addStepAfter(list, row) {
+  const fresh = row.cloneNode(true);
+  const input = fresh.querySelector("input");
+  input.value = "";
+  input.defaultValue = "";
+  input.removeAttribute("aria-invalid");
+  input.removeAttribute("aria-describedby");
+  fresh.querySelector(".field-error")?.remove();
+  row.after(fresh);
+  renumberPlan(list);
+  input.focus();
+}
+
+// Enter in a step adds the next step instead of submitting half a plan.
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" || e.isComposing || e.shiftKey || e.ctrlKey || e.metaKey || e.altKey) return;
+  const input = e.target.closest?.("[data-plan] .plan-row input");
+  if (!input) return;
+  e.preventDefault();
+  addStepAfter(input.closest("[data-plan]"), input.closest(".plan-row"));
+});
+
+// --- The workspace: every action in place ---------------------------------
+// Check, uncheck, notes and Complete call the JSON API and swap in the
+// server's own rendering of what changed (the workspace page, read again), so
+// text typed anywhere else on the page stays where it is. A refusal shows the
+// API's own words beside the form. Without script the same forms post and
+// redirect.
+
+const WORKSPACE_VIA = { "Casebook-Via": "workspace" };
+
+// The form's fields as the API's JSON body (the CSRF token travels as a header).
+function apiBody(form) {
+  const body = {};
+  for (const [name, value] of new FormData(form)) if (name !== "csrf") body[name] = value;
+  return Object.keys(body).length ? body : undefined;
+}
+
+function showFormMessage(form, message) {
+  let line = form.querySelector(":scope > .api-error");
+  if (!line && !message) return;
+  if (!line) {
+    line = document.createElement("p");
+    line.className = "field-error api-error";
+    line.setAttribute("role", "alert");
+    form.append(line);
+  }
+  line.textContent = message;
+  line.hidden = !message;
+}
+
+// Replaces the elements with these ids by the server's fresh rendering.
+async function swapFromServer(ids) {
+  const source = document.querySelector("[data-workspace]")?.dataset.workspace;
+  const res = await fetch(source, { headers: { Accept: "text/html" } });
+  const page = new DOMParser().parseFromString(await res.text(), "text/html");
+  for (const id of ids) {
+    const fresh = page.getElementById(id);
+    const old = document.getElementById(id);
+    if (fresh && old) old.replaceWith(document.adoptNode(fresh));
+  }
+}
+
+async function actInPlace(form) {
+  const button = form.querySelector("button:not([type=button])");
+  if (button.getAttribute("aria-busy") === "true") return;
+  const hadFocus = form.contains(document.activeElement);
+  setBusy(button, true);
+  showFormMessage(form, "");
+  let reply;
+  try {
+    reply = await post(form.dataset.api, apiBody(form), WORKSPACE_VIA);
+  } catch {
+    setBusy(button, false);
+    showFormMessage(form, "Couldn’t reach Casebook, so nothing was saved; your text is kept. Try again.");
+    return;
+  }
+  const { res, json } = reply;
+  if (!res.ok) {
+    setBusy(button, false);
+    if (form.matches("[data-outcome-form]")) syncOutcomeForm(form);
+    showFormMessage(form, json.detail || `Nothing was saved (error ${res.status}).`);
+    return;
+  }
+  if (form.dataset.done) {
+    // Completed: the details page has the rest. Only this form's input is sent.
+    form.dataset.sent = "";
+    location.assign(form.dataset.done);
+    return;
+  }
+  const ids = form.dataset.swap.split(" ");
+  try {
+    await swapFromServer(ids);
+  } catch {
+    location.reload();
+    return;
+  }
+  setBusy(button, false);
+  if (form.matches(".note-form")) {
+    form.text.value = form.text.defaultValue = "";
+    if (hadFocus) form.text.focus();
+  } else if (hadFocus) {
+    // The step was re-rendered: focus its next action (Uncheck, or the finding).
+    document.getElementById(ids[0])?.querySelector("input:not([type=hidden]), button")?.focus();
+  }
+}
+
+// --- Unsent text is never lost silently -----------------------------------
+// Leaving a page with text typed but not yet sent asks first.
+
+let leavingOnPurpose = false;
+
+function changedField(field) {
+  if (field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
+  if (field.tagName === "SELECT") {
+    // With no option marked selected, the first is the default.
+    const initial = Math.max(0, [...field.options].findIndex((o) => o.defaultSelected));
+    return field.selectedIndex !== initial;
+  }
+  return field.value !== field.defaultValue;
+}
+
+function hasUnsentText() {
+  const forms = document.querySelectorAll("form[data-api]:not([data-sent]), form[data-guard]");
+  return [...forms].some((form) => [...form.elements].some(changedField));
+}
+
+// Registered last: a form that really leaves the page is not unsent text.
+document.addEventListener("submit", (e) => {
+  if (!e.defaultPrevented && e.target.matches("form[data-guard]")) leavingOnPurpose = true;
+});
+
+addEventListener("beforeunload", (e) => {
+  if (leavingOnPurpose || !hasUnsentText()) return;
+  e.preventDefault();
+  e.returnValue = "";
+});
+
+// --- The header menu on narrow screens -------------------------------------
+// CSS folds the navigation behind the Menu button only where this script runs.
+
+function setMenu(toggle, open) {
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.closest(".top").classList.toggle("menu-open", open);
+}
+
+document.addEventListener("click", (e) => {
+  const toggle = e.target.closest?.(".menu-toggle");
+  if (toggle) setMenu(toggle, toggle.getAttribute("aria-expanded") !== "true");
+});
+
+document.addEventListener("keydown", (e) => {
+  const toggle = document.querySelector(".menu-toggle[aria-expanded=true]");
+  if (e.key === "Escape" && toggle && toggle.closest(".top").contains(document.activeElement)) {
+    setMenu(toggle, false);
+    toggle.focus();
+  }
+});
+
+// --- History filters apply as they change ---------------------------------
+// The filter bar stays a plain GET form; a changed choice submits it.
+
+document.addEventListener("change", (e) => {
+  const form = e.target.closest?.("form.filters");
+  if (form && e.target.matches("select")) form.requestSubmit();
+});
+
+// --- Copy buttons ----------------------------------------------------------
+// A button with data-copy="<id>" copies that element's text (a new token, a
+// summary). Without script the text is still there to select.
+
+document.addEventListener("click", async (e) => {
+  const button = e.target.closest?.("button[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  if (!source) return;
+  const label = button.dataset.label ?? button.textContent;
+  button.dataset.label = label;
+  try {
+    await navigator.clipboard.writeText(source.innerText.trim());
+    button.textContent = "Copied";
+  } catch {
+    // No clipboard (permissions, an old browser): select it for Ctrl+C.
+    getSelection().selectAllChildren(source);
+    button.textContent = "Selected: press Ctrl+C";
+  }
+  setTimeout(() => { button.textContent = label; }, 4000);
+});

@@ -11,15 +11,18 @@ pub enum Surface {
     History,
     Workspace,
     Api,
+    /// The New session page, which prepares (and may start) a session.
+    NewSession,
     /// Casebook itself, acting on a policy (the stale-session auto-close).
     System,
 }
 
 impl Surface {
-    pub const ALL: [Surface; 4] = [
+    pub const ALL: [Surface; 5] = [
         Surface::History,
         Surface::Workspace,
         Surface::Api,
+        Surface::NewSession,
         Surface::System,
     ];
 
@@ -32,7 +35,16 @@ impl Surface {
             Surface::History => "history",
             Surface::Workspace => "workspace",
             Surface::Api => "api",
+            Surface::NewSession => "new_session",
             Surface::System => "system",
+        }
+    }
+
+    /// How the timeline names it: "via new session page".
+    pub const fn label(self) -> &'static str {
+        match self {
+            Surface::NewSession => "new session page",
+            other => other.as_str(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! secrets only as hashes.
 
 mod error;
+mod profile;
 mod secret;
 
 use std::net::IpAddr;

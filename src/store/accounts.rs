@@ -167,6 +167,24 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The owner of an unrevoked token, if that owner is not disabled.
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError>;
 
+    /// Changes a user's display name. False if no such user.
+    async fn set_display_name(
+        &self,
+        user_id: Uuid,
+        display_name: &str,
+    ) -> Result<bool, AccountStoreError>;
+
+    /// Keeps `text` for the login session's next page, replacing any unread one.
+    async fn put_flash(
+        &self,
+        session_id_hash: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), AccountStoreError>;
+
+    /// The login session's flash, deleted as it is read: it is shown once.
+    async fn take_flash(&self, session_id_hash: &str) -> Result<Option<String>, AccountStoreError>;
+
     async fn throttle(&self, key: &str) -> Result<Option<Throttle>, AccountStoreError>;
 
     /// Records one failed sign-in for `key` under `policy`, atomically even

@@ -37,30 +37,71 @@ fn first_sentence(text: &str) -> &str {
     text
 }
 
+/// A text on one line (a list item of the summary), whole.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn with_period(text: &str) -> String {
-    let text = text.trim();
-    if text.ends_with(['.', '!', '?']) {
-        text.to_string()
+    let text = one_line(text);
+    if text.ends_with(['.', '!', '?', '…']) {
+        text
     } else {
         format!("{text}.")
     }
+}
+
+/// The problem's first sentence for the headline, marked with an ellipsis
+/// when the problem goes on: the summary never drops text silently.
+fn headline_problem(problem: &str) -> String {
+    let first = first_sentence(problem);
+    let rest = problem.trim()[first.len()..].trim();
+    if rest.is_empty() {
+        with_period(first)
+    } else {
+        format!("{} …", with_period(first))
+    }
+}
+
+/// Whether the title already names the customer, whole or by its first word
+/// ("Checkout slow for Northwind" names "Northwind Traders").
+fn title_names(title: &str, customer: &str) -> bool {
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let title = words(title);
+    let customer = words(customer);
+    let Some(first) = customer.first() else {
+        return true;
+    };
+    title
+        .windows(customer.len())
+        .any(|w| w == customer.as_slice())
+        || title.contains(first)
 }
 
 fn write_summary(input: &SummaryInput<'_>) -> String {
     let session = input.session;
     let mut out = String::new();
 
-    let subject = match (&session.customer, &session.reference) {
+    let customer = session
+        .customer
+        .as_deref()
+        .filter(|c| !title_names(&session.title, c));
+    let subject = match (customer, &session.reference) {
         (Some(c), Some(r)) => format!(" for {c} ({r})"),
         (Some(c), None) => format!(" for {c}"),
         (None, Some(r)) => format!(" ({r})"),
         (None, None) => String::new(),
     };
-    let problem = first_sentence(&session.problem);
-    if problem.is_empty() {
+    if session.problem.trim().is_empty() {
         let _ = writeln!(out, "{}{subject}.", session.title);
     } else {
-        let _ = writeln!(out, "{}{subject}: {}", session.title, with_period(problem));
+        let problem = headline_problem(&session.problem);
+        let _ = writeln!(out, "{}{subject}: {problem}", session.title);
     }
 
     let checked: Vec<_> = session
@@ -78,10 +119,10 @@ fn write_summary(input: &SummaryInput<'_>) -> String {
         for step in &checked {
             match &step.finding {
                 Some(finding) => {
-                    let _ = writeln!(out, "- {}: {}", step.text, with_period(finding));
+                    let _ = writeln!(out, "- {}: {}", one_line(&step.text), with_period(finding));
                 }
                 None => {
-                    let _ = writeln!(out, "- {}.", step.text.trim_end_matches('.'));
+                    let _ = writeln!(out, "- {}", with_period(&step.text));
                 }
             }
         }
@@ -91,7 +132,7 @@ fn write_summary(input: &SummaryInput<'_>) -> String {
     if !notes.is_empty() {
         let _ = writeln!(out, "\nNotes:");
         for note in notes {
-            let _ = writeln!(out, "- {}", with_period(first_sentence(note)));
+            let _ = writeln!(out, "- {}", with_period(note));
         }
     }
 
@@ -184,7 +225,7 @@ mod tests {
         let summary = LocalSummarizer.summarize(&input).await.unwrap();
         assert_eq!(
             summary,
-            "VPN drops every hour for ACME (INC-4711): Users lose the tunnel at :00.\n\
+            "VPN drops every hour for ACME (INC-4711): Users lose the tunnel at :00. …\n\
              \n\
              Checked 2 of 3 planned steps:\n\
              - Check tunnel logs: rekey failures at :00.\n\
@@ -200,5 +241,93 @@ mod tests {
             summary,
             "deterministic"
         );
+    }
+
+    fn note(session: &Session, text: &str) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            session_id: session.id,
+            at: session.created_at,
+            actor: "dana".into(),
+            via: Surface::Workspace,
+            kind: EventKind::NoteAdded { text: text.into() },
+        }
+    }
+
+    #[tokio::test]
+    async fn notes_and_findings_of_several_sentences_are_kept_whole() {
+        let (mut session, _) = session();
+        session.steps[0].finding =
+            Some("Pool at 20 of 20. Waits of 2.3 s at p95.\nGateway logs agree.".into());
+        let events = vec![
+            note(
+                &session,
+                "Raised pool to 60 as a stopgap; p95 back to 420 ms. Proper fix needs release 2.14.1.",
+            ),
+            note(
+                &session,
+                "Vendor confirmed the bug!\n\nTicket VND-88 is open",
+            ),
+        ];
+        let input = SummaryInput {
+            session: &session,
+            events: &events,
+        };
+        let summary = LocalSummarizer.summarize(&input).await.unwrap();
+        assert!(
+            summary.contains(
+                "- Raised pool to 60 as a stopgap; p95 back to 420 ms. Proper fix needs release 2.14.1.\n"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("- Vendor confirmed the bug! Ticket VND-88 is open.\n"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(
+                "- Check tunnel logs: Pool at 20 of 20. Waits of 2.3 s at p95. Gateway logs agree.\n"
+            ),
+            "{summary}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_shortened_problem_is_marked_and_a_title_naming_the_customer_is_not_repeated() {
+        let (mut session, events) = session();
+        session.title = "Checkout times out for Northwind".into();
+        session.customer = Some("Northwind Traders".into());
+        session.reference = None;
+        session.problem = "Checkout fails at peak. Started after 2.14.".into();
+        let input = SummaryInput {
+            session: &session,
+            events: &events,
+        };
+        let summary = LocalSummarizer.summarize(&input).await.unwrap();
+        let headline = summary.lines().next().unwrap();
+        assert_eq!(
+            headline,
+            "Checkout times out for Northwind: Checkout fails at peak. …"
+        );
+
+        session.problem = "One sentence only".into();
+        session.title = "Checkout times out".into();
+        let input = SummaryInput {
+            session: &session,
+            events: &events,
+        };
+        let summary = LocalSummarizer.summarize(&input).await.unwrap();
+        assert_eq!(
+            summary.lines().next().unwrap(),
+            "Checkout times out for Northwind Traders: One sentence only."
+        );
+    }
+
+    #[test]
+    fn a_title_names_a_customer_by_its_whole_name_or_its_first_word() {
+        assert!(title_names("Slow pages for ACME Corp", "ACME Corp"));
+        assert!(title_names("Northwind checkout", "Northwind Traders"));
+        assert!(!title_names("Checkout slow", "Northwind Traders"));
+        assert!(!title_names("Northwinds are strong", "Northwind Traders"));
     }
 }

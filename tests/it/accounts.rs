@@ -3,6 +3,7 @@
 //! sign-in throttle. Time moves only when a test moves the clock.
 
 mod cli;
+mod profile;
 
 use std::net::IpAddr;
 use std::sync::Arc;

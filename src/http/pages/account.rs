@@ -7,10 +7,10 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::layout::{Layout, PageError, parse_id, render};
+use super::layout::{Layout, Notice, PageError, parse_id, render};
 use crate::domain::{ApiToken, DisplayName, Password, Role, TokenName, Username};
 use crate::http::AppState;
 use crate::http::auth::{SignedInUser, session_cookie, session_cookie_name};
@@ -77,12 +77,15 @@ struct LoginPage {
     next: String,
     remember: bool,
     error: Option<String>,
+    /// Arrived here by signing out.
+    signed_out: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct NextParam {
     next: Option<String>,
+    signed_out: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,13 +101,14 @@ pub struct LoginForm {
 pub async fn login_form(
     query: Result<Query<NextParam>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let next = query.ok().and_then(|Query(q)| q.next);
+    let Query(q) = query.unwrap_or_default();
     render(&LoginPage {
         layout: Layout::new("Sign in"),
         username: String::new(),
-        next: safe_next(next.as_deref()),
+        next: safe_next(q.next.as_deref()),
         remember: false,
         error: None,
+        signed_out: q.signed_out.is_some(),
     })
 }
 
@@ -132,6 +136,7 @@ pub async fn login(
             next,
             remember,
             error: Some(message),
+            signed_out: false,
         });
         page.map(|mut response| {
             *response.status_mut() = status;
@@ -179,7 +184,7 @@ pub async fn logout(
     if let Some(id) = session_cookie(&headers, state.secure_cookies) {
         state.accounts.sign_out(&id).await.map_err(account_error)?;
     }
-    let mut response = Redirect::to("/login").into_response();
+    let mut response = Redirect::to("/login?signed_out").into_response();
     // Removed with the attributes it was set with (a `__Host-` cookie
     // cannot even be removed without them).
     let mut gone = session_cookie_base(&state, String::new());
@@ -348,6 +353,7 @@ pub async fn setup(
 struct AccountPage {
     layout: Layout,
     username: String,
+    display_name: String,
     role: &'static str,
     tokens: Vec<TokenView>,
     /// A token just created, shown this once.
@@ -355,15 +361,7 @@ struct AccountPage {
     error: Option<String>,
     password_changed: bool,
     password_error: Option<String>,
-}
-
-/// What the account page shows besides the tokens.
-#[derive(Default)]
-struct AccountNotices {
-    new_token: Option<(String, String)>,
-    token_error: Option<String>,
-    password_changed: bool,
-    password_error: Option<String>,
+    name_error: Option<String>,
 }
 
 struct TokenView {
@@ -386,33 +384,112 @@ impl From<&ApiToken> for TokenView {
     }
 }
 
+/// What the account page says once after one of its forms redirected back
+/// (post–redirect–get): kept server-side for the login session, never in the
+/// URL, so a reload neither repeats the action nor shows a token again.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum AccountFlash {
+    TokenCreated { name: String, token: String },
+    TokenRevoked { name: String },
+    DisplayNameChanged,
+    PasswordChanged,
+}
+
+/// Problems of the forms, shown beside their fields.
+#[derive(Default)]
+struct FormErrors {
+    token_name: Option<String>,
+    display_name: Option<String>,
+    password: Option<String>,
+}
+
 async fn account_page(
     state: &AppState,
     viewer: &SignedInUser,
-    notices: AccountNotices,
+    flash: Option<AccountFlash>,
+    errors: FormErrors,
 ) -> Result<Response, PageError> {
     let tokens = state
         .accounts
         .tokens(Some(&viewer.user.username))
         .await
         .map_err(account_error)?;
+    let mut layout = Layout::signed_in("Your account", viewer);
+    let mut new_token = None;
+    let mut password_changed = false;
+    match flash {
+        Some(AccountFlash::TokenCreated { name, token }) => new_token = Some((name, token)),
+        Some(AccountFlash::TokenRevoked { name }) => {
+            layout.notice = Some(Notice::info(format!(
+                "Token “{name}” revoked: it no longer works."
+            )));
+        }
+        Some(AccountFlash::DisplayNameChanged) => {
+            layout.notice = Some(Notice::info("Display name changed."));
+        }
+        Some(AccountFlash::PasswordChanged) => password_changed = true,
+        None => {}
+    }
     render(&AccountPage {
-        layout: Layout::signed_in("Your account", viewer),
+        layout,
         username: viewer.user.username.as_str().to_string(),
+        display_name: viewer.user.display_name.as_str().to_string(),
         role: viewer.user.role.as_str(),
         tokens: tokens.iter().map(TokenView::from).collect(),
-        new_token: notices.new_token,
-        error: notices.token_error,
-        password_changed: notices.password_changed,
-        password_error: notices.password_error,
+        new_token,
+        error: errors.token_name,
+        name_error: errors.display_name,
+        password_changed,
+        password_error: errors.password,
     })
 }
 
 pub async fn account(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    account_page(&state, &viewer, AccountNotices::default()).await
+    let flash = match session_cookie(&headers, state.secure_cookies) {
+        Some(id) => state
+            .accounts
+            .take_flash(&id)
+            .await
+            .map_err(account_error)?,
+        None => None,
+    };
+    let flash = flash.and_then(|text| serde_json::from_str(&text).ok());
+    account_page(&state, &viewer, flash, FormErrors::default()).await
+}
+
+/// Back to the account page, which shows `flash` once; without a login
+/// session (a token-authenticated request) the page is shown at once.
+async fn redirect_with(
+    state: &AppState,
+    viewer: &SignedInUser,
+    headers: &HeaderMap,
+    flash: AccountFlash,
+) -> Result<Response, PageError> {
+    let Some(id) = session_cookie(headers, state.secure_cookies).filter(|_| viewer.login.is_some()) else {
+        return account_page(state, viewer, Some(flash), FormErrors::default()).await;
+    };
+    let text = serde_json::to_string(&flash).map_err(|e| PageError::Internal(e.into()))?;
+    state
+        .accounts
+        .flash(&id, &text)
+        .await
+        .map_err(account_error)?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+async fn refused_form(
+    state: &AppState,
+    viewer: &SignedInUser,
+    errors: FormErrors,
+) -> Result<Response, PageError> {
+    let mut response = account_page(state, viewer, None, errors).await?;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -424,19 +501,18 @@ pub struct TokenForm {
 pub async fn create_token(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     body: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let TokenForm { name } = form(body);
     let name = match TokenName::parse(&name) {
         Ok(name) => name,
         Err(why) => {
-            let notices = AccountNotices {
-                token_error: Some(format!("The name {why}.")),
-                ..AccountNotices::default()
+            let errors = FormErrors {
+                token_name: Some(format!("The name {why}.")),
+                ..FormErrors::default()
             };
-            let mut response = account_page(&state, &viewer, notices).await?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            return Ok(response);
+            return refused_form(&state, &viewer, errors).await;
         }
     };
     let (token, secret) = state
@@ -444,22 +520,40 @@ pub async fn create_token(
         .create_token(&viewer.user.username, name)
         .await
         .map_err(account_error)?;
-    let shown = (token.name.as_str().to_string(), secret.expose().to_string());
-    let notices = AccountNotices {
-        new_token: Some(shown),
-        ..AccountNotices::default()
+    let flash = AccountFlash::TokenCreated {
+        name: token.name.as_str().to_string(),
+        token: secret.expose().to_string(),
     };
-    account_page(&state, &viewer, notices).await
+    redirect_with(&state, &viewer, &headers, flash).await
 }
 
 pub async fn revoke_token(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let id = parse_id(&id)?;
+    let tokens = state
+        .accounts
+        .tokens(Some(&viewer.user.username))
+        .await
+        .map_err(account_error)?;
+    let name = tokens
+        .iter()
+        .find(|t| t.id == id)
+        .map(|t| t.name.as_str().to_string())
+        .ok_or(PageError::NotFound)?;
     match state.accounts.revoke_token(id, Some(&viewer.user)).await {
-        Ok(()) => Ok(Redirect::to("/account").into_response()),
+        Ok(()) => {
+            redirect_with(
+                &state,
+                &viewer,
+                &headers,
+                AccountFlash::TokenRevoked { name },
+            )
+            .await
+        }
         Err(AccountError::TokenNotFound) => Err(PageError::NotFound),
         Err(e) => Err(account_error(e)),
     }
@@ -481,18 +575,19 @@ async fn password_refused(
     status: StatusCode,
     message: String,
 ) -> Result<Response, PageError> {
-    let notices = AccountNotices {
-        password_error: Some(message),
-        ..AccountNotices::default()
+    let errors = FormErrors {
+        password: Some(message),
+        ..FormErrors::default()
     };
-    let mut response = account_page(state, viewer, notices).await?;
+    let mut response = account_page(state, viewer, None, errors).await?;
     *response.status_mut() = status;
     Ok(response)
 }
 
 /// A signed-in user sets a new password (ASVS 2.1.5, 2.1.6): the current
 /// one first, under the sign-in throttle; every login session of theirs ends,
-/// and this browser continues in a new one.
+/// and this browser continues in a new one, back on the account page
+/// (post–redirect–get) with the news.
 pub async fn change_password(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
@@ -519,15 +614,14 @@ pub async fn change_password(
         .await
     {
         Ok(signed_in) => {
-            let notices = AccountNotices {
-                password_changed: true,
-                ..AccountNotices::default()
-            };
-            let viewer = SignedInUser {
-                user: signed_in.session.user.clone(),
-                login: Some(signed_in.session.clone()),
-            };
-            let mut response = account_page(&state, &viewer, notices).await?;
+            let text = serde_json::to_string(&AccountFlash::PasswordChanged)
+                .map_err(|e| PageError::Internal(e.into()))?;
+            state
+                .accounts
+                .flash(signed_in.session_id.expose(), &text)
+                .await
+                .map_err(account_error)?;
+            let mut response = Redirect::to("/account").into_response();
             set_cookie(&mut response, session_cookie_for(&state, &signed_in, false));
             Ok(response)
         }
@@ -544,4 +638,37 @@ pub async fn change_password(
         Err(AuthError::Unavailable(e)) => Err(PageError::Unavailable(anyhow::anyhow!("{e}"))),
         Err(e) => Err(PageError::Internal(anyhow::anyhow!("{e}"))),
     }
+}
+
+// --- changing one's own display name ---------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DisplayNameForm {
+    display_name: String,
+}
+
+pub async fn change_display_name(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    headers: HeaderMap,
+    body: Result<Form<DisplayNameForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let DisplayNameForm { display_name } = form(body);
+    let name = match DisplayName::parse(&display_name) {
+        Ok(name) => name,
+        Err(why) => {
+            let errors = FormErrors {
+                display_name: Some(format!("The display name {why}.")),
+                ..FormErrors::default()
+            };
+            return refused_form(&state, &viewer, errors).await;
+        }
+    };
+    state
+        .accounts
+        .set_display_name(&viewer.user, &name)
+        .await
+        .map_err(account_error)?;
+    redirect_with(&state, &viewer, &headers, AccountFlash::DisplayNameChanged).await
 }

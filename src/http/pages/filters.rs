@@ -20,22 +20,55 @@ pub struct HistoryParams {
     pub reopened: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Filters {
     pub status: Option<Status>,
     pub outcome: Option<Outcome>,
     pub q: String,
-    /// The viewer's own sessions (the default), or everyone's (`owner=all`).
-    pub mine: bool,
+    pub owner: OwnerFilter,
 }
 
-impl Default for Filters {
-    fn default() -> Self {
-        Filters {
-            status: None,
-            outcome: None,
-            q: String::new(),
-            mine: true,
+/// Whose sessions: the viewer's own (the default, `owner=` or `owner=mine`),
+/// everyone's (`owner=all`), or one engineer's (`owner=<username>`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum OwnerFilter {
+    #[default]
+    Mine,
+    Everyone,
+    User(String),
+}
+
+impl OwnerFilter {
+    pub fn parse(value: &str) -> Self {
+        match value.trim() {
+            "" | "mine" => OwnerFilter::Mine,
+            "all" => OwnerFilter::Everyone,
+            name => OwnerFilter::User(name.to_lowercase()),
+        }
+    }
+
+    /// The value of the `owner` query parameter; none for the default.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            OwnerFilter::Mine => None,
+            OwnerFilter::Everyone => Some("all"),
+            OwnerFilter::User(name) => Some(name),
+        }
+    }
+
+    /// `owner=<viewer's own name>` is Mine.
+    pub fn for_viewer(self, viewer: &Actor) -> Self {
+        match self {
+            OwnerFilter::User(name) if name == viewer.username => OwnerFilter::Mine,
+            other => other,
+        }
+    }
+
+    fn username<'a>(&'a self, viewer: &'a Actor) -> Option<&'a str> {
+        match self {
+            OwnerFilter::Mine => Some(&viewer.username),
+            OwnerFilter::Everyone => None,
+            OwnerFilter::User(name) => Some(name),
         }
     }
 }
@@ -58,7 +91,11 @@ impl Filters {
             status: p.status.as_deref().and_then(Status::parse),
             outcome: p.outcome.as_deref().and_then(Outcome::parse),
             q: text(&p.q),
-            mine: p.owner.as_deref() != Some("all"),
+            owner: p
+                .owner
+                .as_deref()
+                .map(OwnerFilter::parse)
+                .unwrap_or_default(),
         }
     }
 
@@ -72,7 +109,7 @@ impl Filters {
         ListQuery {
             status: self.status,
             outcome: self.outcome,
-            owner: self.mine.then(|| actor.username.clone()),
+            owner: self.owner.username(actor).map(str::to_owned),
             search: SearchTerms::parse(&self.q),
             after: cursor.and_then(Cursor::decode),
             limit: Self::PAGE_SIZE,
@@ -93,8 +130,8 @@ impl Filters {
         if !self.q.is_empty() {
             pairs.push(("q", self.q.as_str()));
         }
-        if !self.mine {
-            pairs.push(("owner", "all"));
+        if let Some(owner) = self.owner.param() {
+            pairs.push(("owner", owner));
         }
         pairs
     }
@@ -125,8 +162,8 @@ impl Filters {
         if let Some(o) = self.outcome {
             pairs.push(("outcome", o.as_str()));
         }
-        if self.mine {
-            pairs.push(("owner", viewer.username.as_str()));
+        if let Some(owner) = self.owner.username(viewer) {
+            pairs.push(("owner", owner));
         }
         if !self.q.is_empty() {
             pairs.push(("q", self.q.as_str()));
@@ -197,5 +234,23 @@ mod tests {
             everyone.export_href(&dana),
             "/api/sessions/export?format=csv"
         );
+    }
+
+    #[test]
+    fn the_owner_filter_names_one_engineer_everyone_or_the_viewer() {
+        let dana = Actor::new("dana");
+        let lee = Filters::from_params(&HistoryParams {
+            owner: Some("Lee".into()),
+            ..Default::default()
+        });
+        assert_eq!(lee.owner, OwnerFilter::User("lee".into()));
+        assert_eq!(lee.query(), "?owner=lee");
+        assert_eq!(lee.list_query(&dana, None).owner.as_deref(), Some("lee"));
+        assert_eq!(
+            OwnerFilter::parse("dana").for_viewer(&dana),
+            OwnerFilter::Mine
+        );
+        assert_eq!(OwnerFilter::parse("mine"), OwnerFilter::Mine);
+        assert_eq!(OwnerFilter::parse("all").param(), Some("all"));
     }
 }

@@ -4,15 +4,16 @@
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::filters::{Choice, Filters, HistoryParams};
 use super::layout::{Layout, Notice, PageError, parse_id, render};
+use super::owners::{self, OwnerChoice};
 use super::view::{CardView, relative};
-use crate::domain::{Outcome, OutcomeNotes, Status, Surface};
+use crate::domain::{ListQuery, Outcome, OutcomeNotes, Status, Surface};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -31,6 +32,11 @@ struct HistoryPage {
     csrf: String,
     next_href: Option<String>,
     export_href: String,
+    owner_choices: Vec<OwnerChoice>,
+    /// Whose sessions these are, as the owner filter says.
+    subtitle: String,
+    /// No session exists at all yet: the empty state may suggest sample data.
+    database_empty: bool,
 }
 
 /// One card alone: what script puts in place of a card that changed.
@@ -54,12 +60,19 @@ fn params(query: Params) -> HistoryParams {
 pub async fn page(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    headers: HeaderMap,
     query: Params,
 ) -> Result<Response, PageError> {
-    let p = params(query);
-    let filters = Filters::from_params(&p);
+    let mut p = params(query);
+    // A visit that names no owner opens the view chosen last time.
+    let chosen = p.owner.is_some();
+    if !chosen {
+        p.owner = owners::remembered(&headers);
+    }
+    let mut filters = Filters::from_params(&p);
+    filters.owner = filters.owner.for_viewer(&viewer.user.actor());
     let notice = match (&p.closed, &p.reopened) {
-        (Some(id), _) => closed_notice(&state, &filters, id).await,
+        (Some(id), _) => closed_notice(&state, &viewer, &filters, id).await,
         (None, Some(_)) => Some(Notice {
             text: "Session reopened".into(),
             error: false,
@@ -67,15 +80,26 @@ pub async fn page(
         }),
         _ => None,
     };
-    history(&state, &viewer, filters, p.cursor.as_deref(), notice).await
+    let owner = filters.owner.clone();
+    let mut response = history(&state, &viewer, filters, p.cursor.as_deref(), notice).await?;
+    if chosen {
+        owners::remember(&mut response, &owner);
+    }
+    Ok(response)
 }
 
 /// The toast after a no-script close, read back from the session itself.
-async fn closed_notice(state: &AppState, filters: &Filters, id: &str) -> Option<Notice> {
+async fn closed_notice(
+    state: &AppState,
+    viewer: &SignedInUser,
+    filters: &Filters,
+    id: &str,
+) -> Option<Notice> {
     let id = Uuid::parse_str(id).ok()?;
-    let outcome = state.sessions.get(id).await.ok()?.outcome?;
+    let session = state.sessions.get(id).await.ok()?;
+    let outcome = session.outcome?;
     Some(Notice {
-        text: format!("Session closed as {}", outcome.label()),
+        text: closed_text(&session.title, &session.owner, viewer, outcome),
         error: false,
         undo: Some(format!("/sessions/{id}/reopen{}", filters.query())),
     })
@@ -100,7 +124,18 @@ async fn history(
     });
     let mut layout = Layout::signed_in("Session History", viewer);
     layout.notice = notice;
+    let (owner_choices, subtitle) = owners::owner_choices(state, &actor, &filters.owner).await;
+    let database_empty = page.items.is_empty() && {
+        let any = ListQuery {
+            limit: 1,
+            ..ListQuery::default()
+        };
+        state.sessions.list(&any).await?.items.is_empty()
+    };
     render(&HistoryPage {
+        owner_choices,
+        subtitle,
+        database_empty,
         layout,
         statuses: filters.status_choices(),
         outcome_choices: filters.outcome_choices(),
@@ -270,6 +305,17 @@ async fn back_or_refuse<T>(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The toast of a close names the session, and its owner when that is
+/// someone else. app.js words it the same way.
+fn closed_text(title: &str, owner: &str, viewer: &SignedInUser, outcome: Outcome) -> String {
+    let whose = if viewer.user.username.as_str() == owner {
+        String::new()
+    } else {
+        format!(" ({owner}’s session)")
+    };
+    format!("Session closed as {}: “{title}”{whose}", outcome.label())
 }
 
 /// Says plainly why an action did not happen, naming who closed a session.

@@ -18,6 +18,14 @@ pub struct Notice {
 }
 
 impl Notice {
+    pub fn info(text: impl Into<String>) -> Self {
+        Notice {
+            text: text.into(),
+            error: false,
+            undo: None,
+        }
+    }
+
     pub fn error(text: impl Into<String>) -> Self {
         Notice {
             text: text.into(),

@@ -6,6 +6,7 @@ mod charts;
 mod filters;
 mod history;
 mod layout;
+mod owners;
 mod prepare;
 mod reports;
 mod runbooks;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/password", post(account::change_password))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/account/name", post(account::change_display_name))
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
         .route("/sessions/new/similar", get(similar::fragment))

@@ -269,7 +269,7 @@ async fn prepare(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let via = Surface::Workspace;
+    let via = Surface::NewSession;
     let actor = viewer.user.actor();
     let session = state.sessions.prepare(&actor, via, new).await?;
     if start {

@@ -1,7 +1,8 @@
 //! The details page and the workspace page of one session.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
@@ -19,6 +20,9 @@ pub struct EventView {
     pub actor: String,
     pub via: &'static str,
     pub what: String,
+    /// Text the line keeps folded away: a generated summary, which a reopen
+    /// removes from the session but never from its timeline.
+    pub kept_text: Option<String>,
 }
 
 impl EventView {
@@ -51,11 +55,16 @@ impl EventView {
                 format!("generated the summary ({summarizer})")
             }
         };
+        let kept_text = match &event.kind {
+            EventKind::SummaryGenerated { summary, .. } => Some(summary.clone()),
+            _ => None,
+        };
         EventView {
             at: Stamp::new(event.at, now),
             actor: event.actor.clone(),
-            via: event.via.as_str(),
+            via: event.via.label(),
             what,
+            kept_text,
         }
     }
 }
@@ -85,6 +94,13 @@ struct DetailsPage {
     events: Vec<EventView>,
     summary_error: Option<String>,
     similar: SimilarList,
+    /// The Reopen button asked: a reopen discards the summary from the page.
+    ask_reopen: bool,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DetailsParams {
+    reopen: Option<String>,
 }
 
 #[derive(Template)]
@@ -138,8 +154,11 @@ pub async fn details(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
     Path(id): Path<String>,
+    query: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    details_page(&state, &viewer, parse_id(&id)?, None, None).await
+    let ask_reopen = query.is_ok_and(|Query(q)| q.reopen.is_some());
+    let id = parse_id(&id)?;
+    details_page_asking(&state, &viewer, id, None, None, ask_reopen).await
 }
 
 /// The details page, with a toast or a summary error when an action just ran.
@@ -149,6 +168,17 @@ pub async fn details_page(
     id: Uuid,
     notice: Option<Notice>,
     summary_error: Option<String>,
+) -> Result<Response, PageError> {
+    details_page_asking(state, viewer, id, notice, summary_error, false).await
+}
+
+async fn details_page_asking(
+    state: &AppState,
+    viewer: &SignedInUser,
+    id: Uuid,
+    notice: Option<Notice>,
+    summary_error: Option<String>,
+    ask_reopen: bool,
 ) -> Result<Response, PageError> {
     let session = state.sessions.get(id).await?;
     let events = state.sessions.events(id).await?;
@@ -166,6 +196,7 @@ pub async fn details_page(
         session,
         summary_error,
         similar,
+        ask_reopen,
     })
 }
 

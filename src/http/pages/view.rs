@@ -54,6 +54,8 @@ pub struct CardView {
     pub id: Uuid,
     /// Whether the viewer may start, close or resume it.
     pub can_write: bool,
+    /// Whether the viewer owns it; otherwise actions name the owner.
+    pub owned_by_viewer: bool,
     pub title: String,
     pub reference: Option<String>,
     pub customer: Option<String>,
@@ -76,6 +78,7 @@ impl CardView {
     pub fn new(s: &Session, now: DateTime<Utc>, viewer: &Actor) -> Self {
         CardView {
             can_write: viewer.may_write(&s.owner),
+            owned_by_viewer: viewer.username == s.owner,
             id: s.id,
             title: s.title.clone(),
             reference: s.reference.clone(),

@@ -418,6 +418,47 @@ impl AccountStore for PostgresStore {
         Ok(changed == 1)
     }
 
+    async fn set_display_name(
+        &self,
+        user_id: Uuid,
+        display_name: &str,
+    ) -> Result<bool, AccountStoreError> {
+        let changed = sqlx::query("update users set display_name = $1 where id = $2")
+            .bind(display_name)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn put_flash(
+        &self,
+        session_id_hash: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), AccountStoreError> {
+        sqlx::query(
+            "insert into login_flashes (session_id_hash, text, created_at) values ($1, $2, $3) \
+             on conflict (session_id_hash) do update set text = $2, created_at = $3",
+        )
+        .bind(session_id_hash)
+        .bind(text)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_flash(&self, session_id_hash: &str) -> Result<Option<String>, AccountStoreError> {
+        Ok(sqlx::query_scalar(
+            "delete from login_flashes where session_id_hash = $1 returning text",
+        )
+        .bind(session_id_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError> {
         let sql = format!(
             "select {USER_COLUMNS} from api_tokens t join users on users.id = t.user_id \

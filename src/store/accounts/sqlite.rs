@@ -428,6 +428,49 @@ impl AccountStore for SqliteStore {
         Ok(changed == 1)
     }
 
+    async fn set_display_name(
+        &self,
+        user_id: Uuid,
+        display_name: &str,
+    ) -> Result<bool, AccountStoreError> {
+        let changed = write(
+            self,
+            "update users set display_name = ? where id = ?",
+            (display_name, user_id),
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    async fn put_flash(
+        &self,
+        session_id_hash: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), AccountStoreError> {
+        write(
+            self,
+            "insert into login_flashes (session_id_hash, text, created_at) values (?1, ?2, ?3) \
+             on conflict (session_id_hash) do update set text = ?2, created_at = ?3",
+            (session_id_hash, text, micros(at)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn take_flash(&self, session_id_hash: &str) -> Result<Option<String>, AccountStoreError> {
+        self.db
+            .write(|conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "delete from login_flashes where session_id_hash = ? returning text",
+                    )?
+                    .query_row([session_id_hash], |row| row.get::<_, String>(0))
+                    .optional()?)
+            })
+            .await
+    }
+
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, AccountStoreError> {
         self.db
             .quick_read(|conn| {

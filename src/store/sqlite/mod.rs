@@ -519,7 +519,11 @@ mod tests {
             include_str!("../../../migrations/sqlite/0001_sessions.sql"),
             include_str!("../../../migrations/sqlite/0002_accounts.sql"),
             include_str!("../../../migrations/sqlite/0003_operations.sql"),
+            include_str!("../../../migrations/sqlite/0005_change_feed.sql"),
+            include_str!("../../../migrations/sqlite/0006_webhooks.sql"),
+            include_str!("../../../migrations/sqlite/0007_search.sql"),
             include_str!("../../../migrations/sqlite/0008_runbooks.sql"),
+            include_str!("../../../migrations/sqlite/0009_login_flashes.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

@@ -4,6 +4,7 @@
 
 mod a11y;
 mod close;
+mod daily;
 mod demo;
 mod history;
 mod hostile;
@@ -11,6 +12,7 @@ mod http;
 mod reports;
 mod runbooks;
 mod live;
+mod phone;
 mod safety;
 mod webhooks;
 mod similar;
