@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::store::SqliteOptions;
 use crate::service::WebhookSettings;
+use crate::store::SqliteOptions;
 use crate::summary::OpenAiSettings;
 
 #[derive(Debug, Parser)]

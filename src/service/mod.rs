@@ -5,11 +5,11 @@ mod accounts;
 mod auto_close;
 mod clock;
 mod error;
-mod webhooks;
+mod live;
 mod reports;
 mod runbooks;
-mod live;
 mod similar;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,12 +30,12 @@ pub use accounts::{
 pub use auto_close::{AutoClose, AutoCloseRun, SYSTEM_ACTOR};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Conflict, ServiceError};
+pub use live::{BACKLOG, Live, Replay, STREAM_BUFFER, SessionChange};
+pub use runbooks::RunbookError;
 pub use webhooks::{
     DELIVERIES_SHOWN, DeliveryWorker, RenderPayload, SECRET_PREFIX, SIGNATURE_PREFIX, WebhookError,
     WebhookService, WebhookSettings, sign,
 };
-pub use runbooks::RunbookError;
-pub use live::{BACKLOG, Live, Replay, STREAM_BUFFER, SessionChange};
 
 #[derive(Clone)]
 pub struct SessionService {

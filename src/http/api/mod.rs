@@ -9,8 +9,8 @@ mod reports;
 mod runbooks;
 mod schema;
 mod sessions;
-mod stream;
 mod similar;
+mod stream;
 mod timestamp;
 mod webhook;
 

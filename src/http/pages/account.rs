@@ -470,7 +470,8 @@ async fn redirect_with(
     headers: &HeaderMap,
     flash: AccountFlash,
 ) -> Result<Response, PageError> {
-    let Some(id) = session_cookie(headers, state.secure_cookies).filter(|_| viewer.login.is_some()) else {
+    let Some(id) = session_cookie(headers, state.secure_cookies).filter(|_| viewer.login.is_some())
+    else {
         return account_page(state, viewer, Some(flash), FormErrors::default()).await;
     };
     let text = serde_json::to_string(&flash).map_err(|e| PageError::Internal(e.into()))?;

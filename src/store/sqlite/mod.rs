@@ -3,10 +3,10 @@
 //! (see `database`).
 
 mod database;
-mod wal;
 mod reports;
 mod runbooks;
 mod search;
+mod wal;
 
 use std::str::FromStr;
 use std::time::Duration;

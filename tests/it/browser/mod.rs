@@ -9,13 +9,13 @@ mod demo;
 mod history;
 mod hostile;
 mod http;
-mod reports;
-mod runbooks;
 mod live;
 mod phone;
+mod reports;
+mod runbooks;
 mod safety;
-mod webhooks;
 mod similar;
+mod webhooks;
 mod workspace;
 
 use std::future::Future;
