@@ -61,7 +61,7 @@ impl Server {
     }
 
     /// User plus system CPU time of the server so far.
-    fn cpu_time(&self) -> anyhow::Result<Duration> {
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
         let stat = self.proc_file("stat")?;
         // Fields after the ")" that ends the command name; utime and stime are 14 and 15.
         let fields: Vec<&str> = stat
@@ -119,6 +119,20 @@ pub enum Target {
 }
 
 impl Target {
+    /// The paths of this run's ration (see [`Target::ration`]), all marked
+    /// used: for a driver that cannot say how many it used.
+    pub fn take_share(&self) -> Vec<String> {
+        match self {
+            Target::EachOnce(paths, at, until) => {
+                let until = until.load(Ordering::Relaxed).min(paths.len());
+                let from = at.swap(until, Ordering::Relaxed).min(until);
+                paths[from..until].to_vec()
+            }
+            Target::Fixed(path) => vec![path.clone()],
+            Target::Cycle(paths, _) => paths.to_vec(),
+        }
+    }
+
     /// Shares the paths a case consumes (active sessions to complete) fairly
     /// between the runs still to come, so a fast run at low concurrency
     /// leaves enough for the later ones.
@@ -242,6 +256,38 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
     ])
 }
 
+/// The sustained write cases, on the active sessions seeded for them:
+/// notes round and round, then each session completed once.
+pub fn sustained_cases(active: &[uuid::Uuid], token: &str) -> Vec<Case> {
+    let auth: Arc<str> = format!("Bearer {token}").into();
+    let paths = |action: &str| -> Arc<Vec<String>> {
+        Arc::new(
+            active
+                .iter()
+                .map(|id| format!("/api/sessions/{id}/{action}"))
+                .collect(),
+        )
+    };
+    vec![
+        Case {
+            name: "POST /api/sessions/{id}/notes (sustained)",
+            method: Method::POST,
+            target: Target::Cycle(paths("notes"), Arc::default()),
+            body: Some(r#"{"text":"Checked the logs again; still waiting for the vendor."}"#),
+            auth: Some(auth.clone()),
+        },
+        Case {
+            name: "POST /api/sessions/{id}/complete (sustained)",
+            method: Method::POST,
+            target: Target::EachOnce(paths("complete"), Arc::default(), Arc::default()),
+            body: Some(
+                r#"{"outcome":"resolved_externally","outcome_notes":"Closed by the benchmark"}"#,
+            ),
+            auth: Some(auth),
+        },
+    ]
+}
+
 /// The cursor that starts the page `depth` sessions into the list.
 async fn cursor_at_depth(server: &Server, depth: usize, auth: &str) -> anyhow::Result<String> {
     let client = reqwest::Client::new();
@@ -267,6 +313,8 @@ async fn cursor_at_depth(server: &Server, depth: usize, auth: &str) -> anyhow::R
 
 pub struct Row {
     pub case: &'static str,
+    /// `casebook-bench` (our own client) or `wrk`.
+    pub driver: &'static str,
     pub connections: usize,
     pub requests: usize,
     pub failures: usize,
@@ -275,6 +323,8 @@ pub struct Row {
     pub p99: Duration,
     pub max: Duration,
     pub cpu_per_request: Duration,
+    /// The largest the WAL file was during the run (sustained runs only).
+    pub wal_peak_bytes: Option<u64>,
 }
 
 /// Runs `case` on `connections` connections for `duration`.
@@ -347,6 +397,7 @@ pub async fn run(
     let requests = latencies.len();
     Ok(Row {
         case: case.name,
+        driver: "casebook-bench",
         connections,
         requests,
         failures,
@@ -355,6 +406,23 @@ pub async fn run(
         p99: at(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         cpu_per_request: cpu / requests.max(1) as u32,
+        wal_peak_bytes: None,
+    })
+}
+
+/// Samples the size of the file `wal` every 10 ms until `stop` is set; the
+/// thread returns the largest size seen.
+pub fn sample_wal(
+    wal: std::path::PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !stop.load(Ordering::Relaxed) {
+            peak = peak.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        peak.max(std::fs::metadata(&wal).map_or(0, |m| m.len()))
     })
 }
 

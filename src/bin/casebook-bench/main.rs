@@ -3,16 +3,21 @@
 //! case and concurrency, throughput, latency percentiles, the server's own CPU
 //! time per request and the ratio to `/healthz` measured in the same run.
 //!
-//! The load generator is a small reqwest client of our own rather than wrk or
-//! oha: the complete case needs a different active session in every request,
-//! and the run must read the server's /proc counters around each case.
+//! Every case runs twice: with a small reqwest client of our own, then with
+//! `wrk` (a Lua script gives each request its session and body), so another
+//! load generator confirms the figures; both read the server's CPU time from
+//! /proc around the run. A sustained case then writes for 20 s (notes, and
+//! completions of sessions seeded for it) with the WAL's size sampled.
 
 mod export;
 mod load;
 mod report;
 mod seed;
+mod wrk;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -57,6 +62,20 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 
+    /// Skip the second run of every case with wrk.
+    #[arg(long)]
+    no_wrk: bool,
+
+    /// Seconds of each sustained write case (notes, then completions) at
+    /// the largest concurrency, with the WAL sampled; 0 skips them.
+    #[arg(long, default_value_t = 20)]
+    sustained_seconds: u64,
+
+    /// Active sessions seeded (after the other cases, so they do not change
+    /// them) for the sustained completions: each is completed once.
+    #[arg(long, default_value_t = 80_000)]
+    sustained_sessions: usize,
+
     /// Measure only the streamed export (CSV and JSON Lines of every
     /// session): the server's peak memory before and after, and the ratio
     /// of its growth to the bytes exported. Writes no report.
@@ -87,6 +106,12 @@ async fn main() -> anyhow::Result<()> {
             let seeded = seed::seed(&url, args.sessions).await.context("seeding")?;
             eprintln!("seeded in {:.1} s", seeded.took.as_secs_f64());
             if let (Some(saved), None) = (&args.reuse, &args.database_url) {
+                // The store's close checkpointed everything into the file.
+                let wal = std::fs::metadata(wal_path(&db)).map_or(0, |m| m.len());
+                anyhow::ensure!(
+                    wal == 0,
+                    "the seeded database's WAL still holds {wal} bytes"
+                );
                 std::fs::copy(&db, saved).context("saving the seeded database")?;
                 seeded.save(&ids_path(saved))?;
                 eprintln!("saved the seeded database as {}", saved.display());
@@ -105,6 +130,11 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let wrk = if args.no_wrk {
+        None
+    } else {
+        Some(wrk::Wrk::find(&workdir)?)
+    };
     let server = load::Server::start(&args.server, &url).context("starting the server")?;
     let mut cases = load::cases(&server, &seeded, &token).await?;
     if !args.only.is_empty() {
@@ -112,19 +142,48 @@ async fn main() -> anyhow::Result<()> {
             c.name == "GET /healthz" || args.only.iter().any(|o| c.name.contains(o.as_str()))
         });
     }
+    let drivers = if wrk.is_some() { 2 } else { 1 };
     let mut rows = Vec::new();
+    let duration = Duration::from_secs_f64(args.seconds);
     for (run, &connections) in args.connections.iter().enumerate() {
         for case in &cases {
-            case.target.ration(args.connections.len() - run);
-            let row = load::run(
-                &server,
-                case,
-                connections,
-                Duration::from_secs_f64(args.seconds),
-            )
-            .await?;
+            let runs_left = (args.connections.len() - run) * drivers;
+            case.target.ration(runs_left);
+            let row = load::run(&server, case, connections, duration).await?;
             eprintln!("{}", report::line(&row));
             rows.push(row);
+            if let Some(wrk) = &wrk {
+                case.target.ration(runs_left - 1);
+                let row = wrk.run(&server, case, connections, duration).await?;
+                eprintln!("{}", report::line(&row));
+                rows.push(row);
+            }
+        }
+    }
+    let mut sustained = Vec::new();
+    if args.sustained_seconds > 0 && args.database_url.is_none() {
+        let connections = args.connections.iter().copied().max().unwrap_or(32);
+        eprintln!(
+            "seeding {} active sessions for the sustained writes",
+            args.sustained_sessions
+        );
+        let active = seed::seed_active(&url, args.sustained_sessions).await?;
+        let wal = wal_path(&db);
+        for case in load::sustained_cases(&active, &token) {
+            case.target.ration(1);
+            let stop = Arc::new(AtomicBool::new(false));
+            let sampler = load::sample_wal(wal.clone(), stop.clone());
+            let duration = Duration::from_secs(args.sustained_seconds);
+            let row = match &wrk {
+                Some(wrk) => wrk.run(&server, &case, connections, duration).await,
+                None => load::run(&server, &case, connections, duration).await,
+            };
+            stop.store(true, Ordering::Relaxed);
+            let peak = sampler.join().expect("the WAL sampler ends");
+            let mut row = row?;
+            row.wal_peak_bytes = Some(peak);
+            eprintln!("{}", report::line(&row));
+            sustained.push(row);
         }
     }
     let peak_kib = server.peak_rss_kib()?;
@@ -137,8 +196,10 @@ async fn main() -> anyhow::Result<()> {
         sessions: seeded.sessions,
         seconds: args.seconds,
         seed_seconds: seeded.took.as_secs_f64(),
+        sustained_seconds: args.sustained_seconds,
+        sustained_sessions: args.sustained_sessions,
     };
-    let table = report::markdown(&rows, peak_kib, &meta);
+    let table = report::markdown(&rows, &sustained, peak_kib, &meta);
     println!("{table}");
     if args.out != "-" {
         // The hand-written notes under NOTES_HEADING outlive each new table.
@@ -151,6 +212,12 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("wrote {}", args.out);
     }
     Ok(())
+}
+
+fn wal_path(db: &std::path::Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 fn ids_path(db: &std::path::Path) -> PathBuf {

@@ -10,14 +10,18 @@ fn ms(d: std::time::Duration) -> f64 {
 
 pub fn line(row: &Row) -> String {
     format!(
-        "{:<36} c={:<3} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:>6.1} µs/req{}",
+        "{:<46} {:<14} c={:<3} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:>6.1} µs/req{}{}",
         row.case,
+        row.driver,
         row.connections,
         row.per_second,
         ms(row.p50),
         ms(row.p99),
         ms(row.max),
         row.cpu_per_request.as_secs_f64() * 1e6,
+        row.wal_peak_bytes
+            .map(|b| format!("  WAL peak {:.1} MiB", mib(b)))
+            .unwrap_or_default(),
         if row.failures > 0 {
             format!("  {} FAILED", row.failures)
         } else {
@@ -26,51 +30,104 @@ pub fn line(row: &Row) -> String {
     )
 }
 
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn us(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
 pub struct Meta {
     pub backend: String,
     pub sessions: usize,
     pub seconds: f64,
     pub seed_seconds: f64,
+    pub sustained_seconds: u64,
+    pub sustained_sessions: usize,
 }
 
-pub fn markdown(rows: &[Row], peak_kib: u64, meta: &Meta) -> String {
+pub fn markdown(rows: &[Row], sustained: &[Row], peak_kib: u64, meta: &Meta) -> String {
     let mut out = String::new();
     let machine = machine();
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
-        "Measured by `cargo build --release && cargo run --release --bin casebook-bench` on {machine}, \
-         {} with {} sessions (seeded in {:.0} s through the service), {} s per case. \
-         Server CPU is the server process's user + system time over the case divided by the \
-         requests served; the ratio is throughput relative to `/healthz` at the same concurrency, \
-         measured in the same run.\n",
+        "Measured by `casebook-bench` (see the README) on {machine}, {} with {} sessions \
+         (seeded in {:.0} s through the service), {} s per case and driver. Every case runs \
+         twice at each concurrency: first with the bench's own client (`bench`), then with \
+         `wrk` (Debian's package; `src/bin/casebook-bench/wrk.lua` gives each request its path \
+         and body). Server CPU is the server process's user + system time (from \
+         `/proc/<pid>/stat`) over the run divided by the requests served; the ratio is \
+         throughput relative to `/healthz` with the same driver and concurrency.\n",
         meta.backend, meta.sessions, meta.seed_seconds, meta.seconds
     );
     let _ = writeln!(
         out,
-        "| case | conns | requests | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | × healthz | failed |"
+        "| case | conns | bench req/s | wrk req/s | bench p50 / p99 ms | wrk p50 / p99 ms | bench CPU µs/req | wrk CPU µs/req | × healthz (bench / wrk) | failed (bench / wrk) |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for row in rows {
-        let ceiling = rows
+    let ceiling = |driver: &str, connections: usize| {
+        rows.iter()
+            .find(|r| {
+                r.case == "GET /healthz" && r.driver == driver && r.connections == connections
+            })
+            .map_or(f64::NAN, |r| r.per_second)
+    };
+    for own in rows.iter().filter(|r| r.driver != "wrk") {
+        let other = rows
             .iter()
-            .find(|r| r.case == "GET /healthz" && r.connections == row.connections)
-            .map(|r| r.per_second)
-            .unwrap_or(f64::NAN);
+            .find(|r| r.driver == "wrk" && r.case == own.case && r.connections == own.connections);
+        let cell = |f: &dyn Fn(&Row) -> String| other.map_or("—".to_string(), f);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} | {} |",
-            row.case,
-            row.connections,
-            row.requests,
-            row.per_second,
-            ms(row.p50),
-            ms(row.p99),
-            ms(row.max),
-            row.cpu_per_request.as_secs_f64() * 1e6,
-            row.per_second / ceiling,
-            row.failures
+            "| {} | {} | {:.0} | {} | {:.2} / {:.2} | {} | {:.0} | {} | {:.2} / {} | {} / {} |",
+            own.case,
+            own.connections,
+            own.per_second,
+            cell(&|r| format!("{:.0}", r.per_second)),
+            ms(own.p50),
+            ms(own.p99),
+            cell(&|r| format!("{:.2} / {:.2}", ms(r.p50), ms(r.p99))),
+            us(own.cpu_per_request),
+            cell(&|r| format!("{:.0}", us(r.cpu_per_request))),
+            own.per_second / ceiling(own.driver, own.connections),
+            cell(&|r| format!("{:.2}", r.per_second / ceiling("wrk", r.connections))),
+            own.failures,
+            cell(&|r| r.failures.to_string()),
         );
+    }
+    if !sustained.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Sustained writes\n\n{} s of each at {} connections (driver: {}), on {} active \
+             sessions seeded for them after the cases above; the WAL file's size sampled every \
+             10 ms (limit: the default 64 MiB).\n",
+            meta.sustained_seconds,
+            sustained[0].connections,
+            sustained[0].driver,
+            meta.sustained_sessions
+        );
+        let _ = writeln!(
+            out,
+            "| case | requests | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | WAL peak MiB | failed |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for row in sustained {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {} |",
+                row.case,
+                row.requests,
+                row.per_second,
+                ms(row.p50),
+                ms(row.p99),
+                ms(row.max),
+                us(row.cpu_per_request),
+                mib(row.wal_peak_bytes.unwrap_or(0)),
+                row.failures
+            );
+        }
     }
     let _ = writeln!(
         out,

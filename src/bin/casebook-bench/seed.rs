@@ -174,6 +174,38 @@ pub async fn seed(url: &str, count: usize) -> anyhow::Result<Seeded> {
     Ok(seeded)
 }
 
+/// `count` more active sessions (prepared and started, nothing else), for
+/// the sustained write case; their ids.
+pub async fn seed_active(url: &str, count: usize) -> anyhow::Result<Vec<Uuid>> {
+    let store = casebook::store::connect(url).await?;
+    let service = SessionService::new(store.clone(), Arc::new(SystemClock));
+    let workers = 8;
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in (worker..count).step_by(workers) {
+                let actor = Actor::new(pick(&ENGINEERS, i, 1));
+                let system = pick(&SYSTEMS, i, 2);
+                let title = format!("Backlog item {i} on {system}");
+                let new = NewSession::parse(Some(&title), None, None, None, &[] as &[String])
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let session = service.prepare(&actor, Surface::Api, new).await?;
+                service.start(&actor, Surface::Api, session.id).await?;
+                ids.push(session.id);
+            }
+            anyhow::Ok(ids)
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await??);
+    }
+    store.close().await;
+    Ok(ids)
+}
+
 /// One session: 10 % prepared, 30 % active, 60 % completed in every outcome.
 async fn seed_one(service: &SessionService, i: usize) -> anyhow::Result<Uuid> {
     let actor = Actor::new(pick(&ENGINEERS, i, 1));
