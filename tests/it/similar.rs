@@ -288,7 +288,7 @@ async fn a_word_only_in_a_finding_a_note_or_an_outcome_note_finds_its_session(ba
     let plan = id(&start(&app, "Slow dashboards", "", &["Ask the wombat team"]).await);
 
     assert_eq!(search(&app, "zeppelin").await, [id(&finding)]);
-    assert_eq!(search(&app, "marmal").await, [note.clone()]);
+    assert_eq!(search(&app, "marmal").await, std::slice::from_ref(&note));
     assert_eq!(search(&app, "quokka cache").await, [outcome_note]);
     assert_eq!(search(&app, "wombat").await, [plan]);
     // Every word must match, wherever it is.
@@ -304,7 +304,7 @@ async fn the_owners_display_name_finds_their_sessions(backend: Backend) {
         .raw_execute("update users set display_name = 'Dana Okonkwo' where username = 'dana'")
         .await
         .unwrap();
-    assert_eq!(search(&app, "okonkwo").await, [mine.clone()]);
+    assert_eq!(search(&app, "okonkwo").await, std::slice::from_ref(&mine));
     assert_eq!(search(&app, "dana slow").await, [mine]);
 }
 

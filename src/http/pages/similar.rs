@@ -23,7 +23,7 @@ pub struct SimilarView {
     pub notes: Option<String>,
     pub closed_by: Option<String>,
     pub closed: Option<Stamp>,
-    /// Its plan, for copying into a new session.
+    /// How many steps its plan has (the new-session form offers to copy them).
     pub steps: usize,
 }
 
