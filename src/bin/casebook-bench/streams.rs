@@ -33,9 +33,7 @@ pub async fn measure(server: &Server, token: &str, mut active: Vec<Uuid>) -> any
         active.len() >= needed,
         "need {needed} active sessions; seed more (--sessions)"
     );
-    let client = Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
+    let client = Client::builder().pool_max_idle_per_host(64).build()?;
     let auth = format!("Bearer {token}");
     let complete = {
         let client = client.clone();
@@ -50,7 +48,11 @@ pub async fn measure(server: &Server, token: &str, mut active: Vec<Uuid>) -> any
             async move {
                 let started = Instant::now();
                 let response = request.await?;
-                anyhow::ensure!(response.status().is_success(), "complete: {}", response.status());
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "complete: {}",
+                    response.status()
+                );
                 anyhow::Ok(started.elapsed())
             }
         }
@@ -60,7 +62,10 @@ pub async fn measure(server: &Server, token: &str, mut active: Vec<Uuid>) -> any
     for id in active.drain(..WRITES) {
         writes.push(complete(id).await?);
     }
-    println!("write latency, no stream open: {}", percentiles(&mut writes));
+    println!(
+        "write latency, no stream open: {}",
+        percentiles(&mut writes)
+    );
 
     let rss_before = server.rss_kib()?;
     let (arrivals, mut arrived) = mpsc::unbounded_channel();
@@ -101,7 +106,10 @@ pub async fn measure(server: &Server, token: &str, mut active: Vec<Uuid>) -> any
         writes.push(complete(id).await?);
         while arrived.try_recv().is_ok() {}
     }
-    println!("write latency, {FAN_OUT} streams open: {}", percentiles(&mut writes));
+    println!(
+        "write latency, {FAN_OUT} streams open: {}",
+        percentiles(&mut writes)
+    );
 
     for _ in FAN_OUT..IDLE {
         streams.push(open(&client, server, &auth, arrivals.clone()).await?);
@@ -132,7 +140,11 @@ async fn open(
         .header("Authorization", auth)
         .send()
         .await?;
-    anyhow::ensure!(response.status().is_success(), "stream: {}", response.status());
+    anyhow::ensure!(
+        response.status().is_success(),
+        "stream: {}",
+        response.status()
+    );
     Ok(tokio::spawn(async move {
         let mut buffer = String::new();
         while let Ok(Some(chunk)) = response.chunk().await {
