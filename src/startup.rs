@@ -29,6 +29,7 @@ pub struct Application {
     limits: Limits,
     auto_close: Option<AutoClose>,
     live: Live,
+    feed: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -57,6 +58,13 @@ impl Application {
         let state = AppState::new(service, accounts.clone(), settings.secure_cookies)
             .with_metrics(metrics, access)
             .with_max_streams(settings.limits.max_streams);
+        // Ready once it hears changes (on PostgreSQL, once it listens), or
+        // after a while, when /readyz says what is missing.
+        let feed = live.start();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !live.is_listening() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -68,6 +76,7 @@ impl Application {
             limits: settings.limits,
             auto_close,
             live,
+            feed,
         })
     }
 
@@ -100,7 +109,7 @@ impl Application {
         }
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
         let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
-        let feed = self.live.start();
+        let feed = self.feed;
         let live = self.live;
         // Open streams end when shutdown begins, or they would hold it up.
         let shutdown = async move {
