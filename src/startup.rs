@@ -34,6 +34,7 @@ pub struct Application {
     auto_close: Option<AutoClose>,
     deliveries: DeliveryWorker,
     live: Live,
+    feed: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -76,6 +77,13 @@ impl Application {
             ))
             .with_webhooks(webhooks)
             .with_max_streams(settings.limits.max_streams);
+        // Ready once it hears changes (on PostgreSQL, once it listens), or
+        // after a while, when /readyz says what is missing.
+        let feed = live.start();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !live.is_listening() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -88,6 +96,7 @@ impl Application {
             auto_close,
             deliveries,
             live,
+            feed,
         })
     }
 
@@ -121,7 +130,7 @@ impl Application {
         let purger = tokio::spawn(purge_expired_logins(self.accounts.clone()));
         let auto_close = self.auto_close.map(|policy| tokio::spawn(policy.run()));
         let deliveries = tokio::spawn(self.deliveries.run());
-        let feed = self.live.start();
+        let feed = self.feed;
         let live = self.live;
         // Open streams end when shutdown begins, or they would hold it up.
         let shutdown = async move {

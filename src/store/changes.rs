@@ -123,6 +123,8 @@ impl ChangeLog for PostgresStore {
         tokio::spawn(async move {
             let pool = PgPoolOptions::new()
                 .max_connections(1)
+                // Fail fast when the database is gone, and try again.
+                .acquire_timeout(Duration::from_secs(3))
                 .connect_lazy_with(options);
             listen(pool, sender).await;
         });

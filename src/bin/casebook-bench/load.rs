@@ -76,6 +76,20 @@ impl Server {
         ))
     }
 
+    /// VmRSS: the memory the server holds resident now.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = self.proc_file("status")?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .context("no VmRSS")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("VmRSS value")?
+            .parse()?)
+    }
+
     /// VmHWM: the most memory the server has held resident.
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         let status = self.proc_file("status")?;

@@ -13,6 +13,7 @@ mod export;
 mod load;
 mod report;
 mod seed;
+mod streams;
 mod wrk;
 
 use std::path::PathBuf;
@@ -81,6 +82,12 @@ struct Args {
     /// of its growth to the bytes exported. Writes no report.
     #[arg(long)]
     export: bool,
+
+    /// Measure only live streams (GET /api/stream): the time for one change
+    /// to reach 300 open streams, write latency with and without them, and
+    /// the server's memory per idle stream with 1,000 open. Writes no report.
+    #[arg(long)]
+    streams: bool,
 }
 
 /// Where the report's hand-written part starts.
@@ -136,6 +143,9 @@ async fn main() -> anyhow::Result<()> {
         Some(wrk::Wrk::find(&workdir)?)
     };
     let server = load::Server::start(&args.server, &url).context("starting the server")?;
+    if args.streams {
+        return streams::measure(&server, &token, seeded.active.clone()).await;
+    }
     let mut cases = load::cases(&server, &seeded, &token).await?;
     if !args.only.is_empty() {
         cases.retain(|c| {
