@@ -407,7 +407,8 @@ async function liveCard(s) {
 // Someone is using this part of the page: focus is in it, or a field in it
 // holds what they typed or chose.
 const edited = (f) => f.tagName === "SELECT" ? [...f.options].some((o) => o.selected !== o.defaultSelected) : f.value !== f.defaultValue;
-const inUse = (el) => el.contains(document.activeElement) || [...el.querySelectorAll("input, textarea, select")].some(edited);
+const FORM_FIELDS = "input, textarea, select";
+const inUse = (el) => el.contains(document.activeElement) || (el.matches(FORM_FIELDS) ? [el] : [...el.querySelectorAll(FORM_FIELDS)]).some(edited);
 
 // Puts the server's fresh rendering in place of `now`, except the parts in
 // use: those stay, and what is around them is updated.
@@ -417,7 +418,8 @@ function merge(now, next) {
   if (a.length !== b.length) return;
   [...a].forEach((el, i) => {
     if (!inUse(el)) el.replaceWith(document.importNode(b[i], true));
-    else if (el.tagName === b[i].tagName && el.className === b[i].className) merge(el, b[i]);
+    // A field in use is kept whole (a select's options hold its choice).
+    else if (!el.matches(FORM_FIELDS) && el.tagName === b[i].tagName && el.className === b[i].className) merge(el, b[i]);
   });
 }
 
