@@ -54,6 +54,7 @@ pub fn openapi() -> serde_json::Value {
 fn documented_routes() -> OpenApiRouter<AppState> {
     let mut router = request_routes().merge(OpenApiRouter::new().nest("/api", stream::router()));
     schema::complete(router.get_openapi_mut());
+    webhook::describe(router.get_openapi_mut());
     router
 }
 
@@ -68,10 +69,7 @@ fn request_routes() -> OpenApiRouter<AppState> {
         .merge(runbooks::router())
         .merge(reports::router())
         .merge(similar::router());
-    let mut router = OpenApiRouter::new().nest("/api", api);
-    schema::complete(router.get_openapi_mut());
-    webhook::describe(router.get_openapi_mut());
-    router
+    OpenApiRouter::new().nest("/api", api)
 }
 
 #[derive(Clone)]

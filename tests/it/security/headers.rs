@@ -93,10 +93,21 @@ async fn every_response_carries_the_security_headers_and_private_ones_are_never_
         .send()
         .await
         .unwrap();
-    assert_eq!(new_token.status(), StatusCode::OK);
+    // Post–redirect–get: the new token is shown once on the account page.
+    assert_eq!(new_token.status(), StatusCode::SEE_OTHER);
     assert_eq!(new_token.headers()["cache-control"], "no-store");
-    assert_hardened("the new-token page", new_token.headers());
-    assert!(new_token.text().await.unwrap().contains("cb_"));
+    assert_hardened("the new-token redirect", new_token.headers());
+    let shown = app
+        .anonymous_without_redirects()
+        .get(app.url("/account"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    assert_eq!(shown.headers()["cache-control"], "no-store");
+    assert_hardened("the new-token page", shown.headers());
+    assert!(shown.text().await.unwrap().contains("cb_"));
     // Other pages may be kept, but revalidated.
     assert_eq!(
         page(&app, "/sessions", &cookie).await.headers()["cache-control"],

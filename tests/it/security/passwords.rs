@@ -117,11 +117,16 @@ async fn a_user_changes_their_password_on_the_account_page_and_other_sign_ins_en
     assert!(typo.text().await.unwrap().contains("differ"));
 
     let changed = change(&app, &here, PASSWORD, new, new).await;
-    assert_eq!(changed.status(), StatusCode::OK);
+    // Post–redirect–get: back to the account page in a new login session.
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(changed.headers()["location"], "/account");
     assert_eq!(changed.headers()["cache-control"], "no-store");
     let (renewed, _) = cookie_of(&changed);
+    let account = page(&app, "/account", &renewed).await;
+    assert_eq!(account.status(), StatusCode::OK);
+    assert_eq!(account.headers()["cache-control"], "no-store");
     assert!(
-        changed
+        account
             .text()
             .await
             .unwrap()
