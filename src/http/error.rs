@@ -28,6 +28,10 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error(transparent)]
     Conflict(Conflict),
+    /// The request is valid but what it names is in no state for it (not a
+    /// session's status: that is [`ApiError::Conflict`]).
+    #[error("conflict: {0}")]
+    StateConflict(String),
     #[error("invalid fields: {0}")]
     Validation(ValidationErrors),
     #[error("summary failed: {0}")]
@@ -109,7 +113,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::StateConflict(_) => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SummaryFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) | ApiError::TooManyStreams | ApiError::NotListening => {
@@ -167,6 +171,9 @@ impl ApiError {
                 conflict.detail(),
                 conflict_fields(&conflict.current),
             ),
+            ApiError::StateConflict(detail) => {
+                ("/problems/conflict", "Conflict", detail.clone(), Map::new())
+            }
             ApiError::Validation(errors) => {
                 let list: Vec<Value> = errors
                     .0

@@ -16,6 +16,9 @@ pub enum RunbookError {
     Forbidden { created_by: String },
     #[error("invalid runbook: {0}")]
     Invalid(ValidationErrors),
+    /// The session has no plan to save.
+    #[error("the session has no plan")]
+    NoPlan,
     /// Reading the session to save its plan failed (it may not exist).
     #[error(transparent)]
     Session(ServiceError),
@@ -70,6 +73,9 @@ impl SessionService {
         name: &str,
     ) -> Result<Runbook, RunbookError> {
         let session = self.get(id).await.map_err(RunbookError::Session)?;
+        if session.steps.is_empty() {
+            return Err(RunbookError::NoPlan);
+        }
         let steps: Vec<String> = session.steps.into_iter().map(|s| s.text).collect();
         let draft = RunbookDraft::parse(Some(name), Some(&session.problem), &steps)
             .map_err(RunbookError::Invalid)?;

@@ -283,7 +283,10 @@ async fn a_write_that_cannot_get_the_lock_in_time_is_told_to_retry_with_503() {
         .post_json("/api/sessions", &json!({ "title": "Too late" }))
         .await;
     assert_eq!(
-        response.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
         Some("1"),
         "{response:?}"
     );

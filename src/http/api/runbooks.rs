@@ -41,6 +41,9 @@ impl From<RunbookError> for ApiError {
                 "Only the runbook's creator ({created_by}) or an admin can change it."
             )),
             RunbookError::Invalid(errors) => ApiError::Validation(errors),
+            RunbookError::NoPlan => ApiError::StateConflict(
+                "This session has no plan: a runbook needs at least one step.".into(),
+            ),
             RunbookError::Session(error) => error.into(),
         }
     }
@@ -204,7 +207,8 @@ async fn create_runbook(
     (status = 201, description = "The new runbook.", body = RunbookBody,
         headers(("Location" = String, description = "The new runbook's address."))),
     (status = 404, description = "No session has this id.", body = ProblemDetails, content_type = "application/problem+json"),
-    (status = 422, description = "The name is invalid, or the session has no plan to save.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 409, description = "The session has no plan to save.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 422, description = "The name is invalid.", body = ProblemDetails, content_type = "application/problem+json"),
 ))]
 #[tracing::instrument(skip_all, fields(session = %id))]
 async fn save_plan_as_runbook(

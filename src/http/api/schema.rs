@@ -104,7 +104,8 @@ pub fn complete(openapi: &mut OpenApi) {
                 .build(),
         ),
     );
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let takes_surface = !ACTIONS_WITHOUT_SURFACE.contains(&path.as_str());
         let path_has_id = item
             .parameters
             .iter()
@@ -119,12 +120,21 @@ pub fn complete(openapi: &mut OpenApi) {
         ];
         for (operation, changes_state) in operations {
             if let Some(operation) = operation.as_mut() {
-                complete_operation(operation, changes_state, path_has_id);
+                complete_operation(operation, changes_state, takes_surface, path_has_id);
             }
         }
     }
     add_links(openapi);
 }
+
+/// Writes that are not actions on a session (runbooks), so no surface
+/// (`Casebook-Via`) is recorded for them.
+const ACTIONS_WITHOUT_SURFACE: [&str; 4] = [
+    "/api/runbooks",
+    "/api/runbooks/{id}",
+    "/api/runbooks/{id}/retire",
+    "/api/sessions/{id}/runbook",
+];
 
 /// Casebook's own name, version, licence and description (utoipa would
 /// otherwise describe utoipa-axum: its version, licence and author).
@@ -145,7 +155,12 @@ fn info() -> Info {
         .build()
 }
 
-fn complete_operation(operation: &mut Operation, changes_state: bool, path_has_id: bool) {
+fn complete_operation(
+    operation: &mut Operation,
+    changes_state: bool,
+    takes_surface: bool,
+    path_has_id: bool,
+) {
     if operation.operation_id.as_deref() == Some(DOCUMENT_OPERATION) {
         return;
     }
@@ -158,6 +173,11 @@ fn complete_operation(operation: &mut Operation, changes_state: bool, path_has_i
             .flatten()
             .any(|p| p.parameter_in == ParameterIn::Path);
     let has_body = operation.request_body.is_some();
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Query);
     let mut add = |status: &str, description: &str| {
         operation
             .responses
@@ -172,6 +192,12 @@ fn complete_operation(operation: &mut Operation, changes_state: bool, path_has_i
     add("503", "The database is unavailable; try again shortly.");
     if has_id {
         add("404", "No session (or step) has this id.");
+    }
+    if has_query {
+        add(
+            "400",
+            "Malformed query: a parameter given twice, or one that cannot be read.",
+        );
     }
     if changes_state {
         add(
@@ -200,7 +226,9 @@ fn complete_operation(operation: &mut Operation, changes_state: bool, path_has_i
                     .enum_values(Some(Surface::CLIENT.map(Surface::as_str))),
             ))
             .build();
-        operation.parameters.get_or_insert_with(Vec::new).push(via);
+        if takes_surface {
+            operation.parameters.get_or_insert_with(Vec::new).push(via);
+        }
     }
 }
 

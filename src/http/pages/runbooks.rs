@@ -38,6 +38,11 @@ impl From<RunbookError> for PageError {
                 heading: "Invalid runbook",
                 message: errors.to_string(),
             },
+            RunbookError::NoPlan => PageError::Refused {
+                status: StatusCode::CONFLICT,
+                heading: "No plan to save",
+                message: "This session has no plan: a runbook needs at least one step.".into(),
+            },
             RunbookError::Session(error) => error.into(),
         }
     }
