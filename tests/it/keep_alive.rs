@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use crate::helpers::{Backend, TestApp};
 
+/// Method, path, headers, the body sent late, and the status expected.
+type Case<'a> = (
+    &'static str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    &'static [u8],
+    u16,
+);
+
 /// A response read off a raw socket.
 #[derive(Debug)]
 struct Answer {
@@ -136,7 +145,7 @@ async fn a_body_sent_after_the_headers_leaves_the_connection_usable_on_every_kin
         let json = ("Content-Type", "application/json");
         let auth = ("Authorization", bearer.as_str());
         let form = ("Content-Type", "application/x-www-form-urlencoded");
-        let cases: Vec<(&str, String, Vec<(&str, &str)>, &[u8], u16)> = vec![
+        let cases: Vec<Case> = vec![
             // Routes that take no body and answer without reading one.
             (
                 "POST",
