@@ -9,8 +9,14 @@ use std::time::Duration;
 
 use crate::helpers::{Backend, TestApp};
 
-/// A request sent in two writes: method, path, headers, body, expected status.
-type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a [u8], u16);
+/// Method, path, headers, the body sent late, and the status expected.
+type Case<'a> = (
+    &'static str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    &'static [u8],
+    u16,
+);
 
 /// A response read off a raw socket.
 #[derive(Debug)]

@@ -207,15 +207,19 @@ async fn under_sustained_writes_the_wal_stays_within_its_limit_and_a_clean_stop_
 }
 
 /// Holds SQLite's write lock from another connection (as `casebook user
-/// add`, a backup or a second server would) for `hold`; returns once it is
-/// taken, with the thread that releases it.
-async fn hold_the_write_lock(file: PathBuf, hold: Duration) -> std::thread::JoinHandle<()> {
+/// add`, a backup or a second server would) for `hold`, or until `release`
+/// gets a message; returns once it is taken, with the thread that releases it.
+async fn hold_the_write_lock(
+    file: PathBuf,
+    hold: Duration,
+    release: std::sync::mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<()> {
     let (taken, is_taken) = tokio::sync::oneshot::channel();
     let holder = std::thread::spawn(move || {
         let conn = rusqlite::Connection::open(&file).unwrap();
         conn.execute_batch("begin immediate").unwrap();
         taken.send(()).unwrap();
-        std::thread::sleep(hold);
+        let _ = release.recv_timeout(hold);
         conn.execute_batch("commit").unwrap();
     });
     is_taken.await.unwrap();
@@ -230,7 +234,8 @@ async fn while_another_process_holds_the_write_lock_reads_answer_at_once_and_wri
     app.get_json("/api/sessions").await;
 
     let hold = Duration::from_secs(2);
-    let holder = hold_the_write_lock(file_of(&app.db().url), hold).await;
+    let (_release, held) = std::sync::mpsc::channel();
+    let holder = hold_the_write_lock(file_of(&app.db().url), hold, held).await;
     let locked_at = Instant::now();
     let write = tokio::spawn({
         let (client, url) = (app.client.clone(), app.url("/api/sessions"));
@@ -276,20 +281,14 @@ async fn while_another_process_holds_the_write_lock_reads_answer_at_once_and_wri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_cannot_get_the_lock_in_time_is_told_to_retry_with_503() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    // Longer than a write waits for the lock (5 s), even behind a background
-    // write (the webhook worker's hourly purge, say) that waits first.
-    let holder = hold_the_write_lock(file_of(&app.db().url), Duration::from_secs(12)).await;
+    // Until the write has given up waiting (after 5 s).
+    let (release, held) = std::sync::mpsc::channel();
+    let holder = hold_the_write_lock(file_of(&app.db().url), Duration::from_secs(60), held).await;
     let response = app
         .post_json("/api/sessions", &json!({ "title": "Too late" }))
         .await;
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1"),
-        "{response:?}"
-    );
+    release.send(()).unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
     problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
     // Meanwhile and afterwards the server answers.
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
