@@ -18,16 +18,20 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::bodies::SessionBody;
+use crate::http::auth;
 use crate::http::error::ProblemDetails;
 use crate::http::state::CurrentActor;
 use crate::http::{ApiError, AppState};
 use crate::metrics::Metrics;
-use crate::service::{Replay, SessionChange};
+use crate::service::{AccountService, Replay, SessionChange};
 
 /// A comment line this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How long a browser waits before reconnecting a stream that ended.
 const RECONNECT_AFTER: Duration = Duration::from_secs(2);
+/// How often an open stream checks its sign-in again: a sign-out, a revoked
+/// token or a disabled account ends it within this time.
+const RECHECK_SIGN_IN: Duration = Duration::from_secs(60);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream))
@@ -98,8 +102,18 @@ async fn stream(
                 .data(r#"{"reason":"More changed while you were away than the server replays; fetch afresh."}"#),
         ),
     }
+    let credential = match auth::bearer(&headers) {
+        Some(token) => Credential::Token(token.to_owned()),
+        None => Credential::Cookie(auth::session_cookie(&headers).unwrap_or_default()),
+    };
     state.metrics.stream_opened();
     let open = OpenStream {
+        credential,
+        accounts: state.accounts.clone(),
+        recheck: tokio::time::interval_at(
+            tokio::time::Instant::now() + RECHECK_SIGN_IN,
+            RECHECK_SIGN_IN,
+        ),
         pending,
         replayed,
         receiver,
@@ -124,7 +138,28 @@ fn session_event(change: &SessionChange) -> Event {
         .data(&*json)
 }
 
+/// How the client signed in, to check again.
+enum Credential {
+    Token(String),
+    Cookie(String),
+}
+
+impl Credential {
+    /// Still valid; a database that cannot answer now does not end the stream.
+    async fn still_valid(&self, accounts: &AccountService) -> bool {
+        match self {
+            Credential::Token(token) => {
+                !matches!(accounts.authenticate_token(token).await, Ok(None))
+            }
+            Credential::Cookie(id) => !matches!(accounts.login_session(id).await, Ok(None)),
+        }
+    }
+}
+
 struct OpenStream {
+    credential: Credential,
+    accounts: AccountService,
+    recheck: tokio::time::Interval,
     /// Sent first: the reconnect delay, then what the client missed.
     pending: VecDeque<Event>,
     /// Sessions the replay sent, at the change it sent them for: an older
@@ -148,24 +183,36 @@ impl Drop for Slot {
     }
 }
 
+/// What an open stream waits for.
+enum Wake {
+    Closing,
+    Recheck,
+    Received(Result<Arc<SessionChange>, RecvError>),
+}
+
 fn events(open: OpenStream) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold(open, |mut open| async move {
         if let Some(event) = open.pending.pop_front() {
             return Some((Ok(event), open));
         }
         loop {
-            let change = tokio::select! {
-                _ = open.closing.wait_for(|closing| *closing) => return None,
-                received = open.receiver.recv() => match received {
-                    Ok(change) => change,
-                    Err(RecvError::Lagged(_)) => {
-                        // Too slow: end the stream rather than hold the
-                        // others back; the client reconnects with its last id.
-                        open.slot.metrics.stream_dropped();
-                        return None;
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
+            let wake = tokio::select! {
+                _ = open.closing.wait_for(|closing| *closing) => Wake::Closing,
+                _ = open.recheck.tick() => Wake::Recheck,
+                received = open.receiver.recv() => Wake::Received(received),
+            };
+            let change = match wake {
+                Wake::Closing => return None,
+                Wake::Recheck if open.credential.still_valid(&open.accounts).await => continue,
+                Wake::Recheck => return None,
+                Wake::Received(Ok(change)) => change,
+                Wake::Received(Err(RecvError::Lagged(_))) => {
+                    // Too slow: end the stream rather than hold the others
+                    // back; the client reconnects with its last id.
+                    open.slot.metrics.stream_dropped();
+                    return None;
+                }
+                Wake::Received(Err(RecvError::Closed)) => return None,
             };
             let superseded = open
                 .replayed
