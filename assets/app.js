@@ -315,41 +315,20 @@ document.addEventListener("click", (e) => {
   }
 });
 
-// The new-session form offers similar past sessions as the problem is typed:
-// after a pause, the server's own list (GET /sessions/new/similar) replaces
-// the one in the form. Each offer's "Use this plan" posts the form, which
-// comes back with that plan added (the same as without script).
-const similarOffer = document.querySelector("[data-similar]");
-if (similarOffer) {
-  const form = similarOffer.closest("form");
-  const list = similarOffer.querySelector("[data-similar-list]");
-  const SIMILAR_PAUSE_MS = 400;
-  let timer;
-  let asked = "";
-  let latest;
-  const text = () => ["title", "problem", "customer"].map((name) => form.elements[name].value).join("\n");
-  async function offerSimilar() {
-    const now = text();
-    if (now.trim() === asked.trim()) return;
-    asked = now;
-    const request = (latest = new AbortController());
-    try {
-      const response = await fetch(`/sessions/new/similar?text=${encodeURIComponent(now)}`, {
-        signal: request.signal,
-      });
-      if (!response.ok || request !== latest) return;
-      const html = await response.text();
-      if (request !== latest) return;
-      list.innerHTML = html;
-      similarOffer.hidden = !list.querySelector("li");
-    } catch {
-      // Offline or superseded: the offers stay as they were.
-    }
-  }
-  form.addEventListener("input", (e) => {
-    if (!["title", "problem", "customer"].includes(e.target.name)) return;
-    clearTimeout(timer);
-    latest?.abort();
-    timer = setTimeout(offerSimilar, SIMILAR_PAUSE_MS);
-  });
-}
+// Similar past sessions follow the new session's text.
+const offer = document.querySelector("[data-similar]");
+let timer, asked = 0;
+offer?.closest("form").addEventListener("input", ({ target: { form, name } }) => {
+  const fields = ["title", "problem", "customer"];
+  if (!fields.includes(name)) return;
+  clearTimeout(timer);
+  timer = setTimeout(async () => {
+    const n = ++asked;
+    const text = fields.map((f) => form.elements[f].value).join("\n");
+    const res = await fetch(`/sessions/new/similar?text=${encodeURIComponent(text)}`).catch(() => {});
+    const html = res?.ok && (await res.text());
+    if (!html || n !== asked) return;
+    offer.lastElementChild.innerHTML = html;
+    offer.hidden = !offer.querySelector("li");
+  }, 400);
+});
