@@ -46,15 +46,28 @@ select * from session_documents;
 
 -- Every change to a session (its creation with its steps, a note, a step
 -- checked with a finding, a closure, a summary, a reopen) appends its event
--- last, in the same transaction: that event replaces the session's document.
+-- last, in the same transaction: that event replaces the session's document,
+-- unless its text is as it was (a check without a finding, a close without
+-- notes): replacing a document costs FTS5 far more than comparing it.
 -- Starting changes no text.
 create trigger sessions_fts_event after insert on session_events
 when new.kind <> 'started'
 begin
-    delete from sessions_fts where rowid = (select seq from sessions where id = new.session_id);
+    delete from sessions_fts
+     where rowid = (select seq from sessions where id = new.session_id)
+       and not exists (
+           select 1 from session_documents d, sessions_fts f
+            where d.seq = (select seq from sessions where id = new.session_id)
+              and f.rowid = d.seq
+              and (f.title, f.reference, f.customer, f.problem, f.plan, f.findings, f.notes,
+                   f.outcome_notes, f.summary, f.owner)
+               is (d.title, d.reference, d.customer, d.problem, d.plan, d.findings, d.notes,
+                   d.outcome_notes, d.summary, d.owner));
     insert into sessions_fts (rowid, title, reference, customer, problem, plan, findings, notes,
                               outcome_notes, summary, owner)
-    select * from session_documents where seq = (select seq from sessions where id = new.session_id);
+    select * from session_documents d
+     where d.seq = (select seq from sessions where id = new.session_id)
+       and not exists (select 1 from sessions_fts where rowid = d.seq);
 end;
 
 -- Casebook never edits these in place (its changes that touch other text,

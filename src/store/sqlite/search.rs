@@ -110,3 +110,86 @@ impl SearchStore for SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    fn schema() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for migration in [
+            include_str!("../../../migrations/sqlite/0001_sessions.sql"),
+            include_str!("../../../migrations/sqlite/0002_accounts.sql"),
+            include_str!("../../../migrations/sqlite/0003_operations.sql"),
+            include_str!("../../../migrations/sqlite/0007_search.sql"),
+        ] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn
+    }
+
+    /// Rows of the index's own storage, which every replaced document adds to.
+    fn index_writes(conn: &Connection) -> (i64, String) {
+        let data = conn
+            .query_row("select count(*) from sessions_fts_data", [], |r| r.get(0))
+            .unwrap();
+        let block = conn
+            .query_row(
+                "select group_concat(hex(block)) from sessions_fts_data",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (data, block)
+    }
+
+    fn event(conn: &Connection, kind: &str, data: &str) {
+        conn.execute(
+            "insert into session_events (id, session_id, at, actor, kind, via, data) \
+             select randomblob(16), id, 2, 'dana', ?1, 'api', ?2 from sessions",
+            [kind, data],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_event_that_changes_no_text_leaves_the_index_untouched() {
+        let conn = schema();
+        conn.execute_batch(
+            "insert into sessions (id, title, owner, created_at, updated_at) \
+             values (randomblob(16), 'VPN drops', 'dana', 1, 1); \
+             insert into session_steps (id, session_id, position, text) \
+             select randomblob(16), id, 1, 'Check the tunnel' from sessions;",
+        )
+        .unwrap();
+        event(&conn, "created", r#"{"kind":"created"}"#);
+        let found = |word: &str| -> i64 {
+            conn.query_row(
+                "select count(*) from sessions_fts where sessions_fts match ?",
+                [word],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(found("tunnel"), 1);
+        let before = index_writes(&conn);
+        conn.execute_batch("update session_steps set checked_at = 2")
+            .unwrap();
+        event(
+            &conn,
+            "step_checked",
+            r#"{"kind":"step_checked","finding":null}"#,
+        );
+        assert_eq!(index_writes(&conn), before, "nothing to replace");
+        conn.execute_batch("update session_steps set finding = 'rekey at 3600 s'")
+            .unwrap();
+        event(
+            &conn,
+            "step_checked",
+            r#"{"kind":"step_checked","finding":"x"}"#,
+        );
+        assert_ne!(index_writes(&conn), before);
+        assert_eq!(found("rekey"), 1);
+        assert_eq!(found("tunnel"), 1);
+    }
+}
