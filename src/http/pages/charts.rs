@@ -294,8 +294,20 @@ pub fn time_chart(report: &Report) -> (WeekChart, DurationUnit) {
         });
     }
     for (value, class, name, label_x, label_class) in [
-        (ttc.median_seconds, "line-median", "median", PLOT_LEFT + 4.0, "chart-line-label label-start"),
-        (ttc.p90_seconds, "line-p90", "90th percentile", PLOT_RIGHT, "chart-line-label"),
+        (
+            ttc.median_seconds,
+            "line-median",
+            "median",
+            PLOT_LEFT + 4.0,
+            "chart-line-label label-start",
+        ),
+        (
+            ttc.p90_seconds,
+            "line-p90",
+            "90th percentile",
+            PLOT_RIGHT,
+            "chart-line-label",
+        ),
     ] {
         if let Some(seconds) = value {
             chart.lines.push(RefLine {
