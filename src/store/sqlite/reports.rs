@@ -1,7 +1,10 @@
-//! Reports on SQLite. SQLite has no percentile function, so medians and
-//! 90th percentiles come from window functions: each duration's position
-//! in its ordered set (`row_number`) and the set's size (`count`) pick the
-//! two values around `p × (n − 1)`, interpolated as `percentile_cont` does.
+//! Reports on SQLite. SQLite has no percentile function. For the whole
+//! range, each percentile reads the two durations around `p × (n − 1)` with
+//! LIMIT/OFFSET on the ordered durations and interpolates between them, as
+//! `percentile_cont` does. Per week, window functions number each duration
+//! within its week (`row_number`, with the week's size from the same window)
+//! and pick the same two values. (One window over the whole range measured
+//! three times slower than the LIMIT/OFFSET reads at 100,000 sessions.)
 
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
@@ -38,6 +41,17 @@ fn percentile(p: f64) -> String {
     let high = format!("max(case when i = {lower} + 1 then v end)");
     let fraction = format!("({p} * (max(n) - 1) - cast({p} * (max(n) - 1) as integer))");
     format!("(({low} + coalesce(({high} - {low}) * {fraction}, 0)) / 1e6)")
+}
+
+/// The `p`-quantile, in seconds, of the durations `v` of the materialized
+/// set `d` whose size is `k.n`: the two values around `p × (n − 1)` in order.
+fn percentile_of_set(p: f64) -> String {
+    let position = format!("{p} * (k.n - 1)");
+    format!(
+        "(select (min(v) + (max(v) - min(v)) * ({position} - cast({position} as integer))) / 1e6 \
+         from (select v from d order by v limit 2 \
+               offset (select cast({p} * (count(*) - 1) as integer) from d)))"
+    )
 }
 
 /// ` and …` conditions and their values for the owner and customer filters.
@@ -88,13 +102,12 @@ fn report(conn: &Connection, query: &ReportQuery) -> Result<ReportRows, StoreErr
 
     let time_to_close = conn
         .prepare_cached(&format!(
-            "with d as (select completed_at - created_at as v, \
-               row_number() over (order by completed_at - created_at) - 1 as i, \
-               count(*) over () as n \
-             from sessions where {closed_in_range}) \
-             select max(n), {}, {} from d",
-            percentile(0.5),
-            percentile(0.9)
+            "with d as materialized (select completed_at - created_at as v \
+               from sessions where {closed_in_range}), \
+             k as (select count(*) as n from d) \
+             select k.n, {}, {} from k",
+            percentile_of_set(0.5),
+            percentile_of_set(0.9)
         ))?
         .query_row(params(), |r| {
             Ok(TimeToClose {
@@ -117,14 +130,19 @@ fn report(conn: &Connection, query: &ReportQuery) -> Result<ReportRows, StoreErr
     let closed = conn
         .prepare_cached(&format!(
             "with d as (select {week} as w, completed_at - created_at as v, \
-               row_number() over (partition by {week} order by completed_at - created_at) - 1 as i, \
-               count(*) over (partition by {week}) as n \
-             from sessions where {closed_in_range}) \
+               row_number() over week - 1 as i, \
+               count(*) over (week rows between unbounded preceding and unbounded following) as n \
+             from sessions where {closed_in_range} \
+             window week as (partition by {week} order by completed_at - created_at)) \
              select w, max(n), {} from d group by w order by w",
             percentile(0.5)
         ))?
         .query_map(params(), |r| {
-            Ok((monday(r.get(0)?), count(r.get(1)?), r.get::<_, Option<f64>>(2)?))
+            Ok((
+                monday(r.get(0)?),
+                count(r.get(1)?),
+                r.get::<_, Option<f64>>(2)?,
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
 
