@@ -104,7 +104,9 @@ async fn stream(
     }
     let credential = match auth::bearer(&headers) {
         Some(token) => Credential::Token(token.to_owned()),
-        None => Credential::Cookie(auth::session_cookie(&headers).unwrap_or_default()),
+        None => Credential::Cookie(
+            auth::session_cookie(&headers, state.secure_cookies).unwrap_or_default(),
+        ),
     };
     state.metrics.stream_opened();
     let open = OpenStream {
