@@ -20,7 +20,7 @@ use crate::summary::{LocalSummarizer, Summarizer, SummaryInput};
 
 pub use accounts::{
     AccountError, AccountPolicy, AccountService, AuthError, LoginSession, NewUser, Secret,
-    SignedIn, TOKEN_PREFIX,
+    SignedIn, TOKEN_PREFIX, UserChange,
 };
 pub use auto_close::{AutoClose, AutoCloseRun};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -98,6 +98,9 @@ pub enum PageError {
     NotFound,
     #[error("only {0} or an admin may change this session")]
     Forbidden(String),
+    /// An admin page asked for by someone who is not an admin.
+    #[error("admins only")]
+    AdminOnly,
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -136,6 +139,11 @@ impl IntoResponse for PageError {
                 StatusCode::FORBIDDEN,
                 "Not yours to change",
                 format!("Only the session's owner ({owner}) or an admin can change it."),
+            ),
+            PageError::AdminOnly => (
+                StatusCode::FORBIDDEN,
+                "Admins only",
+                "Only an admin can see and change this page.".to_string(),
             ),
             PageError::Unavailable(error) => {
                 tracing::warn!(error = ?error, "database unavailable");

@@ -1,6 +1,7 @@
 //! Server-rendered HTML pages and their embedded assets.
 
 mod account;
+mod admin_users;
 mod assets;
 mod filters;
 mod history;
@@ -35,6 +36,19 @@ pub fn router() -> Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/account/name", post(account::change_display_name))
+        // The users page for admins.
+        .route(
+            "/admin/users",
+            get(admin_users::page).post(admin_users::add),
+        )
+        .route(
+            "/admin/users/{username}/password",
+            post(admin_users::reset_password),
+        )
+        .route(
+            "/admin/users/{username}/{action}",
+            post(admin_users::change),
+        )
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
         .route("/sessions/{id}", get(session::details))

@@ -16,6 +16,11 @@ pub enum AccountError {
     /// Deliberately one answer for an unknown, used or late setup token.
     #[error("this setup link is invalid or was already used")]
     SetupRefused,
+    #[error("only an admin may manage accounts")]
+    AdminOnly,
+    /// The users page keeps the acting admin an admin: see `admin.rs`.
+    #[error("you cannot disable yourself or remove your own admin rights; another admin can")]
+    OwnAdminRights,
     #[error("the database is unavailable")]
     Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]

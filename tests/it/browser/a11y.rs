@@ -10,7 +10,7 @@ use crate::helpers::{Backend, TestDb};
 
 /// axe-core's browser bundle; scripts/test installs it. Missing, the test
 /// fails rather than pass without checking.
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = std::env::var("CASEBOOK_TEST_AXE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -26,7 +26,7 @@ fn axe_source() -> String {
     })
 }
 
-async fn violations(page: &Page, axe: &str) -> Vec<Value> {
+pub(super) async fn violations(page: &Page, axe: &str) -> Vec<Value> {
     page.client
         .execute(axe, vec![])
         .await

@@ -3,6 +3,7 @@
 //! every test; each test has its own browser session.
 
 mod a11y;
+mod admin_users;
 mod close;
 mod daily;
 mod demo;
