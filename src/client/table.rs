@@ -161,6 +161,9 @@ fn describe(kind: &EventKind) -> String {
             None => format!("closed as {}", outcome.label()),
         },
         EventKind::Reopened => "reopened".into(),
+        EventKind::Edited { title, steps, .. } => {
+            format!("edited: {} ({} steps)", one_line(title), steps.len())
+        }
         EventKind::SummaryGenerated { summarizer, .. } => {
             format!("summary generated ({summarizer})")
         }

@@ -1,6 +1,6 @@
 use uuid::Uuid;
 
-use super::{Outcome, Status};
+use super::{Outcome, Status, Step};
 
 /// One state change of a session. The store applies it as a single
 /// conditional write, guarded by `required_status`.
@@ -25,13 +25,22 @@ pub enum Change {
     SetSummary {
         text: String,
     },
+    /// A prepared session's fields and plan, replaced whole: nothing has
+    /// been checked yet, so the new plan loses nothing.
+    Edit {
+        title: String,
+        problem: String,
+        reference: Option<String>,
+        customer: Option<String>,
+        steps: Vec<Step>,
+    },
 }
 
 impl Change {
     /// The only status from which this change may happen.
     pub fn required_status(&self) -> Status {
         match self {
-            Change::Start => Status::Prepared,
+            Change::Start | Change::Edit { .. } => Status::Prepared,
             Change::Reopen | Change::SetSummary { .. } => Status::Completed,
             Change::Complete { .. }
             | Change::AddNote
@@ -44,6 +53,7 @@ impl Change {
     pub fn verb(&self) -> &'static str {
         match self {
             Change::Start => "started",
+            Change::Edit { .. } => "edited",
             Change::Complete { .. } => "completed",
             Change::Reopen => "reopened",
             Change::SetSummary { .. } => "summarized",

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Actor, Change, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome,
-    OutcomeNotes, Page, Session, Status, Step, Surface,
+    OutcomeNotes, Page, Session, Status, Step, StepText, Surface,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
@@ -70,6 +70,57 @@ impl SessionService {
         self.clock.now()
     }
 
+    /// Replaces a prepared session's fields and plan.
+    #[tracing::instrument(skip_all, fields(session = %id))]
+    pub async fn edit(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        edited: NewSession,
+    ) -> Result<Session, ServiceError> {
+        let (title, problem) = (edited.title.into_inner(), edited.problem.into_inner());
+        let (reference, customer) = (edited.reference.into_inner(), edited.customer.into_inner());
+        let steps = plan(edited.steps);
+        let kind = EventKind::Edited {
+            title: title.clone(),
+            problem: problem.clone(),
+            reference: reference.clone(),
+            customer: customer.clone(),
+            steps: steps.iter().map(|s| s.text.clone()).collect(),
+        };
+        let change = Change::Edit {
+            title,
+            problem,
+            reference,
+            customer,
+            steps,
+        };
+        self.apply(actor, via, id, change, kind).await
+    }
+
+    /// Deletes a prepared session: nothing was done in it yet, so nothing
+    /// of its history is lost. A started session is a conflict.
+    #[tracing::instrument(skip_all, fields(session = %id))]
+    pub async fn delete(&self, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
+        let session = self.get(id).await?;
+        if !actor.may_write(&session.owner) {
+            return Err(ServiceError::Forbidden {
+                owner: session.owner,
+            });
+        }
+        self.store.delete_prepared(id).await.map_err(|e| match e {
+            StoreError::WrongStatus(current) => ServiceError::Conflict(Conflict {
+                attempted: "deleted",
+                required: Status::Prepared,
+                current,
+            }),
+            other => other.into(),
+        })?;
+        tracing::info!(by = %actor.username, "prepared session deleted");
+        Ok(())
+    }
+
     /// Prepares a session owned by `actor`.
     #[tracing::instrument(skip_all, fields(owner = %actor.username))]
     pub async fn prepare(
@@ -79,18 +130,7 @@ impl SessionService {
         new: NewSession,
     ) -> Result<Session, ServiceError> {
         let now = self.clock.now();
-        let steps = new
-            .steps
-            .into_iter()
-            .enumerate()
-            .map(|(i, text)| Step {
-                id: Uuid::now_v7(),
-                position: i as u32 + 1,
-                text: text.into_inner(),
-                checked_at: None,
-                finding: None,
-            })
-            .collect();
+        let steps = plan(new.steps);
         let session = Session {
             id: Uuid::now_v7(),
             title: new.title.into_inner(),
@@ -327,4 +367,19 @@ impl SessionService {
             kind,
         }
     }
+}
+
+/// A plan's steps, unchecked and numbered from 1.
+fn plan(texts: Vec<StepText>) -> Vec<Step> {
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| Step {
+            id: Uuid::now_v7(),
+            position: i as u32 + 1,
+            text: text.into_inner(),
+            checked_at: None,
+            finding: None,
+        })
+        .collect()
 }

@@ -177,6 +177,32 @@ async fn insert_event(conn: &mut PgConnection, event: &Event) -> Result<(), Stor
     Ok(())
 }
 
+/// A session's steps, in one statement.
+async fn insert_steps(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    steps: &[Step],
+) -> Result<(), StoreError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = steps.iter().map(|s| s.id).collect();
+    let positions: Vec<i32> = steps.iter().map(|s| s.position as i32).collect();
+    let texts: Vec<&str> = steps.iter().map(|s| s.text.as_str()).collect();
+    sqlx::query(
+        "insert into session_steps (id, session_id, position, text) \
+         select id, $2, position, text \
+         from unnest($1::uuid[], $3::int[], $4::text[]) as s(id, position, text)",
+    )
+    .bind(&ids)
+    .bind(session_id)
+    .bind(&positions)
+    .bind(&texts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
@@ -196,22 +222,7 @@ impl SessionStore for PostgresStore {
         .bind(session.started_at)
         .execute(&mut *tx)
         .await?;
-        if !session.steps.is_empty() {
-            let ids: Vec<Uuid> = session.steps.iter().map(|s| s.id).collect();
-            let positions: Vec<i32> = session.steps.iter().map(|s| s.position as i32).collect();
-            let texts: Vec<&str> = session.steps.iter().map(|s| s.text.as_str()).collect();
-            sqlx::query(
-                "insert into session_steps (id, session_id, position, text) \
-                 select id, $2, position, text \
-                 from unnest($1::uuid[], $3::int[], $4::text[]) as s(id, position, text)",
-            )
-            .bind(&ids)
-            .bind(session.id)
-            .bind(&positions)
-            .bind(&texts)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_steps(&mut tx, session.id, &session.steps).await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -293,6 +304,20 @@ impl SessionStore for PostgresStore {
         if let Change::SetSummary { text } = change {
             update = update.bind(text.as_str());
         }
+        if let Change::Edit {
+            title,
+            problem,
+            reference,
+            customer,
+            ..
+        } = change
+        {
+            update = update
+                .bind(title.as_str())
+                .bind(problem.as_str())
+                .bind(reference.as_deref())
+                .bind(customer.as_deref());
+        }
         let mut tx = self.pool.begin().await?;
         let Some(at) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
@@ -331,10 +356,30 @@ impl SessionStore for PostgresStore {
                 return Err(StoreError::StepNotFound);
             }
         }
+        if let Change::Edit { steps, .. } = change {
+            sqlx::query("delete from session_steps where session_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            insert_steps(&mut tx, id, steps).await?;
+        }
         insert_event(&mut tx, event).await?;
         let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(session)
+    }
+
+    async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
+        let guard = status_condition(Status::Prepared);
+        let deleted = sqlx::query(&format!("delete from sessions where id = $1 and {guard}"))
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(explain_miss(self.get(id).await?));
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

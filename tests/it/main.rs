@@ -8,6 +8,7 @@ mod api_errors;
 mod api_fuzz;
 mod api_lifecycle;
 mod api_races;
+mod api_session_edits;
 mod auth;
 mod browser;
 mod cli;

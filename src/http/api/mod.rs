@@ -6,6 +6,7 @@ mod export;
 mod me;
 mod outcomes;
 mod schema;
+mod session_edits;
 mod sessions;
 mod timestamp;
 

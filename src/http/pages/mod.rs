@@ -9,6 +9,7 @@ mod layout;
 mod owners;
 mod prepare;
 mod session;
+mod session_edit;
 mod view;
 mod workspace;
 
@@ -52,6 +53,12 @@ pub fn router() -> Router<AppState> {
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
         .route("/sessions/{id}", get(session::details))
+        // Editing and deleting a prepared session.
+        .route(
+            "/sessions/{id}/edit",
+            get(session_edit::form).post(session_edit::submit),
+        )
+        .route("/sessions/{id}/delete", post(session_edit::delete))
         .route("/sessions/{id}/summary", post(workspace::summarize))
         .route("/sessions/{id}/work/start", post(workspace::start))
         .route("/sessions/{id}/work/reopen", post(workspace::reopen))

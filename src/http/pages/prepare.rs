@@ -20,12 +20,12 @@ use crate::http::state::Viewer;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PrepareForm {
-    title: String,
-    problem: String,
-    reference: String,
-    customer: String,
-    steps: Vec<String>,
-    intent: String,
+    pub(super) title: String,
+    pub(super) problem: String,
+    pub(super) reference: String,
+    pub(super) customer: String,
+    pub(super) steps: Vec<String>,
+    pub(super) intent: String,
 }
 
 /// One row of the plan editor.
@@ -37,14 +37,37 @@ struct StepRow {
 
 #[derive(Template)]
 #[template(path = "prepare.html")]
-struct PreparePage {
+pub(super) struct PreparePage {
     layout: Layout,
     form: PrepareForm,
     rows: Vec<StepRow>,
     errors: ValidationErrors,
+    /// The prepared session this form edits; none for a new session.
+    edit_of: Option<uuid::Uuid>,
 }
 
 impl PreparePage {
+    /// The same form, editing the prepared session `id`.
+    pub(super) fn editing(
+        id: uuid::Uuid,
+        form: PrepareForm,
+        errors: ValidationErrors,
+        viewer: &SignedInUser,
+    ) -> Self {
+        let mut page = PreparePage::new(form, errors, viewer);
+        page.layout.title = "Edit the session".into();
+        page.edit_of = Some(id);
+        page
+    }
+
+    /// Where the form posts.
+    fn action(&self) -> String {
+        match self.edit_of {
+            Some(id) => format!("/sessions/{id}/edit"),
+            None => "/sessions/new".into(),
+        }
+    }
+
     fn new(form: PrepareForm, errors: ValidationErrors, viewer: &SignedInUser) -> Self {
         let rows = form
             .steps
@@ -61,6 +84,7 @@ impl PreparePage {
             form,
             rows,
             errors,
+            edit_of: None,
         }
     }
 
@@ -130,6 +154,19 @@ pub async fn submit(
     Viewer(viewer): Viewer,
     Form(mut form): Form<PrepareForm>,
 ) -> Result<Response, PageError> {
+    match edit_plan(&mut form) {
+        Some(start) => prepare(state, &viewer, form, start).await,
+        None => render(&PreparePage::new(
+            form,
+            ValidationErrors::default(),
+            &viewer,
+        )),
+    }
+}
+
+/// Applies a plan-editing button (add, remove, move a step) to the form;
+/// `Some(start)` when the button asks to submit the form instead.
+pub(super) fn edit_plan(form: &mut PrepareForm) -> Option<bool> {
     let steps = &mut form.steps;
     match Intent::parse(&form.intent) {
         Intent::AddStep => steps.push(String::new()),
@@ -138,14 +175,10 @@ pub async fn submit(
         }
         Intent::MoveUp(i) if i > 0 && i < steps.len() => steps.swap(i - 1, i),
         Intent::MoveDown(i) if i + 1 < steps.len() => steps.swap(i, i + 1),
-        Intent::Prepare { start } => return prepare(state, &viewer, form, start).await,
+        Intent::Prepare { start } => return Some(start),
         _ => {}
     }
-    render(&PreparePage::new(
-        form,
-        ValidationErrors::default(),
-        &viewer,
-    ))
+    None
 }
 
 async fn prepare(

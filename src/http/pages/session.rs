@@ -50,6 +50,10 @@ impl EventView {
                 None => format!("closed it as {}", outcome.label()),
             },
             EventKind::Reopened => "reopened the session".into(),
+            EventKind::Edited { title, steps, .. } => match steps.len() {
+                1 => format!("edited the session: “{title}”, 1 step"),
+                n => format!("edited the session: “{title}”, {n} steps"),
+            },
             EventKind::SummaryGenerated { summarizer, .. } => {
                 format!("generated the summary ({summarizer})")
             }
@@ -99,6 +103,8 @@ struct DetailsPage {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DetailsParams {
     reopen: Option<String>,
+    /// Set by the redirect after the edit form saved.
+    edited: Option<String>,
 }
 
 #[derive(Template)]
@@ -153,9 +159,11 @@ pub async fn details(
     Path(id): Path<String>,
     query: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let ask_reopen = query.is_ok_and(|Query(q)| q.reopen.is_some());
+    let Query(q) = query.unwrap_or_default();
+    let ask_reopen = q.reopen.is_some();
+    let notice = q.edited.map(|_| Notice::info("Changes saved"));
     let id = parse_id(&id)?;
-    details_page_asking(&state, &viewer, id, None, None, ask_reopen).await
+    details_page_asking(&state, &viewer, id, notice, None, ask_reopen).await
 }
 
 /// The details page, with a toast or a summary error when an action just ran.

@@ -366,6 +366,18 @@ impl SessionStore for SqliteStore {
                         by.as_str().to_owned().into(),
                     ]),
                     Change::SetSummary { text } => params.push(text.as_str().to_owned().into()),
+                    Change::Edit {
+                        title,
+                        problem,
+                        reference,
+                        customer,
+                        ..
+                    } => params.extend([
+                        title.clone().into(),
+                        problem.clone().into(),
+                        reference.clone().into(),
+                        customer.clone().into(),
+                    ]),
                     _ => {}
                 }
                 let updated: Option<i64> = tx
@@ -399,10 +411,41 @@ impl SessionStore for SqliteStore {
                 if steps_changed == Some(0) {
                     return Err(StoreError::StepNotFound);
                 }
+                if let Change::Edit { steps, .. } = change {
+                    tx.prepare_cached("delete from session_steps where session_id = ?")?
+                        .execute([id])?;
+                    let mut insert_step = tx.prepare_cached(
+                        "insert into session_steps (id, session_id, position, text) \
+                         values (?, ?, ?, ?)",
+                    )?;
+                    for step in steps {
+                        insert_step.execute(rusqlite::params![
+                            step.id,
+                            id,
+                            step.position,
+                            step.text
+                        ])?;
+                    }
+                }
                 insert_event(&tx, &event)?;
                 let session = load(&tx, id)?.ok_or(StoreError::NotFound)?;
                 tx.commit()?;
                 Ok(session)
+            })
+            .await
+    }
+
+    async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
+        let guard = status_condition(Status::Prepared);
+        let sql = format!("delete from sessions where id = ? and {guard}");
+        self.db
+            .write(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if tx.prepare_cached(&sql)?.execute([id])? == 0 {
+                    return Err(explain_miss(load(&tx, id)?));
+                }
+                tx.commit()?;
+                Ok(())
             })
             .await
     }

@@ -12,6 +12,7 @@ mod hostile;
 mod http;
 mod phone;
 mod safety;
+mod session_edits;
 mod workspace;
 
 use std::future::Future;
