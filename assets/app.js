@@ -3,7 +3,6 @@
 // Cards always come from the server's own template (GET /sessions/{id}/card).
 
 const VIA = { "Casebook-Via": "history" };
-const FIELDS = { outcome: "Outcome", outcome_notes: "Notes" };
 const TOAST_MS = 8000;
 const toasts = document.getElementById("toasts");
 // Every change made with the login cookie proves it comes from this page.
@@ -137,27 +136,6 @@ function toast(text, { undo, error } = {}) {
   return el;
 }
 
-function ago(iso) {
-  const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
-  if (!(seconds >= 45)) return "just now";
-  const rtf = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
-    if (seconds >= size) return rtf.format(-Math.round(seconds / size), unit);
-  }
-  return "just now";
-}
-
-// The same explanations the server gives on the no-script path.
-function conflictText(problem) {
-  if (problem.current_status === "completed" && problem.outcome_label) {
-    return `Already closed as ${problem.outcome_label} by ${problem.completed_by} ${ago(problem.completed_at)}`;
-  }
-  if (problem.current_status === "prepared") {
-    return "This session hasn’t been started yet — start it before closing it.";
-  }
-  return problem.detail || "The session changed in the meantime.";
-}
-
 async function post(url, body, via = VIA) {
   const headers = { ...via, Accept: "application/json", "X-CSRF-Token": CSRF };
   if (body) headers["Content-Type"] = "application/json";
@@ -169,7 +147,7 @@ async function reopen(id) {
   try {
     const { res, json } = await post(`/api/sessions/${id}/reopen`);
     await refreshCard(id);
-    toast(res.ok ? "Session reopened" : conflictText(json), { error: !res.ok });
+    toast(res.ok ? "Session reopened" : json.detail, { error: !res.ok });
   } catch {
     toast("Couldn’t reach Casebook, so the session is still closed. Try again.", { error: true });
   }
@@ -179,7 +157,8 @@ async function reopen(id) {
 // (the same words as the server's toast after a no-script close).
 function closedText(card, label) {
   const whose = card?.dataset.owner ? ` (${card.dataset.owner}’s session)` : "";
-  return `Session closed as ${label}: “${card?.dataset.title ?? ""}”${whose}`;
+  const title = card?.querySelector(".card-head h2")?.textContent ?? "";
+  return `Session closed as ${label}: “${title}”${whose}`;
 }
 
 async function closeSession(form) {
@@ -204,7 +183,7 @@ async function closeSession(form) {
   setBusy(confirm, false);
   syncConfirm(form);
   if (res.status === 422) {
-    showError(form, (json.errors || []).map((e) => `${FIELDS[e.field] || e.field} ${e.message}.`).join(" ") || json.detail);
+    showError(form, json.detail);
     return;
   }
   if (!res.ok && res.status !== 409) {
@@ -217,7 +196,7 @@ async function closeSession(form) {
   const fresh = await refreshCard(id);
   const note = res.ok
     ? toast(named, { undo: () => reopen(id) })
-    : toast(conflictText(json), { error: true });
+    : toast(json.detail, { error: true });
   // The Close button is gone: focus the card's first action, or Undo when
   // the filter hid the card.
   const target = fresh && !fresh.hidden ? fresh.querySelector(".actions a") : note.querySelector("button");

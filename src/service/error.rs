@@ -46,7 +46,15 @@ impl Conflict {
             self.attempted
         );
         if let (Some(outcome), Some(by)) = (self.current.outcome, &self.current.completed_by) {
-            detail.push_str(&format!(" It was closed as {} by {by}.", outcome.label()));
+            let when = self
+                .current
+                .completed_at
+                .map(|at| at.format(" at %Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            detail.push_str(&format!(
+                " It was closed as {} by {by}{when}.",
+                outcome.label()
+            ));
         }
         detail
     }

@@ -93,7 +93,7 @@ impl Format {
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 15] = [
     "id",
     "title",
     "status",
@@ -104,6 +104,8 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "created_at",
     "started_at",
     "completed_at",
+    // Whole seconds from start to completion, for spreadsheets; empty until completed.
+    "duration_seconds",
     "completed_by",
     "outcome_notes",
     "summary",
@@ -222,6 +224,10 @@ fn csv_chunk(items: &[Session], header: bool) -> Bytes {
             time(Some(s.created_at)),
             time(s.started_at),
             time(s.completed_at),
+            s.started_at
+                .zip(s.completed_at)
+                .map(|(start, end)| (end - start).num_seconds().to_string())
+                .unwrap_or_default(),
             s.completed_by.clone().unwrap_or_default(),
             s.outcome_notes.clone().unwrap_or_default(),
             s.summary.clone().unwrap_or_default(),

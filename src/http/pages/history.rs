@@ -12,12 +12,12 @@ use uuid::Uuid;
 use super::filters::{Choice, Filters, HistoryParams};
 use super::layout::{Layout, Notice, PageError, parse_id, render};
 use super::owners::{self, OwnerChoice};
-use super::view::{CardView, relative};
-use crate::domain::{ListQuery, Outcome, OutcomeNotes, Status, Surface};
+use super::view::CardView;
+use crate::domain::{ListQuery, Outcome, OutcomeNotes, Surface};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
-use crate::service::{Conflict, ServiceError};
+use crate::service::ServiceError;
 
 #[derive(Template)]
 #[template(path = "history.html")]
@@ -286,7 +286,8 @@ async fn back_or_refuse<T>(
             Ok(Redirect::to(&format!("/sessions{}", filters.query_with(extra))).into_response())
         }
         Err(ServiceError::Conflict(conflict)) => {
-            let message = conflict_text(&conflict, state.sessions.now());
+            // The API's words: every surface explains a conflict the same way.
+            let message = conflict.detail();
             refused(state, viewer, filters, StatusCode::CONFLICT, message).await
         }
         Err(e) => Err(e.into()),
@@ -302,26 +303,4 @@ fn closed_text(title: &str, owner: &str, viewer: &SignedInUser, outcome: Outcome
         format!(" ({owner}’s session)")
     };
     format!("Session closed as {}: “{title}”{whose}", outcome.label())
-}
-
-/// Says plainly why an action did not happen, naming who closed a session.
-/// app.js words the same explanations from the API's problem body.
-pub fn conflict_text(conflict: &Conflict, now: chrono::DateTime<chrono::Utc>) -> String {
-    let session = &conflict.current;
-    match (conflict.required, session.status()) {
-        (Status::Active, Status::Completed) => match (session.outcome, &session.completed_by) {
-            (Some(outcome), Some(by)) => {
-                let when = session
-                    .completed_at
-                    .map(|at| format!(" {}", relative(at, now)))
-                    .unwrap_or_default();
-                format!("Already closed as {} by {by}{when}", outcome.label())
-            }
-            _ => "This session is already closed.".into(),
-        },
-        (Status::Active, Status::Prepared) => {
-            "This session hasn’t been started yet — start it before closing it.".into()
-        }
-        _ => conflict.detail(),
-    }
 }

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::history::conflict_text;
 use super::layout::{Notice, PageError, parse_id};
 use super::session::{Kept, details_page, work_page};
 use crate::domain::{Finding, NoteText, Outcome, OutcomeNotes, Surface, ValidationErrors};
@@ -74,7 +73,7 @@ async fn after<T>(
     match result {
         Ok(_) => Ok(done),
         Err(ServiceError::Conflict(conflict)) => {
-            let notice = Notice::error(conflict_text(&conflict, state.sessions.now()));
+            let notice = Notice::error(conflict.detail());
             let mut response = if conflict.current.outcome.is_some() {
                 details_page(state, viewer, id, Some(notice), None).await?
             } else {

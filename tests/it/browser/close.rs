@@ -105,11 +105,11 @@ async fn confirming_a_session_closed_elsewhere_explains_who_closed_it() {
 
         page.find(&format!("#p-{id} .bg-gradient-brand")).await.click().await.unwrap();
         page.wait_for(
-            "document.getElementById('toasts').innerText.includes('Already closed as Resolved by dana')",
+            "document.getElementById('toasts').innerText.includes('It was closed as Resolved by dana at ')",
             "the toast to explain the conflict",
         )
         .await;
-        assert!(page.toast_text().await.contains("just now"));
+        assert!(page.toast_text().await.contains(" UTC."), "says when");
         page.wait_for(
             &format!("{}?.dataset.status === 'completed'", Page::card(&id)),
             "the card to show the server's state",

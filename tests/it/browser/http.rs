@@ -194,7 +194,7 @@ async fn the_no_script_close_explains_a_missing_outcome_and_a_session_closed_bef
             .text()
             .await
             .unwrap()
-            .contains("Already closed as Resolved by dana just now")
+            .contains("It was closed as Resolved by dana at ")
     );
 }
 
@@ -307,6 +307,6 @@ async fn workspace_posts_refuse_bad_input_with_the_message_and_the_input_kept() 
         page.text()
             .await
             .unwrap()
-            .contains("Already closed as Cancelled by dana")
+            .contains("It was closed as Cancelled by dana at ")
     );
 }

@@ -144,7 +144,7 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
         ];
         assert_eq!(timeline, expected);
         let vias = page
-            .js("[...document.querySelectorAll('.timeline li')].map(li => li.innerText.split(' via ').pop())")
+            .js("[...document.querySelectorAll('.timeline li > span.muted')].map(s => s.innerText.replace(/^via /, ''))")
             .await;
         let mut expected = vec!["workspace"; 8];
         expected[..2].copy_from_slice(&["new session page"; 2]);

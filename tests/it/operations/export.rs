@@ -173,6 +173,16 @@ async fn the_export_holds_exactly_what_the_list_holds_for_the_same_filters(backe
                 let same = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
                 assert_eq!(same(exported), same(listed), "{name} for {filters:?}");
             }
+            let at = |name: &str| chrono::DateTime::parse_from_rfc3339(text(&item[name])).ok();
+            let duration = match (at("started_at"), at("completed_at")) {
+                (Some(start), Some(end)) => (end - start).num_seconds().to_string(),
+                _ => String::new(),
+            };
+            assert_eq!(
+                &row[column("duration_seconds")],
+                duration,
+                "duration for {filters:?}"
+            );
         }
     }
     let (header, rows) = csv_rows(&app, "q=again").await;
