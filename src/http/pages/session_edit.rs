@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 
-use super::history::conflict_text;
 use super::layout::{Notice, PageError, parse_id, render};
 use super::prepare::{PrepareForm, PreparePage, edit_plan};
 use super::session::details_page;
@@ -42,7 +41,7 @@ async fn refused(
     let ServiceError::Conflict(conflict) = error else {
         return Err(error.into());
     };
-    let notice = Notice::error(conflict_text(&conflict, state.sessions.now()));
+    let notice = Notice::error(conflict.detail());
     let mut response = details_page(state, viewer, id, Some(notice), None).await?;
     *response.status_mut() = StatusCode::CONFLICT;
     Ok(response)
