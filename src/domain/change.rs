@@ -25,6 +25,21 @@ pub enum Change {
     SetSummary {
         text: String,
     },
+    /// A step appended to the plan while working.
+    AddStep {
+        step_id: Uuid,
+        text: String,
+    },
+    RewordStep {
+        step_id: Uuid,
+        text: String,
+    },
+    /// Not to be checked; checking or unchecking it later clears this.
+    SkipStep {
+        step_id: Uuid,
+    },
+    /// A note's correction lives in its event, like the note itself.
+    CorrectNote,
     /// A prepared session's fields and plan, replaced whole: nothing has
     /// been checked yet, so the new plan loses nothing.
     Edit {
@@ -45,7 +60,11 @@ impl Change {
             Change::Complete { .. }
             | Change::AddNote
             | Change::CheckStep { .. }
-            | Change::UncheckStep { .. } => Status::Active,
+            | Change::UncheckStep { .. }
+            | Change::AddStep { .. }
+            | Change::RewordStep { .. }
+            | Change::SkipStep { .. }
+            | Change::CorrectNote => Status::Active,
         }
     }
 
@@ -57,8 +76,12 @@ impl Change {
             Change::Complete { .. } => "completed",
             Change::Reopen => "reopened",
             Change::SetSummary { .. } => "summarized",
-            Change::AddNote => "given notes",
-            Change::CheckStep { .. } | Change::UncheckStep { .. } => "worked on",
+            Change::AddNote | Change::CorrectNote => "given notes",
+            Change::CheckStep { .. }
+            | Change::UncheckStep { .. }
+            | Change::AddStep { .. }
+            | Change::RewordStep { .. }
+            | Change::SkipStep { .. } => "worked on",
         }
     }
 }

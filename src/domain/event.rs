@@ -85,6 +85,26 @@ pub enum EventKind {
         outcome_notes: Option<String>,
     },
     Reopened,
+    /// A step added to the plan while working.
+    StepAdded {
+        step_id: Uuid,
+        text: String,
+    },
+    /// A step's text changed while working: the text before and after.
+    StepReworded {
+        step_id: Uuid,
+        previous: String,
+        text: String,
+    },
+    StepSkipped {
+        step_id: Uuid,
+    },
+    /// A note corrected by its author; the note's own event keeps the
+    /// first text.
+    NoteCorrected {
+        note_id: Uuid,
+        text: String,
+    },
     /// A prepared session edited: its fields and plan as they now are.
     Edited {
         title: String,
@@ -111,6 +131,10 @@ impl EventKind {
             EventKind::Completed { .. } => "completed",
             EventKind::Reopened => "reopened",
             EventKind::Edited { .. } => "edited",
+            EventKind::StepAdded { .. } => "step_added",
+            EventKind::StepReworded { .. } => "step_reworded",
+            EventKind::StepSkipped { .. } => "step_skipped",
+            EventKind::NoteCorrected { .. } => "note_corrected",
             EventKind::SummaryGenerated { .. } => "summary_generated",
         }
     }

@@ -253,6 +253,97 @@ impl SessionService {
             .await
     }
 
+    /// Appends a step to an active session's plan.
+    pub async fn add_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        text: StepText,
+    ) -> Result<Session, ServiceError> {
+        let (step_id, text) = (Uuid::now_v7(), text.into_inner());
+        let kind = EventKind::StepAdded {
+            step_id,
+            text: text.clone(),
+        };
+        self.apply(actor, via, id, Change::AddStep { step_id, text }, kind)
+            .await
+    }
+
+    /// Rewords a step of an active session; the timeline keeps both texts.
+    pub async fn reword_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        step_id: Uuid,
+        text: StepText,
+    ) -> Result<Session, ServiceError> {
+        // NOTE: the earlier text is read first; two rewordings racing may
+        // both name the same earlier text, and the later one wins.
+        let previous = self
+            .get(id)
+            .await?
+            .steps
+            .into_iter()
+            .find(|s| s.id == step_id)
+            .ok_or(ServiceError::StepNotFound)?
+            .text;
+        let text = text.into_inner();
+        let kind = EventKind::StepReworded {
+            step_id,
+            previous,
+            text: text.clone(),
+        };
+        let change = Change::RewordStep { step_id, text };
+        self.apply(actor, via, id, change, kind).await
+    }
+
+    pub async fn skip_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        step_id: Uuid,
+    ) -> Result<Session, ServiceError> {
+        let kind = EventKind::StepSkipped { step_id };
+        self.apply(actor, via, id, Change::SkipStep { step_id }, kind)
+            .await
+    }
+
+    /// Corrects a note of an active session, for its author only; the
+    /// note's own event keeps the first text. Returns the correction's event.
+    pub async fn correct_note(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        note_id: Uuid,
+        text: NoteText,
+    ) -> Result<Event, ServiceError> {
+        // A note's author never changes, so reading it first decides nothing
+        // a concurrent write could make stale.
+        let note = self
+            .events(id)
+            .await?
+            .into_iter()
+            .find(|e| e.id == note_id && matches!(e.kind, EventKind::NoteAdded { .. }))
+            .ok_or(ServiceError::NoteNotFound)?;
+        if note.actor != actor.username {
+            return Err(ServiceError::NotNoteAuthor { author: note.actor });
+        }
+        let kind = EventKind::NoteCorrected {
+            note_id,
+            text: text.into_inner(),
+        };
+        let event = self.event(id, actor, via, kind);
+        let session = self.write(actor, id, Change::CorrectNote, &event).await?;
+        Ok(Event {
+            at: session.updated_at,
+            ..event
+        })
+    }
+
     /// Generates (or regenerates) the summary of a completed session.
     #[tracing::instrument(skip_all, fields(session = %id))]
     pub async fn summarize(
@@ -380,6 +471,7 @@ fn plan(texts: Vec<StepText>) -> Vec<Step> {
             text: text.into_inner(),
             checked_at: None,
             finding: None,
+            skipped_at: None,
         })
         .collect()
 }

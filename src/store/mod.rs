@@ -287,9 +287,13 @@ fn assignments(change: &Change) -> &'static str {
         Change::Edit { .. } => {
             "title = ?3, problem = ?4, reference = ?5, customer = ?6, updated_at = ?1"
         }
-        Change::AddNote | Change::CheckStep { .. } | Change::UncheckStep { .. } => {
-            "updated_at = ?1"
-        }
+        Change::AddNote
+        | Change::CorrectNote
+        | Change::CheckStep { .. }
+        | Change::UncheckStep { .. }
+        | Change::AddStep { .. }
+        | Change::RewordStep { .. }
+        | Change::SkipStep { .. } => "updated_at = ?1",
     }
 }
 

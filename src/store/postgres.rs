@@ -89,6 +89,7 @@ struct StepRow {
     text: String,
     checked_at: Option<DateTime<Utc>>,
     finding: Option<String>,
+    skipped_at: Option<DateTime<Utc>>,
 }
 
 impl From<StepRow> for (Uuid, Step) {
@@ -99,6 +100,7 @@ impl From<StepRow> for (Uuid, Step) {
             text: row.text,
             checked_at: row.checked_at,
             finding: row.finding,
+            skipped_at: row.skipped_at,
         };
         (row.session_id, step)
     }
@@ -151,7 +153,7 @@ async fn load_steps(
         return Ok(Vec::new());
     }
     let rows: Vec<StepRow> = sqlx::query_as(
-        "select session_id, id, position, text, checked_at, finding \
+        "select session_id, id, position, text, checked_at, finding, skipped_at \
          from session_steps where session_id = any($1) order by session_id, position",
     )
     .bind(ids)
@@ -332,7 +334,7 @@ impl SessionStore for PostgresStore {
         let step_update = match change {
             Change::CheckStep { step_id, finding } => Some(
                 sqlx::query(
-                    "update session_steps set checked_at = $1, finding = $2 \
+                    "update session_steps set checked_at = $1, finding = $2, skipped_at = null \
                      where id = $3 and session_id = $4",
                 )
                 .bind(at)
@@ -342,9 +344,34 @@ impl SessionStore for PostgresStore {
             ),
             Change::UncheckStep { step_id } => Some(
                 sqlx::query(
-                    "update session_steps set checked_at = null, finding = null \
+                    "update session_steps set checked_at = null, finding = null, skipped_at = null \
                      where id = $1 and session_id = $2",
                 )
+                .bind(*step_id)
+                .bind(id),
+            ),
+            Change::AddStep { step_id, text } => Some(
+                sqlx::query(
+                    "insert into session_steps (id, session_id, position, text) \
+                     select $1, $2, coalesce(max(position), 0) + 1, $3 \
+                     from session_steps where session_id = $2",
+                )
+                .bind(*step_id)
+                .bind(id)
+                .bind(text.as_str()),
+            ),
+            Change::RewordStep { step_id, text } => Some(
+                sqlx::query("update session_steps set text = $1 where id = $2 and session_id = $3")
+                    .bind(text.as_str())
+                    .bind(*step_id)
+                    .bind(id),
+            ),
+            Change::SkipStep { step_id } => Some(
+                sqlx::query(
+                    "update session_steps set skipped_at = $1, checked_at = null, finding = null \
+                     where id = $2 and session_id = $3",
+                )
+                .bind(at)
                 .bind(*step_id)
                 .bind(id),
             ),

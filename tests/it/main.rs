@@ -7,6 +7,7 @@ mod accounts;
 mod api_errors;
 mod api_fuzz;
 mod api_lifecycle;
+mod api_plan_edits;
 mod api_races;
 mod api_session_edits;
 mod auth;

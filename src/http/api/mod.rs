@@ -5,6 +5,7 @@ mod bodies;
 mod export;
 mod me;
 mod outcomes;
+mod plan_edits;
 mod schema;
 mod session_edits;
 mod sessions;
@@ -39,6 +40,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_document))
         .merge(export::router())
         .merge(sessions::router())
+        .merge(plan_edits::router())
         .merge(outcomes::router())
         .merge(me::router());
     let mut router = OpenApiRouter::new().nest("/api", api);

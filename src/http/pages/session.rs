@@ -50,6 +50,12 @@ impl EventView {
                 None => format!("closed it as {}", outcome.label()),
             },
             EventKind::Reopened => "reopened the session".into(),
+            EventKind::StepAdded { text, .. } => format!("added a step: {text}"),
+            EventKind::StepReworded { previous, text, .. } => {
+                format!("reworded a step from “{previous}” to “{text}”")
+            }
+            EventKind::StepSkipped { step_id } => format!("skipped {}", step(*step_id)),
+            EventKind::NoteCorrected { text, .. } => format!("corrected a note: {text}"),
             EventKind::Edited { title, steps, .. } => match steps.len() {
                 1 => format!("edited the session: “{title}”, 1 step"),
                 n => format!("edited the session: “{title}”, {n} steps"),

@@ -134,7 +134,7 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
     }
     let placeholders = vec!["?"; sessions.len()].join(", ");
     let sql = format!(
-        "select session_id, id, position, text, checked_at, finding from session_steps \
+        "select session_id, id, position, text, checked_at, finding, skipped_at from session_steps \
          where session_id in ({placeholders}) order by session_id, position"
     );
     let steps = conn
@@ -148,6 +148,7 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
                     text: row.get(3)?,
                     checked_at: row.get::<_, Option<i64>>(4)?.map(time),
                     finding: row.get(5)?,
+                    skipped_at: row.get::<_, Option<i64>>(6)?.map(time),
                 },
             ))
         })?
@@ -394,17 +395,38 @@ impl SessionStore for SqliteStore {
                 let steps_changed = match change {
                     Change::CheckStep { step_id, finding } => Some(
                         tx.prepare_cached(
-                            "update session_steps set checked_at = ?1, finding = ?2 \
+                            "update session_steps set checked_at = ?1, finding = ?2, skipped_at = null \
                              where id = ?3 and session_id = ?4",
                         )?
                         .execute(rusqlite::params![at, finding, step_id, id])?,
                     ),
                     Change::UncheckStep { step_id } => Some(
                         tx.prepare_cached(
-                            "update session_steps set checked_at = null, finding = null \
+                            "update session_steps set checked_at = null, finding = null, skipped_at = null \
                              where id = ?1 and session_id = ?2",
                         )?
                         .execute(rusqlite::params![step_id, id])?,
+                    ),
+                    Change::AddStep { step_id, text } => Some(
+                        tx.prepare_cached(
+                            "insert into session_steps (id, session_id, position, text) \
+                             select ?1, ?2, coalesce(max(position), 0) + 1, ?3 \
+                             from session_steps where session_id = ?2",
+                        )?
+                        .execute(rusqlite::params![step_id, id, text])?,
+                    ),
+                    Change::RewordStep { step_id, text } => Some(
+                        tx.prepare_cached(
+                            "update session_steps set text = ?1 where id = ?2 and session_id = ?3",
+                        )?
+                        .execute(rusqlite::params![text, step_id, id])?,
+                    ),
+                    Change::SkipStep { step_id } => Some(
+                        tx.prepare_cached(
+                            "update session_steps set skipped_at = ?1, checked_at = null, \
+                             finding = null where id = ?2 and session_id = ?3",
+                        )?
+                        .execute(rusqlite::params![at, step_id, id])?,
                     ),
                     _ => None,
                 };
