@@ -11,6 +11,7 @@ mod prepare;
 mod session;
 mod session_edit;
 mod view;
+mod work_edits;
 mod workspace;
 
 use axum::Router;
@@ -73,6 +74,20 @@ pub fn router() -> Router<AppState> {
             post(workspace::uncheck_step),
         )
         .route("/sessions/{id}/work", get(session::work))
+        // Changing the plan and one's notes while working.
+        .route("/sessions/{id}/work/steps", post(work_edits::add_step))
+        .route(
+            "/sessions/{id}/work/steps/{step_id}/reword",
+            post(work_edits::reword_step),
+        )
+        .route(
+            "/sessions/{id}/work/steps/{step_id}/skip",
+            post(work_edits::skip_step),
+        )
+        .route(
+            "/sessions/{id}/work/notes/{note_id}/correct",
+            post(work_edits::correct_note),
+        )
         .route("/sessions/{id}/card", get(history::card))
         .route("/sessions/{id}/close", post(history::close))
         .route("/sessions/{id}/start", post(history::start))

@@ -80,9 +80,15 @@ impl EventView {
 
 /// A note in the workspace's stream.
 pub struct NoteView {
+    /// The note's timeline event: what a correction names.
+    pub id: Uuid,
     pub at: Stamp,
     pub actor: String,
+    /// The latest text, after any correction.
     pub text: String,
+    pub corrected: bool,
+    /// Written by the viewer, who alone may correct it.
+    pub mine: bool,
 }
 
 /// A step of the workspace checklist.
@@ -92,6 +98,7 @@ pub struct StepView {
     pub text: String,
     pub checked: Option<Stamp>,
     pub finding: Option<String>,
+    pub skipped: bool,
 }
 
 #[derive(Template)]
@@ -239,17 +246,26 @@ pub async fn work_page(
     }
     let events = state.sessions.events(id).await?;
     let now = state.sessions.now();
-    let notes = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::NoteAdded { text } => Some(NoteView {
+    let mut notes: Vec<NoteView> = Vec::new();
+    for e in &events {
+        match &e.kind {
+            EventKind::NoteAdded { text } => notes.push(NoteView {
+                id: e.id,
                 at: Stamp::new(e.at, now),
                 actor: e.actor.clone(),
                 text: text.clone(),
+                corrected: false,
+                mine: e.actor == viewer.user.username.as_str(),
             }),
-            _ => None,
-        })
-        .collect();
+            EventKind::NoteCorrected { note_id, text } => {
+                if let Some(note) = notes.iter_mut().find(|n| n.id == *note_id) {
+                    note.text = text.clone();
+                    note.corrected = true;
+                }
+            }
+            _ => {}
+        }
+    }
     let steps = session
         .steps
         .iter()
@@ -259,6 +275,7 @@ pub async fn work_page(
             text: s.text.clone(),
             checked: s.checked_at.map(|t| Stamp::new(t, now)),
             finding: s.finding.clone(),
+            skipped: s.skipped_at.is_some(),
         })
         .collect();
     let mut layout = Layout::signed_in(format!("Workspace · {}", session.title), viewer);

@@ -13,6 +13,7 @@ mod http;
 mod phone;
 mod safety;
 mod session_edits;
+mod work_edits;
 mod workspace;
 
 use std::future::Future;
