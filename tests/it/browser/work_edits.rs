@@ -75,7 +75,7 @@ async fn steps_are_added_reworded_and_skipped_and_a_note_corrected_in_place_keep
         )
         .await;
 
-        click(&page, &format!("button[aria-label='Skip step 2']")).await;
+        click(&page, "button[aria-label='Skip step 2']").await;
         page.wait_for(
             &format!("document.querySelector('#step-{}.skipped')", steps[1]),
             "the skipped step",
