@@ -193,3 +193,32 @@ async fn on_a_phone_a_tap_opens_the_close_popover_and_the_toast_with_undo_fits()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_script_the_header_wraps_and_every_page_still_fits_a_phone() {
+    with_page(Script::Disabled, |page| async move {
+        let (active, completed, _) = sessions(&page).await;
+        page.emulate(PHONE, 800, "light").await;
+        for path in [
+            "/sessions".to_string(),
+            "/sessions/new".to_string(),
+            format!("/sessions/{active}/work"),
+            format!("/sessions/{completed}"),
+            "/account".to_string(),
+        ] {
+            page.goto(&path).await;
+            let nav_shown = page
+                .js("getComputedStyle(document.querySelector('.top nav')).display !== 'none'")
+                .await;
+            assert_eq!(
+                nav_shown,
+                Value::Bool(true),
+                "no menu to open without script"
+            );
+            assert!(scroll_width(&page).await <= i64::from(PHONE), "{path} fits");
+        }
+        page.goto("/sessions").await;
+        page.screenshot("history-no-script-phone-light").await;
+    })
+    .await;
+}
