@@ -142,10 +142,10 @@ function toast(text, { undo, error } = {}) {
   return el;
 }
 
-async function post(url, body, via = VIA) {
+async function post(url, body, via = VIA, method = "POST") {
   const headers = { ...via, Accept: "application/json", "X-CSRF-Token": CSRF };
   if (body) headers["Content-Type"] = "application/json";
-  const res = await fetch(url, { method: "POST", headers, body: body && JSON.stringify(body) });
+  const res = await fetch(url, { method, headers, body: body && JSON.stringify(body) });
   return { res, json: await res.json().catch(() => ({})) };
 }
 
@@ -536,7 +536,7 @@ async function actInPlace(form) {
   showFormMessage(form, "");
   let reply;
   try {
-    reply = await post(form.dataset.api, apiBody(form), WORKSPACE_VIA);
+    reply = await post(form.dataset.api, apiBody(form), WORKSPACE_VIA, form.dataset.method);
   } catch {
     setBusy(button, false);
     showFormMessage(form, "Couldn’t reach Casebook, so nothing was saved; your text is kept. Try again.");
@@ -566,6 +566,9 @@ async function actInPlace(form) {
   if (form.matches(".note-form")) {
     form.text.value = form.text.defaultValue = "";
     if (hadFocus) form.text.focus();
+  } else if (form.matches(".add-step-form")) {
+    // The plan was re-rendered with the new step: ready for the next one.
+    if (hadFocus) document.getElementById("new-step")?.focus();
   } else if (hadFocus) {
     // The step was re-rendered: focus its next action (Uncheck, or the finding).
     document.getElementById(ids[0])?.querySelector("input:not([type=hidden]), button")?.focus();

@@ -161,6 +161,13 @@ fn describe(kind: &EventKind) -> String {
             None => format!("closed as {}", outcome.label()),
         },
         EventKind::Reopened => "reopened".into(),
+        EventKind::StepAdded { text, .. } => format!("added a step: {}", one_line(text)),
+        EventKind::StepReworded { text, .. } => format!("reworded a step: {}", one_line(text)),
+        EventKind::StepSkipped { .. } => "skipped a step".into(),
+        EventKind::NoteCorrected { text, .. } => format!("corrected a note: {}", one_line(text)),
+        EventKind::Edited { title, steps, .. } => {
+            format!("edited: {} ({} steps)", one_line(title), steps.len())
+        }
         EventKind::SummaryGenerated { summarizer, .. } => {
             format!("summary generated ({summarizer})")
         }

@@ -1,6 +1,6 @@
 use uuid::Uuid;
 
-use super::{Outcome, Status};
+use super::{Outcome, Status, Step};
 
 /// One state change of a session. The store applies it as a single
 /// conditional write, guarded by `required_status`.
@@ -25,18 +25,46 @@ pub enum Change {
     SetSummary {
         text: String,
     },
+    /// A step appended to the plan while working.
+    AddStep {
+        step_id: Uuid,
+        text: String,
+    },
+    RewordStep {
+        step_id: Uuid,
+        text: String,
+    },
+    /// Not to be checked; checking or unchecking it later clears this.
+    SkipStep {
+        step_id: Uuid,
+    },
+    /// A note's correction lives in its event, like the note itself.
+    CorrectNote,
+    /// A prepared session's fields and plan, replaced whole: nothing has
+    /// been checked yet, so the new plan loses nothing.
+    Edit {
+        title: String,
+        problem: String,
+        reference: Option<String>,
+        customer: Option<String>,
+        steps: Vec<Step>,
+    },
 }
 
 impl Change {
     /// The only status from which this change may happen.
     pub fn required_status(&self) -> Status {
         match self {
-            Change::Start => Status::Prepared,
+            Change::Start | Change::Edit { .. } => Status::Prepared,
             Change::Reopen | Change::SetSummary { .. } => Status::Completed,
             Change::Complete { .. }
             | Change::AddNote
             | Change::CheckStep { .. }
-            | Change::UncheckStep { .. } => Status::Active,
+            | Change::UncheckStep { .. }
+            | Change::AddStep { .. }
+            | Change::RewordStep { .. }
+            | Change::SkipStep { .. }
+            | Change::CorrectNote => Status::Active,
         }
     }
 
@@ -44,11 +72,16 @@ impl Change {
     pub fn verb(&self) -> &'static str {
         match self {
             Change::Start => "started",
+            Change::Edit { .. } => "edited",
             Change::Complete { .. } => "completed",
             Change::Reopen => "reopened",
             Change::SetSummary { .. } => "summarized",
-            Change::AddNote => "given notes",
-            Change::CheckStep { .. } | Change::UncheckStep { .. } => "worked on",
+            Change::AddNote | Change::CorrectNote => "given notes",
+            Change::CheckStep { .. }
+            | Change::UncheckStep { .. }
+            | Change::AddStep { .. }
+            | Change::RewordStep { .. }
+            | Change::SkipStep { .. } => "worked on",
         }
     }
 }

@@ -15,15 +15,18 @@ pub enum Surface {
     NewSession,
     /// Casebook itself, acting on a policy (the stale-session auto-close).
     System,
+    /// A session's details page and its edit form.
+    Details,
 }
 
 impl Surface {
-    pub const ALL: [Surface; 5] = [
+    pub const ALL: [Surface; 6] = [
         Surface::History,
         Surface::Workspace,
         Surface::Api,
         Surface::NewSession,
         Surface::System,
+        Surface::Details,
     ];
 
     /// The surfaces a client may name for its own actions; `system` is
@@ -37,6 +40,7 @@ impl Surface {
             Surface::Api => "api",
             Surface::NewSession => "new_session",
             Surface::System => "system",
+            Surface::Details => "details",
         }
     }
 
@@ -44,6 +48,7 @@ impl Surface {
     pub const fn label(self) -> &'static str {
         match self {
             Surface::NewSession => "new session page",
+            Surface::Details => "details page",
             other => other.as_str(),
         }
     }
@@ -80,6 +85,34 @@ pub enum EventKind {
         outcome_notes: Option<String>,
     },
     Reopened,
+    /// A step added to the plan while working.
+    StepAdded {
+        step_id: Uuid,
+        text: String,
+    },
+    /// A step's text changed while working: the text before and after.
+    StepReworded {
+        step_id: Uuid,
+        previous: String,
+        text: String,
+    },
+    StepSkipped {
+        step_id: Uuid,
+    },
+    /// A note corrected by its author; the note's own event keeps the
+    /// first text.
+    NoteCorrected {
+        note_id: Uuid,
+        text: String,
+    },
+    /// A prepared session edited: its fields and plan as they now are.
+    Edited {
+        title: String,
+        problem: String,
+        reference: Option<String>,
+        customer: Option<String>,
+        steps: Vec<String>,
+    },
     /// The summary is kept here too, so a later reopen loses nothing.
     SummaryGenerated {
         summarizer: String,
@@ -97,6 +130,11 @@ impl EventKind {
             EventKind::StepUnchecked { .. } => "step_unchecked",
             EventKind::Completed { .. } => "completed",
             EventKind::Reopened => "reopened",
+            EventKind::Edited { .. } => "edited",
+            EventKind::StepAdded { .. } => "step_added",
+            EventKind::StepReworded { .. } => "step_reworded",
+            EventKind::StepSkipped { .. } => "step_skipped",
+            EventKind::NoteCorrected { .. } => "note_corrected",
             EventKind::SummaryGenerated { .. } => "summary_generated",
         }
     }

@@ -34,6 +34,8 @@ pub struct Step {
     pub text: String,
     pub checked_at: Option<DateTime<Utc>>,
     pub finding: Option<String>,
+    /// Skipped while working: not checked, and not to be.
+    pub skipped_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

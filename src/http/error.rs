@@ -290,6 +290,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden { owner } => ApiError::Forbidden(format!(
                 "Only the session's owner ({owner}) or an admin can change it."
             )),
+            ServiceError::NoteNotFound => {
+                ApiError::NotFound("This session has no note with this id.".into())
+            }
+            ServiceError::NotNoteAuthor { author } => ApiError::Forbidden(format!(
+                "Only {author}, who wrote this note, can correct it."
+            )),
             ServiceError::Conflict(conflict) => ApiError::Conflict(conflict),
             ServiceError::Summary(reason) => ApiError::SummaryFailed(reason),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e.into()),

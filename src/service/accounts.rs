@@ -3,6 +3,7 @@
 //! (expiry, lockouts, who may do what); the store only persists, and sees
 //! secrets only as hashes.
 
+mod admin;
 mod error;
 mod profile;
 mod secret;
@@ -19,6 +20,7 @@ use crate::domain::{
 };
 use crate::store::{AccountStore, StoredLoginSession};
 
+pub use admin::UserChange;
 pub use error::{AccountError, AuthError};
 pub use secret::Secret;
 use secret::{HashingSlots, Slot};

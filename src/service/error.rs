@@ -11,6 +11,11 @@ pub enum ServiceError {
     /// Only the session's owner and admins may change it.
     #[error("only {owner} or an admin may change this session")]
     Forbidden { owner: String },
+    #[error("no such note in this session")]
+    NoteNotFound,
+    /// A note is corrected only by the person who wrote it.
+    #[error("only {author} may correct this note")]
+    NotNoteAuthor { author: String },
     #[error(transparent)]
     Conflict(Conflict),
     /// The summarizer failed; the session is unchanged.

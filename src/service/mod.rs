@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Actor, Change, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome,
-    OutcomeNotes, Page, Session, Status, Step, Surface,
+    OutcomeNotes, Page, Session, Status, Step, StepText, Surface,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
@@ -25,7 +25,7 @@ use crate::summary::{LocalSummarizer, Summarizer, SummaryInput};
 
 pub use accounts::{
     AccountError, AccountPolicy, AccountService, AuthError, LoginSession, NewUser, Secret,
-    SignedIn, TOKEN_PREFIX,
+    SignedIn, TOKEN_PREFIX, UserChange,
 };
 pub use auto_close::{AutoClose, AutoCloseRun, SYSTEM_ACTOR};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -99,6 +99,57 @@ impl SessionService {
         self.clock.now()
     }
 
+    /// Replaces a prepared session's fields and plan.
+    #[tracing::instrument(skip_all, fields(session = %id))]
+    pub async fn edit(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        edited: NewSession,
+    ) -> Result<Session, ServiceError> {
+        let (title, problem) = (edited.title.into_inner(), edited.problem.into_inner());
+        let (reference, customer) = (edited.reference.into_inner(), edited.customer.into_inner());
+        let steps = plan(edited.steps);
+        let kind = EventKind::Edited {
+            title: title.clone(),
+            problem: problem.clone(),
+            reference: reference.clone(),
+            customer: customer.clone(),
+            steps: steps.iter().map(|s| s.text.clone()).collect(),
+        };
+        let change = Change::Edit {
+            title,
+            problem,
+            reference,
+            customer,
+            steps,
+        };
+        self.apply(actor, via, id, change, kind).await
+    }
+
+    /// Deletes a prepared session: nothing was done in it yet, so nothing
+    /// of its history is lost. A started session is a conflict.
+    #[tracing::instrument(skip_all, fields(session = %id))]
+    pub async fn delete(&self, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
+        let session = self.get(id).await?;
+        if !actor.may_write(&session.owner) {
+            return Err(ServiceError::Forbidden {
+                owner: session.owner,
+            });
+        }
+        self.store.delete_prepared(id).await.map_err(|e| match e {
+            StoreError::WrongStatus(current) => ServiceError::Conflict(Conflict {
+                attempted: "deleted",
+                required: Status::Prepared,
+                current,
+            }),
+            other => other.into(),
+        })?;
+        tracing::info!(by = %actor.username, "prepared session deleted");
+        Ok(())
+    }
+
     /// Prepares a session owned by `actor`.
     #[tracing::instrument(skip_all, fields(owner = %actor.username))]
     pub async fn prepare(
@@ -108,18 +159,7 @@ impl SessionService {
         new: NewSession,
     ) -> Result<Session, ServiceError> {
         let now = self.clock.now();
-        let steps = new
-            .steps
-            .into_iter()
-            .enumerate()
-            .map(|(i, text)| Step {
-                id: Uuid::now_v7(),
-                position: i as u32 + 1,
-                text: text.into_inner(),
-                checked_at: None,
-                finding: None,
-            })
-            .collect();
+        let steps = plan(new.steps);
         let session = Session {
             id: Uuid::now_v7(),
             title: new.title.into_inner(),
@@ -241,6 +281,97 @@ impl SessionService {
         let kind = EventKind::StepUnchecked { step_id };
         self.apply(actor, via, id, Change::UncheckStep { step_id }, kind)
             .await
+    }
+
+    /// Appends a step to an active session's plan.
+    pub async fn add_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        text: StepText,
+    ) -> Result<Session, ServiceError> {
+        let (step_id, text) = (Uuid::now_v7(), text.into_inner());
+        let kind = EventKind::StepAdded {
+            step_id,
+            text: text.clone(),
+        };
+        self.apply(actor, via, id, Change::AddStep { step_id, text }, kind)
+            .await
+    }
+
+    /// Rewords a step of an active session; the timeline keeps both texts.
+    pub async fn reword_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        step_id: Uuid,
+        text: StepText,
+    ) -> Result<Session, ServiceError> {
+        // NOTE: the earlier text is read first; two rewordings racing may
+        // both name the same earlier text, and the later one wins.
+        let previous = self
+            .get(id)
+            .await?
+            .steps
+            .into_iter()
+            .find(|s| s.id == step_id)
+            .ok_or(ServiceError::StepNotFound)?
+            .text;
+        let text = text.into_inner();
+        let kind = EventKind::StepReworded {
+            step_id,
+            previous,
+            text: text.clone(),
+        };
+        let change = Change::RewordStep { step_id, text };
+        self.apply(actor, via, id, change, kind).await
+    }
+
+    pub async fn skip_step(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        step_id: Uuid,
+    ) -> Result<Session, ServiceError> {
+        let kind = EventKind::StepSkipped { step_id };
+        self.apply(actor, via, id, Change::SkipStep { step_id }, kind)
+            .await
+    }
+
+    /// Corrects a note of an active session, for its author only; the
+    /// note's own event keeps the first text. Returns the correction's event.
+    pub async fn correct_note(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        note_id: Uuid,
+        text: NoteText,
+    ) -> Result<Event, ServiceError> {
+        // A note's author never changes, so reading it first decides nothing
+        // a concurrent write could make stale.
+        let note = self
+            .events(id)
+            .await?
+            .into_iter()
+            .find(|e| e.id == note_id && matches!(e.kind, EventKind::NoteAdded { .. }))
+            .ok_or(ServiceError::NoteNotFound)?;
+        if note.actor != actor.username {
+            return Err(ServiceError::NotNoteAuthor { author: note.actor });
+        }
+        let kind = EventKind::NoteCorrected {
+            note_id,
+            text: text.into_inner(),
+        };
+        let event = self.event(id, actor, via, kind);
+        let session = self.write(actor, id, Change::CorrectNote, &event).await?;
+        Ok(Event {
+            at: session.updated_at,
+            ..event
+        })
     }
 
     /// Generates (or regenerates) the summary of a completed session.
@@ -367,4 +498,20 @@ impl SessionService {
             kind,
         }
     }
+}
+
+/// A plan's steps, unchecked and numbered from 1.
+fn plan(texts: Vec<StepText>) -> Vec<Step> {
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| Step {
+            id: Uuid::now_v7(),
+            position: i as u32 + 1,
+            text: text.into_inner(),
+            checked_at: None,
+            finding: None,
+            skipped_at: None,
+        })
+        .collect()
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{DatabaseError, StoreError};
-use crate::domain::{ApiToken, Attempt, Throttle, ThrottlePolicy, User, Username};
+use crate::domain::{ApiToken, Attempt, Role, Throttle, ThrottlePolicy, User, Username};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountStoreError {
@@ -93,6 +93,13 @@ pub trait AccountStore: Send + Sync + 'static {
         user_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError>;
+
+    /// Lets a disabled user sign in again (their old sessions and tokens
+    /// stay ended). False if no such user or not disabled.
+    async fn enable_user(&self, user_id: Uuid) -> Result<bool, AccountStoreError>;
+
+    /// Gives the user `role`. False if no such user or the role is already theirs.
+    async fn set_role(&self, user_id: Uuid, role: Role) -> Result<bool, AccountStoreError>;
 
     async fn insert_setup_token(
         &self,

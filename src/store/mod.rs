@@ -151,6 +151,10 @@ pub trait SessionStore: RunbookStore + ReportStore + SearchStore + Send + Sync +
     /// `event`, and returns the session as it now is.
     async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError>;
 
+    /// Deletes a prepared session with its steps and timeline, in one
+    /// conditional write; a started one is left alone (`WrongStatus`).
+    async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError>;
+
     /// Succeeds when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -306,7 +310,8 @@ fn attach_steps(sessions: &mut [Session], steps: Vec<(Uuid, Step)>) {
 /// The `set` clause of the conditional write for `change`. Placeholders are
 /// numbered SQLite-style (PostgreSQL swaps `?` for `$`): ?1 is the time, ?2 the session
 /// id; a completion binds outcome, notes and closer as 3, 4 and 5, a summary
-/// its text as 3.
+/// its text as 3, an edit title, problem, reference and customer as 3 to 6
+/// (and its plan replaces the steps in the same transaction).
 fn assignments(change: &Change) -> &'static str {
     match change {
         Change::Start => "started_at = ?1, updated_at = ?1",
@@ -319,9 +324,16 @@ fn assignments(change: &Change) -> &'static str {
              summary = null, updated_at = ?1"
         }
         Change::SetSummary { .. } => "summary = ?3, updated_at = ?1",
-        Change::AddNote | Change::CheckStep { .. } | Change::UncheckStep { .. } => {
-            "updated_at = ?1"
+        Change::Edit { .. } => {
+            "title = ?3, problem = ?4, reference = ?5, customer = ?6, updated_at = ?1"
         }
+        Change::AddNote
+        | Change::CorrectNote
+        | Change::CheckStep { .. }
+        | Change::UncheckStep { .. }
+        | Change::AddStep { .. }
+        | Change::RewordStep { .. }
+        | Change::SkipStep { .. } => "updated_at = ?1",
     }
 }
 

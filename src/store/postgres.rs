@@ -93,6 +93,7 @@ struct StepRow {
     text: String,
     checked_at: Option<DateTime<Utc>>,
     finding: Option<String>,
+    skipped_at: Option<DateTime<Utc>>,
 }
 
 impl From<StepRow> for (Uuid, Step) {
@@ -103,6 +104,7 @@ impl From<StepRow> for (Uuid, Step) {
             text: row.text,
             checked_at: row.checked_at,
             finding: row.finding,
+            skipped_at: row.skipped_at,
         };
         (row.session_id, step)
     }
@@ -155,13 +157,39 @@ async fn load_steps(
         return Ok(Vec::new());
     }
     let rows: Vec<StepRow> = sqlx::query_as(
-        "select session_id, id, position, text, checked_at, finding \
+        "select session_id, id, position, text, checked_at, finding, skipped_at \
          from session_steps where session_id = any($1) order by session_id, position",
     )
     .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// A session's steps, in one statement.
+async fn insert_steps(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    steps: &[Step],
+) -> Result<(), StoreError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = steps.iter().map(|s| s.id).collect();
+    let positions: Vec<i32> = steps.iter().map(|s| s.position as i32).collect();
+    let texts: Vec<&str> = steps.iter().map(|s| s.text.as_str()).collect();
+    sqlx::query(
+        "insert into session_steps (id, session_id, position, text) \
+         select id, $2, position, text \
+         from unnest($1::uuid[], $3::int[], $4::text[]) as s(id, position, text)",
+    )
+    .bind(&ids)
+    .bind(session_id)
+    .bind(&positions)
+    .bind(&texts)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -183,22 +211,7 @@ impl SessionStore for PostgresStore {
         .bind(session.started_at)
         .execute(&mut *tx)
         .await?;
-        if !session.steps.is_empty() {
-            let ids: Vec<Uuid> = session.steps.iter().map(|s| s.id).collect();
-            let positions: Vec<i32> = session.steps.iter().map(|s| s.position as i32).collect();
-            let texts: Vec<&str> = session.steps.iter().map(|s| s.text.as_str()).collect();
-            sqlx::query(
-                "insert into session_steps (id, session_id, position, text) \
-                 select id, $2, position, text \
-                 from unnest($1::uuid[], $3::int[], $4::text[]) as s(id, position, text)",
-            )
-            .bind(&ids)
-            .bind(session.id)
-            .bind(&positions)
-            .bind(&texts)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_steps(&mut tx, session.id, &session.steps).await?;
         // The event and its webhook deliveries, in one statement.
         super::webhooks::postgres_insert_event_and_enqueue(&mut tx, event, session).await?;
         tx.commit().await?;
@@ -281,6 +294,20 @@ impl SessionStore for PostgresStore {
         if let Change::SetSummary { text } = change {
             update = update.bind(text.as_str());
         }
+        if let Change::Edit {
+            title,
+            problem,
+            reference,
+            customer,
+            ..
+        } = change
+        {
+            update = update
+                .bind(title.as_str())
+                .bind(problem.as_str())
+                .bind(reference.as_deref())
+                .bind(customer.as_deref());
+        }
         let mut tx = self.pool.begin().await?;
         let Some(at) = update.fetch_optional(&mut *tx).await? else {
             tx.rollback().await?;
@@ -295,7 +322,7 @@ impl SessionStore for PostgresStore {
         let step_update = match change {
             Change::CheckStep { step_id, finding } => Some(
                 sqlx::query(
-                    "update session_steps set checked_at = $1, finding = $2 \
+                    "update session_steps set checked_at = $1, finding = $2, skipped_at = null \
                      where id = $3 and session_id = $4",
                 )
                 .bind(at)
@@ -305,9 +332,34 @@ impl SessionStore for PostgresStore {
             ),
             Change::UncheckStep { step_id } => Some(
                 sqlx::query(
-                    "update session_steps set checked_at = null, finding = null \
+                    "update session_steps set checked_at = null, finding = null, skipped_at = null \
                      where id = $1 and session_id = $2",
                 )
+                .bind(*step_id)
+                .bind(id),
+            ),
+            Change::AddStep { step_id, text } => Some(
+                sqlx::query(
+                    "insert into session_steps (id, session_id, position, text) \
+                     select $1, $2, coalesce(max(position), 0) + 1, $3 \
+                     from session_steps where session_id = $2",
+                )
+                .bind(*step_id)
+                .bind(id)
+                .bind(text.as_str()),
+            ),
+            Change::RewordStep { step_id, text } => Some(
+                sqlx::query("update session_steps set text = $1 where id = $2 and session_id = $3")
+                    .bind(text.as_str())
+                    .bind(*step_id)
+                    .bind(id),
+            ),
+            Change::SkipStep { step_id } => Some(
+                sqlx::query(
+                    "update session_steps set skipped_at = $1, checked_at = null, finding = null \
+                     where id = $2 and session_id = $3",
+                )
+                .bind(at)
                 .bind(*step_id)
                 .bind(id),
             ),
@@ -319,12 +371,32 @@ impl SessionStore for PostgresStore {
                 return Err(StoreError::StepNotFound);
             }
         }
+        if let Change::Edit { steps, .. } = change {
+            sqlx::query("delete from session_steps where session_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            insert_steps(&mut tx, id, steps).await?;
+        }
         let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         // The event and its webhook deliveries (with the session as it is
         // now), in one statement.
         super::webhooks::postgres_insert_event_and_enqueue(&mut tx, event, &session).await?;
         tx.commit().await?;
         Ok(session)
+    }
+
+    async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
+        let guard = status_condition(Status::Prepared);
+        let deleted = sqlx::query(&format!("delete from sessions where id = $1 and {guard}"))
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(explain_miss(self.get(id).await?));
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

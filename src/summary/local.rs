@@ -172,6 +172,7 @@ mod tests {
             text: text.into(),
             checked_at: checked.then_some(start),
             finding: finding.map(Into::into),
+            skipped_at: None,
         };
         let session = Session {
             id: Uuid::now_v7(),

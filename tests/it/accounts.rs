@@ -2,6 +2,7 @@
 //! users, passwords, login sessions, API tokens, first-run setup and the
 //! sign-in throttle. Time moves only when a test moves the clock.
 
+mod admin;
 mod cli;
 mod profile;
 

@@ -48,6 +48,9 @@ struct StepBody<'a> {
     #[serde(serialize_with = "timestamp::serialize_option")]
     checked_at: Option<DateTime<Utc>>,
     finding: Option<&'a str>,
+    /// Skipped while working; checking or unchecking the step clears it.
+    #[serde(serialize_with = "timestamp::serialize_option")]
+    skipped_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> From<&'a Session> for SessionBody<'a> {
@@ -82,6 +85,7 @@ impl<'a> From<&'a Step> for StepBody<'a> {
             text: &s.text,
             checked_at: s.checked_at,
             finding: s.finding.as_deref(),
+            skipped_at: s.skipped_at,
         }
     }
 }

@@ -5,9 +5,11 @@ mod bodies;
 mod export;
 mod me;
 mod outcomes;
+mod plan_edits;
 mod reports;
 mod runbooks;
 mod schema;
+mod session_edits;
 mod sessions;
 mod similar;
 mod stream;
@@ -64,6 +66,7 @@ fn request_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_document))
         .merge(export::router())
         .merge(sessions::router())
+        .merge(plan_edits::router())
         .merge(outcomes::router())
         .merge(me::router())
         .merge(runbooks::router())

@@ -9,6 +9,7 @@ use super::bodies::{
     AddNote, CheckStep, CompleteSession, CreateSession, EventBody, ListBody, ListParams,
     SessionBody,
 };
+use super::session_edits;
 use crate::domain::{
     Finding, ListQuery, ListQueryError, NewSession, NoteText, Outcome, OutcomeNotes, Session,
     ValidationErrors,
@@ -21,7 +22,11 @@ use crate::http::{ApiError, AppState};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sessions, create_session))
-        .routes(routes!(get_session))
+        .routes(routes!(
+            get_session,
+            session_edits::edit_session,
+            session_edits::delete_session
+        ))
         .routes(routes!(start_session))
         .routes(routes!(complete_session))
         .routes(routes!(reopen_session))

@@ -18,6 +18,8 @@ pub struct HistoryParams {
     pub closed: Option<String>,
     /// Set by the no-script undo form's redirect: the session just reopened.
     pub reopened: Option<String>,
+    /// Set by the redirect after a prepared session was deleted.
+    pub deleted: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -78,6 +78,7 @@ pub async fn page(
             error: false,
             undo: None,
         }),
+        _ if p.deleted.is_some() => Some(Notice::info("Prepared session deleted")),
         _ => None,
     };
     let owner = filters.owner.clone();

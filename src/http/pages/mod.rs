@@ -1,6 +1,7 @@
 //! Server-rendered HTML pages and their embedded assets.
 
 mod account;
+mod admin_users;
 mod assets;
 mod charts;
 mod filters;
@@ -11,9 +12,11 @@ mod prepare;
 mod reports;
 mod runbooks;
 mod session;
+mod session_edit;
 mod similar;
 mod view;
 mod webhooks;
+mod work_edits;
 mod workspace;
 
 use axum::Router;
@@ -41,10 +44,29 @@ pub fn router() -> Router<AppState> {
         .route("/account/password", post(account::change_password))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/account/name", post(account::change_display_name))
+        // The users page for admins.
+        .route(
+            "/admin/users",
+            get(admin_users::page).post(admin_users::add),
+        )
+        .route(
+            "/admin/users/{username}/password",
+            post(admin_users::reset_password),
+        )
+        .route(
+            "/admin/users/{username}/{action}",
+            post(admin_users::change),
+        )
         .route("/sessions", get(history::page))
         .route("/sessions/new", get(prepare::form).post(prepare::submit))
         .route("/sessions/new/similar", get(similar::fragment))
         .route("/sessions/{id}", get(session::details))
+        // Editing and deleting a prepared session.
+        .route(
+            "/sessions/{id}/edit",
+            get(session_edit::form).post(session_edit::submit),
+        )
+        .route("/sessions/{id}/delete", post(session_edit::delete))
         .route("/sessions/{id}/summary", post(workspace::summarize))
         .route("/sessions/{id}/work/start", post(workspace::start))
         .route("/sessions/{id}/work/reopen", post(workspace::reopen))
@@ -59,6 +81,20 @@ pub fn router() -> Router<AppState> {
             post(workspace::uncheck_step),
         )
         .route("/sessions/{id}/work", get(session::work))
+        // Changing the plan and one's notes while working.
+        .route("/sessions/{id}/work/steps", post(work_edits::add_step))
+        .route(
+            "/sessions/{id}/work/steps/{step_id}/reword",
+            post(work_edits::reword_step),
+        )
+        .route(
+            "/sessions/{id}/work/steps/{step_id}/skip",
+            post(work_edits::skip_step),
+        )
+        .route(
+            "/sessions/{id}/work/notes/{note_id}/correct",
+            post(work_edits::correct_note),
+        )
         .route("/sessions/{id}/card", get(history::card))
         .route("/sessions/{id}/close", post(history::close))
         .route("/sessions/{id}/start", post(history::start))

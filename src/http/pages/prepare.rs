@@ -23,12 +23,12 @@ use crate::service::ServiceError;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PrepareForm {
-    title: String,
-    problem: String,
-    reference: String,
-    customer: String,
-    steps: Vec<String>,
-    intent: String,
+    pub(super) title: String,
+    pub(super) problem: String,
+    pub(super) reference: String,
+    pub(super) customer: String,
+    pub(super) steps: Vec<String>,
+    pub(super) intent: String,
 }
 
 /// One row of the plan editor.
@@ -40,7 +40,7 @@ struct StepRow {
 
 #[derive(Template)]
 #[template(path = "prepare.html")]
-struct PreparePage {
+pub(super) struct PreparePage {
     layout: Layout,
     form: PrepareForm,
     rows: Vec<StepRow>,
@@ -48,6 +48,8 @@ struct PreparePage {
     runbooks: RunbookChooser,
     /// Past sessions like the one being written, each plan offered for copying.
     similar: SimilarList,
+    /// The prepared session this form edits; none for a new session.
+    edit_of: Option<uuid::Uuid>,
 }
 
 /// The runbooks New session offers; choosing one (a plain link, so it works
@@ -79,6 +81,27 @@ pub struct FormParams {
 }
 
 impl PreparePage {
+    /// The same form, editing the prepared session `id`.
+    pub(super) fn editing(
+        id: uuid::Uuid,
+        form: PrepareForm,
+        errors: ValidationErrors,
+        viewer: &SignedInUser,
+    ) -> Self {
+        let mut page = PreparePage::new(form, errors, viewer);
+        page.layout.title = "Edit the session".into();
+        page.edit_of = Some(id);
+        page
+    }
+
+    /// Where the form posts.
+    fn action(&self) -> String {
+        match self.edit_of {
+            Some(id) => format!("/sessions/{id}/edit"),
+            None => "/sessions/new".into(),
+        }
+    }
+
     fn new(form: PrepareForm, errors: ValidationErrors, viewer: &SignedInUser) -> Self {
         let rows = form
             .steps
@@ -97,6 +120,7 @@ impl PreparePage {
             errors,
             runbooks: RunbookChooser::default(),
             similar: SimilarList::default(),
+            edit_of: None,
         }
     }
 
@@ -208,6 +232,46 @@ pub async fn submit(
     Viewer(viewer): Viewer,
     Form(mut form): Form<PrepareForm>,
 ) -> Result<Response, PageError> {
+    if let Intent::CopyPlan(id) = Intent::parse(&form.intent) {
+        copy_plan(&state, &mut form, id).await?;
+    } else if let Some(start) = edit_plan(&mut form) {
+        return prepare(state, &viewer, form, start).await;
+    }
+    let similar = SimilarList::of_text(&state, &similar_text(&form)).await?;
+    render(&PreparePage::new(form, ValidationErrors::default(), &viewer).with_similar(similar))
+}
+
+/// Adds a similar past session's plan to the form's (a session gone since it
+/// was offered leaves the plan as it is).
+async fn copy_plan(
+    state: &AppState,
+    form: &mut PrepareForm,
+    id: uuid::Uuid,
+) -> Result<(), PageError> {
+    let copied = match state.sessions.get(id).await {
+        Ok(past) => past.steps,
+        Err(ServiceError::NotFound) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let steps = &mut form.steps;
+    steps.retain(|s| !s.trim().is_empty());
+    steps.extend(copied.into_iter().map(|s| s.text));
+    if steps.is_empty() {
+        steps.push(String::new());
+    }
+    Ok(())
+}
+
+/// What the form says about the problem, to find similar sessions by.
+fn similar_text(form: &PrepareForm) -> String {
+    [&form.title, &form.problem, &form.customer]
+        .map(String::as_str)
+        .join("\n")
+}
+
+/// Applies a plan-editing button (add, remove, move a step) to the form;
+/// `Some(start)` when the button asks to submit the form instead.
+pub(super) fn edit_plan(form: &mut PrepareForm) -> Option<bool> {
     let steps = &mut form.steps;
     match Intent::parse(&form.intent) {
         Intent::AddStep => steps.push(String::new()),
@@ -216,31 +280,10 @@ pub async fn submit(
         }
         Intent::MoveUp(i) if i > 0 && i < steps.len() => steps.swap(i - 1, i),
         Intent::MoveDown(i) if i + 1 < steps.len() => steps.swap(i, i + 1),
-        Intent::CopyPlan(id) => {
-            // A session gone since it was offered leaves the plan as it is.
-            let copied = match state.sessions.get(id).await {
-                Ok(past) => past.steps,
-                Err(ServiceError::NotFound) => Vec::new(),
-                Err(e) => return Err(e.into()),
-            };
-            steps.retain(|s| !s.trim().is_empty());
-            steps.extend(copied.into_iter().map(|s| s.text));
-            if steps.is_empty() {
-                steps.push(String::new());
-            }
-        }
-        Intent::Prepare { start } => return prepare(state, &viewer, form, start).await,
+        Intent::Prepare { start } => return Some(start),
         _ => {}
     }
-    let similar = SimilarList::of_text(&state, &similar_text(&form)).await?;
-    render(&PreparePage::new(form, ValidationErrors::default(), &viewer).with_similar(similar))
-}
-
-/// What the form says about the problem, to find similar sessions by.
-fn similar_text(form: &PrepareForm) -> String {
-    [&form.title, &form.problem, &form.customer]
-        .map(String::as_str)
-        .join("\n")
+    None
 }
 
 async fn prepare(

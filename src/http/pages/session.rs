@@ -51,6 +51,16 @@ impl EventView {
                 None => format!("closed it as {}", outcome.label()),
             },
             EventKind::Reopened => "reopened the session".into(),
+            EventKind::StepAdded { text, .. } => format!("added a step: {text}"),
+            EventKind::StepReworded { previous, text, .. } => {
+                format!("reworded a step from “{previous}” to “{text}”")
+            }
+            EventKind::StepSkipped { step_id } => format!("skipped {}", step(*step_id)),
+            EventKind::NoteCorrected { text, .. } => format!("corrected a note: {text}"),
+            EventKind::Edited { title, steps, .. } => match steps.len() {
+                1 => format!("edited the session: “{title}”, 1 step"),
+                n => format!("edited the session: “{title}”, {n} steps"),
+            },
             EventKind::SummaryGenerated { summarizer, .. } => {
                 format!("generated the summary ({summarizer})")
             }
@@ -71,9 +81,15 @@ impl EventView {
 
 /// A note in the workspace's stream.
 pub struct NoteView {
+    /// The note's timeline event: what a correction names.
+    pub id: Uuid,
     pub at: Stamp,
     pub actor: String,
+    /// The latest text, after any correction.
     pub text: String,
+    pub corrected: bool,
+    /// Written by the viewer, who alone may correct it.
+    pub mine: bool,
 }
 
 /// A step of the workspace checklist.
@@ -83,6 +99,7 @@ pub struct StepView {
     pub text: String,
     pub checked: Option<Stamp>,
     pub finding: Option<String>,
+    pub skipped: bool,
 }
 
 #[derive(Template)]
@@ -101,6 +118,8 @@ struct DetailsPage {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DetailsParams {
     reopen: Option<String>,
+    /// Set by the redirect after the edit form saved.
+    edited: Option<String>,
 }
 
 #[derive(Template)]
@@ -156,9 +175,11 @@ pub async fn details(
     Path(id): Path<String>,
     query: Result<Query<DetailsParams>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let ask_reopen = query.is_ok_and(|Query(q)| q.reopen.is_some());
+    let Query(q) = query.unwrap_or_default();
+    let ask_reopen = q.reopen.is_some();
+    let notice = q.edited.map(|_| Notice::info("Changes saved"));
     let id = parse_id(&id)?;
-    details_page_asking(&state, &viewer, id, None, None, ask_reopen).await
+    details_page_asking(&state, &viewer, id, notice, None, ask_reopen).await
 }
 
 /// The details page, with a toast or a summary error when an action just ran.
@@ -231,17 +252,26 @@ pub async fn work_page(
     let events = state.sessions.events(id).await?;
     let similar = SimilarList::of_session(state, id).await;
     let now = state.sessions.now();
-    let notes = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::NoteAdded { text } => Some(NoteView {
+    let mut notes: Vec<NoteView> = Vec::new();
+    for e in &events {
+        match &e.kind {
+            EventKind::NoteAdded { text } => notes.push(NoteView {
+                id: e.id,
                 at: Stamp::new(e.at, now),
                 actor: e.actor.clone(),
                 text: text.clone(),
+                corrected: false,
+                mine: e.actor == viewer.user.username.as_str(),
             }),
-            _ => None,
-        })
-        .collect();
+            EventKind::NoteCorrected { note_id, text } => {
+                if let Some(note) = notes.iter_mut().find(|n| n.id == *note_id) {
+                    note.text = text.clone();
+                    note.corrected = true;
+                }
+            }
+            _ => {}
+        }
+    }
     let steps = session
         .steps
         .iter()
@@ -251,6 +281,7 @@ pub async fn work_page(
             text: s.text.clone(),
             checked: s.checked_at.map(|t| Stamp::new(t, now)),
             finding: s.finding.clone(),
+            skipped: s.skipped_at.is_some(),
         })
         .collect();
     let mut layout = Layout::signed_in(format!("Workspace · {}", session.title), viewer);

@@ -44,7 +44,7 @@ fn form<T: Default>(form: Result<Form<T>, FormRejection>) -> T {
     form.map(|Form(f)| f).unwrap_or_default()
 }
 
-fn to_work(id: Uuid, anchor: &str) -> Response {
+pub(super) fn to_work(id: Uuid, anchor: &str) -> Response {
     Redirect::to(&format!("/sessions/{id}/work{anchor}")).into_response()
 }
 
@@ -63,7 +63,7 @@ async fn refused(
 
 /// Where an action lands: `done` on success; on a status conflict the
 /// workspace (or the details page of a completed session) saying why.
-async fn after<T>(
+pub(super) async fn after<T>(
     state: &AppState,
     viewer: &SignedInUser,
     id: Uuid,

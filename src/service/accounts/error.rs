@@ -19,6 +19,11 @@ pub enum AccountError {
     /// Every password-hashing slot is taken: try again in a moment.
     #[error("too many passwords are being checked at once")]
     Busy,
+    #[error("only an admin may manage accounts")]
+    AdminOnly,
+    /// The users page keeps the acting admin an admin: see `admin.rs`.
+    #[error("you cannot disable yourself or remove your own admin rights; another admin can")]
+    OwnAdminRights,
     #[error("the database is unavailable")]
     Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]

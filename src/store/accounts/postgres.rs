@@ -216,6 +216,27 @@ impl AccountStore for PostgresStore {
         Ok(changed == 1)
     }
 
+    async fn enable_user(&self, user_id: Uuid) -> Result<bool, AccountStoreError> {
+        let changed = sqlx::query(
+            "update users set disabled_at = null where id = $1 and disabled_at is not null",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn set_role(&self, user_id: Uuid, role: Role) -> Result<bool, AccountStoreError> {
+        let changed = sqlx::query("update users set role = $1 where id = $2 and role <> $1")
+            .bind(role.as_str())
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
     async fn insert_setup_token(
         &self,
         token_hash: &str,

@@ -214,6 +214,26 @@ impl AccountStore for SqliteStore {
             .await
     }
 
+    async fn enable_user(&self, user_id: Uuid) -> Result<bool, AccountStoreError> {
+        let changed = write(
+            self,
+            "update users set disabled_at = null where id = ? and disabled_at is not null",
+            (user_id,),
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    async fn set_role(&self, user_id: Uuid, role: Role) -> Result<bool, AccountStoreError> {
+        let changed = write(
+            self,
+            "update users set role = ?1 where id = ?2 and role <> ?1",
+            (role.as_str(), user_id),
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
     async fn insert_setup_token(
         &self,
         token_hash: &str,

@@ -163,7 +163,7 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
     }
     let placeholders = vec!["?"; sessions.len()].join(", ");
     let sql = format!(
-        "select session_id, id, position, text, checked_at, finding from session_steps \
+        "select session_id, id, position, text, checked_at, finding, skipped_at from session_steps \
          where session_id in ({placeholders}) order by session_id, position"
     );
     let steps = conn
@@ -177,6 +177,7 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
                     text: row.get(3)?,
                     checked_at: row.get::<_, Option<i64>>(4)?.map(time),
                     finding: row.get(5)?,
+                    skipped_at: row.get::<_, Option<i64>>(6)?.map(time),
                 },
             ))
         })?
@@ -396,6 +397,18 @@ impl SessionStore for SqliteStore {
                         by.as_str().to_owned().into(),
                     ]),
                     Change::SetSummary { text } => params.push(text.as_str().to_owned().into()),
+                    Change::Edit {
+                        title,
+                        problem,
+                        reference,
+                        customer,
+                        ..
+                    } => params.extend([
+                        title.clone().into(),
+                        problem.clone().into(),
+                        reference.clone().into(),
+                        customer.clone().into(),
+                    ]),
                     _ => {}
                 }
                 let updated: Option<i64> = tx
@@ -412,28 +425,80 @@ impl SessionStore for SqliteStore {
                 let steps_changed = match change {
                     Change::CheckStep { step_id, finding } => Some(
                         tx.prepare_cached(
-                            "update session_steps set checked_at = ?1, finding = ?2 \
+                            "update session_steps set checked_at = ?1, finding = ?2, skipped_at = null \
                              where id = ?3 and session_id = ?4",
                         )?
                         .execute(rusqlite::params![at, finding, step_id, id])?,
                     ),
                     Change::UncheckStep { step_id } => Some(
                         tx.prepare_cached(
-                            "update session_steps set checked_at = null, finding = null \
+                            "update session_steps set checked_at = null, finding = null, skipped_at = null \
                              where id = ?1 and session_id = ?2",
                         )?
                         .execute(rusqlite::params![step_id, id])?,
+                    ),
+                    Change::AddStep { step_id, text } => Some(
+                        tx.prepare_cached(
+                            "insert into session_steps (id, session_id, position, text) \
+                             select ?1, ?2, coalesce(max(position), 0) + 1, ?3 \
+                             from session_steps where session_id = ?2",
+                        )?
+                        .execute(rusqlite::params![step_id, id, text])?,
+                    ),
+                    Change::RewordStep { step_id, text } => Some(
+                        tx.prepare_cached(
+                            "update session_steps set text = ?1 where id = ?2 and session_id = ?3",
+                        )?
+                        .execute(rusqlite::params![text, step_id, id])?,
+                    ),
+                    Change::SkipStep { step_id } => Some(
+                        tx.prepare_cached(
+                            "update session_steps set skipped_at = ?1, checked_at = null, \
+                             finding = null where id = ?2 and session_id = ?3",
+                        )?
+                        .execute(rusqlite::params![at, step_id, id])?,
                     ),
                     _ => None,
                 };
                 if steps_changed == Some(0) {
                     return Err(StoreError::StepNotFound);
                 }
+                if let Change::Edit { steps, .. } = change {
+                    tx.prepare_cached("delete from session_steps where session_id = ?")?
+                        .execute([id])?;
+                    let mut insert_step = tx.prepare_cached(
+                        "insert into session_steps (id, session_id, position, text) \
+                         values (?, ?, ?, ?)",
+                    )?;
+                    for step in steps {
+                        insert_step.execute(rusqlite::params![
+                            step.id,
+                            id,
+                            step.position,
+                            step.text
+                        ])?;
+                    }
+                }
                 insert_event(&tx, &event)?;
                 let session = load(&tx, id)?.ok_or(StoreError::NotFound)?;
                 super::webhooks::sqlite_enqueue(&tx, &event, &session)?;
                 tx.commit()?;
                 Ok(session)
+            })
+            .await
+    }
+
+    async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
+        let guard = status_condition(Status::Prepared);
+        let sql = format!("delete from sessions where id = ? and {guard}");
+        self.db
+            .write(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if tx.prepare_cached(&sql)?.execute([id])? == 0 {
+                    return Err(explain_miss(load(&tx, id)?));
+                }
+                tx.commit()?;
+                Ok(())
             })
             .await
     }

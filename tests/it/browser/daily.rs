@@ -113,7 +113,7 @@ async fn text_typed_in_the_workspace_survives_checking_noting_and_unchecking_els
         assert!(step_text.as_str().unwrap().contains("pool at 20 of 20"));
 
         // Uncheck it again: still in place, still nothing lost.
-        click(&page, &format!("#step-{} form button", steps[0])).await;
+        click(&page, &format!("#step-{} > form button", steps[0])).await;
         page.wait_for(
             &format!(
                 "!document.getElementById('step-{}').classList.contains('done')",

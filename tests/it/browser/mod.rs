@@ -3,6 +3,7 @@
 //! every test; each test has its own browser session.
 
 mod a11y;
+mod admin_users;
 mod close;
 mod daily;
 mod demo;
@@ -14,8 +15,10 @@ mod phone;
 mod reports;
 mod runbooks;
 mod safety;
+mod session_edits;
 mod similar;
 mod webhooks;
+mod work_edits;
 mod workspace;
 
 use std::future::Future;
