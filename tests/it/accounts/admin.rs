@@ -106,7 +106,11 @@ async fn the_users_page_adds_changes_and_refuses_with_the_clis_rules(backend: Ba
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
-    assert!(html.contains("The password must be at least 8 characters."));
+    let policy = format!(
+        "The password must be at least {} characters.",
+        Password::MIN_CHARS
+    );
+    assert!(html.contains(&policy), "{html}");
     assert!(html.contains("value=\"sam\""), "the username is kept");
 
     let good = [

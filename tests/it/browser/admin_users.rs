@@ -72,7 +72,11 @@ async fn an_admin_adds_disables_enables_promotes_and_resets_users_without_javasc
         assert_eq!(
             page.js("document.getElementById('new-password-error').innerText")
                 .await,
-            "The password must be at least 8 characters."
+            format!(
+                "The password must be at least {} characters.",
+                casebook::domain::Password::MIN_CHARS
+            )
+            .as_str()
         );
         assert_eq!(page.js("document.getElementById('new-username').value").await, "sam");
 
