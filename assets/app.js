@@ -528,6 +528,22 @@ async function swapFromServer(ids) {
   }
 }
 
+// What is typed in the regions about to be re-rendered, outside the form
+// that acted (a finding in another step when a step is added); the returned
+// function puts it back into the fresh fields with the same ids.
+function keepTyped(ids, form) {
+  const typed = ids
+    .flatMap((id) => [...(document.getElementById(id)?.querySelectorAll(FORM_FIELDS) ?? [])])
+    .filter((f) => f.id && !form.contains(f) && edited(f))
+    .map((f) => [f.id, f.value]);
+  return () => {
+    for (const [id, value] of typed) {
+      const field = document.getElementById(id);
+      if (field) field.value = value;
+    }
+  };
+}
+
 async function actInPlace(form) {
   const button = form.querySelector("button:not([type=button])");
   if (button.getAttribute("aria-busy") === "true") return;
@@ -556,8 +572,10 @@ async function actInPlace(form) {
     return;
   }
   const ids = form.dataset.swap.split(" ");
+  const restore = keepTyped(ids, form);
   try {
     await swapFromServer(ids);
+    restore();
   } catch {
     location.reload();
     return;

@@ -52,6 +52,12 @@ async fn steps_are_added_reworded_and_skipped_and_a_note_corrected_in_place_keep
         page.goto(&format!("/sessions/{id}/work")).await;
         page.mark_document().await;
         page.find("#note").await.send_keys("Unsent thought").await.unwrap();
+        let finding = format!("#finding-{}", steps[1]);
+        page.find(&finding)
+            .await
+            .send_keys("half a finding")
+            .await
+            .unwrap();
 
         page.find("#new-step").await.send_keys("Check the CDN").await.unwrap();
         click(&page, ".add-step-form button").await;
@@ -60,6 +66,12 @@ async fn steps_are_added_reworded_and_skipped_and_a_note_corrected_in_place_keep
             "the new step",
         )
         .await;
+        assert_eq!(
+            page.js(&format!("document.querySelector('{finding}').value"))
+                .await,
+            "half a finding",
+            "a finding typed in another step survives adding a step"
+        );
 
         click(&page, &format!("#step-{} summary", steps[0])).await;
         let field = page.find(&format!("#reword-{}", steps[0])).await;
