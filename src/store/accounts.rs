@@ -194,15 +194,6 @@ pub trait AccountStore: Send + Sync + 'static {
 
     async fn throttle(&self, key: &str) -> Result<Option<Throttle>, AccountStoreError>;
 
-    /// Records one failed sign-in for `key` under `policy`, atomically even
-    /// with other processes failing for the same key, and returns the new state.
-    async fn record_failure(
-        &self,
-        key: &str,
-        policy: &ThrottlePolicy,
-        at: DateTime<Utc>,
-    ) -> Result<Throttle, AccountStoreError>;
-
     /// Counts one sign-in attempt for `key` under `policy` unless the key is
     /// locked at `at` (`policy.attempt`), atomically even with other
     /// processes counting for the same key.

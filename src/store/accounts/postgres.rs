@@ -503,47 +503,6 @@ impl AccountStore for PostgresStore {
         Ok(row.map(Throttle::from))
     }
 
-    async fn record_failure(
-        &self,
-        key: &str,
-        policy: &ThrottlePolicy,
-        at: DateTime<Utc>,
-    ) -> Result<Throttle, AccountStoreError> {
-        let mut tx = self.pool.begin().await?;
-        // A fresh row (no failures, no lockout) counts like no row under the
-        // policy; creating it first gives `for update` a row to lock.
-        sqlx::query(
-            "insert into login_throttle (key, failures, lockouts, last_failure_at) \
-             values ($1, 0, 0, $2) on conflict (key) do nothing",
-        )
-        .bind(key)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        let row: Option<ThrottleRow> = sqlx::query_as(
-            "select failures, lockouts, last_failure_at, locked_until from login_throttle \
-             where key = $1 for update",
-        )
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let next = policy.after_failure(row.map(Throttle::from).as_ref(), at);
-        sqlx::query(
-            "insert into login_throttle (key, failures, lockouts, last_failure_at, locked_until) \
-             values ($1, $2, $3, $4, $5) on conflict (key) do update set failures = $2, \
-             lockouts = $3, last_failure_at = $4, locked_until = $5",
-        )
-        .bind(key)
-        .bind(i32::try_from(next.failures).unwrap_or(i32::MAX))
-        .bind(i32::try_from(next.lockouts).unwrap_or(i32::MAX))
-        .bind(next.last_failure_at)
-        .bind(next.locked_until)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(next)
-    }
-
     async fn record_attempt(
         &self,
         key: &str,
@@ -551,8 +510,9 @@ impl AccountStore for PostgresStore {
         at: DateTime<Utc>,
     ) -> Result<Attempt, AccountStoreError> {
         let mut tx = self.pool.begin().await?;
-        // As in record_failure: a fresh row counts like none, and gives
-        // `for update` a row to lock, so concurrent attempts queue here.
+        // A fresh row (no failures, no lockout) counts like no row under the
+        // policy; creating it first gives `for update` a row to lock, so
+        // concurrent attempts queue here.
         sqlx::query(
             "insert into login_throttle (key, failures, lockouts, last_failure_at) \
              values ($1, 0, 0, $2) on conflict (key) do nothing",

@@ -520,41 +520,6 @@ impl AccountStore for SqliteStore {
             .await
     }
 
-    async fn record_failure(
-        &self,
-        key: &str,
-        policy: &ThrottlePolicy,
-        at: DateTime<Utc>,
-    ) -> Result<Throttle, AccountStoreError> {
-        self.db
-            .write(|conn| {
-                // An immediate transaction takes the write lock before the
-                // read, so another process sharing the file waits instead of
-                // deciding on a stale read.
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let current = tx
-                    .prepare_cached(THROTTLE)?
-                    .query_row([key], throttle)
-                    .optional()?;
-                let next = policy.after_failure(current.as_ref(), at);
-                tx.prepare_cached(
-                    "insert into login_throttle (key, failures, lockouts, last_failure_at, \
-                     locked_until) values (?1, ?2, ?3, ?4, ?5) on conflict (key) do update \
-                     set failures = ?2, lockouts = ?3, last_failure_at = ?4, locked_until = ?5",
-                )?
-                .execute(params![
-                    key,
-                    i64::from(next.failures),
-                    i64::from(next.lockouts),
-                    micros(next.last_failure_at),
-                    next.locked_until.map(micros),
-                ])?;
-                tx.commit()?;
-                Ok(next)
-            })
-            .await
-    }
-
     async fn record_attempt(
         &self,
         key: &str,
