@@ -169,6 +169,34 @@ pub(crate) fn cli_token(database: &[&str]) -> String {
         .to_string()
 }
 
+/// Two servers on one fresh PostgreSQL database, and a client for both
+/// (dana's token, made with the CLI).
+pub(crate) struct TwoProcesses {
+    pub servers: [ServerProcess; 2],
+    pub client: reqwest::Client,
+    _db: TestDb,
+}
+
+impl TwoProcesses {
+    pub async fn start() -> TwoProcesses {
+        let db = TestDb::new(Backend::Postgres).await;
+        let url = db.url.clone();
+        let (a, b, token) = tokio::task::spawn_blocking(move || {
+            let token = cli_token(&["--database-url", &url]);
+            let a = ServerProcess::spawn(&["--database-url", &url], &[]);
+            let b = ServerProcess::spawn(&["--database-url", &url], &[]);
+            (a, b, token)
+        })
+        .await
+        .unwrap();
+        TwoProcesses {
+            servers: [a, b],
+            client: bearer_client(&token),
+            _db: db,
+        }
+    }
+}
+
 #[tokio::test]
 async fn serve_uses_the_data_dir_from_the_environment_logs_json_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,16 +287,11 @@ async fn migrate_creates_the_schema_and_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_race_to_exactly_one_winner() {
-    let db = TestDb::new(Backend::Postgres).await;
-    let url = db.url.clone();
-    let (a, b, client) = tokio::task::spawn_blocking(move || {
-        let client = cli_client(&["--database-url", &url]);
-        let a = ServerProcess::spawn(&["--database-url", &url], &[]);
-        let b = ServerProcess::spawn(&["--database-url", &url], &[]);
-        (a, b, client)
-    })
-    .await
-    .unwrap();
+    let TwoProcesses {
+        servers: [a, b],
+        client,
+        ..
+    } = TwoProcesses::start().await;
     let created: Value = client
         .post(format!("{}/api/sessions", a.base_url))
         .json(&json!({ "title": "Shared by two processes", "start": true }))

@@ -7,37 +7,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api_races::OUTCOMES;
-use crate::helpers::{Backend, TestDb};
-use crate::process::{ServerProcess, bearer_client, cli_token};
+use crate::process::TwoProcesses;
 
 const REQUESTS: usize = 32;
 
-/// Two servers on one fresh PostgreSQL database, and a client for both.
-struct TwoProcesses {
-    servers: [ServerProcess; 2],
-    client: reqwest::Client,
-    _db: TestDb,
-}
-
 impl TwoProcesses {
-    async fn start() -> TwoProcesses {
-        let db = TestDb::new(Backend::Postgres).await;
-        let url = db.url.clone();
-        let (a, b, token) = tokio::task::spawn_blocking(move || {
-            let token = cli_token(&["--database-url", &url]);
-            let a = ServerProcess::spawn(&["--database-url", &url], &[]);
-            let b = ServerProcess::spawn(&["--database-url", &url], &[]);
-            (a, b, token)
-        })
-        .await
-        .unwrap();
-        TwoProcesses {
-            servers: [a, b],
-            client: bearer_client(&token),
-            _db: db,
-        }
-    }
-
     /// The base URL of the server request `i` goes to: alternating.
     fn base(&self, i: usize) -> &str {
         &self.servers[i % 2].base_url

@@ -8,22 +8,16 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use super::EventStream;
-use crate::helpers::{Backend, TestApp, TestDb};
-use crate::process::{ServerProcess, bearer_client, cli_token};
+use crate::helpers::{Backend, TestApp};
+use crate::process::TwoProcesses;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_process_reaches_a_stream_on_another() {
-    let db = TestDb::new(Backend::Postgres).await;
-    let url = db.url.clone();
-    let (a, b, token) = tokio::task::spawn_blocking(move || {
-        let token = cli_token(&["--database-url", &url]);
-        let a = ServerProcess::spawn(&["--database-url", &url], &[]);
-        let b = ServerProcess::spawn(&["--database-url", &url], &[]);
-        (a, b, token)
-    })
-    .await
-    .unwrap();
-    let client = bearer_client(&token);
+    let TwoProcesses {
+        servers: [a, b],
+        client,
+        ..
+    } = TwoProcesses::start().await;
     let mut on_b = EventStream::open(&client, &format!("{}/api/stream", b.base_url), None).await;
 
     let created: Value = client
