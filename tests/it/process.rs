@@ -174,7 +174,8 @@ pub(crate) fn cli_token(database: &[&str]) -> String {
 pub(crate) struct TwoProcesses {
     pub servers: [ServerProcess; 2],
     pub client: reqwest::Client,
-    _db: TestDb,
+    /// Dropped last: the database outlives the servers.
+    pub db: TestDb,
 }
 
 impl TwoProcesses {
@@ -192,7 +193,7 @@ impl TwoProcesses {
         TwoProcesses {
             servers: [a, b],
             client: bearer_client(&token),
-            _db: db,
+            db,
         }
     }
 }
@@ -287,10 +288,11 @@ async fn migrate_creates_the_schema_and_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgres_race_to_exactly_one_winner() {
+    // The database first, so that it is dropped after the servers.
     let TwoProcesses {
+        db: _db,
         servers: [a, b],
         client,
-        ..
     } = TwoProcesses::start().await;
     let created: Value = client
         .post(format!("{}/api/sessions", a.base_url))

@@ -13,10 +13,11 @@ use crate::process::TwoProcesses;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_process_reaches_a_stream_on_another() {
+    // The database first, so that it is dropped after the servers.
     let TwoProcesses {
+        db: _db,
         servers: [a, b],
         client,
-        ..
     } = TwoProcesses::start().await;
     let mut on_b = EventStream::open(&client, &format!("{}/api/stream", b.base_url), None).await;
 
