@@ -18,7 +18,7 @@
 
 use std::cell::Cell;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -26,6 +26,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Span;
 
+use super::search_queue::{self, BATCH, SearchQueue};
 use super::wal::{Checkpointer, Wal};
 use crate::store::{DatabaseError, PoolUsage, StoreError, WalUsage};
 
@@ -48,6 +49,8 @@ pub struct Database {
     readers: Lane,
     checkpoints: Checkpointer,
     wal: Arc<Wal>,
+    search: Arc<SearchQueue>,
+    indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// One pool and its permits: a request waits for a permit asynchronously,
@@ -106,7 +109,65 @@ impl Database {
             readers: Lane::open("sqlite_readers", readers, READERS)?,
             checkpoints: Checkpointer::start(checkpointer, wal.clone())?,
             wal,
+            search: Arc::default(),
+            indexer: Mutex::default(),
         })
+    }
+
+    /// Starts keeping the search index up to date (see `search_queue`).
+    pub fn start_indexer(self: &Arc<Self>) {
+        let indexer = search_queue::start(self);
+        *self.indexer.lock().unwrap_or_else(|e| e.into_inner()) = Some(indexer);
+    }
+
+    pub(super) fn search_queue(&self) -> Arc<SearchQueue> {
+        self.search.clone()
+    }
+
+    /// Brings the search index up to date with every write this process
+    /// made so far; a search calls it first, so it sees every change.
+    pub async fn index_queued(&self) -> Result<(), StoreError> {
+        let Some(written) = self.search.behind() else {
+            return Ok(());
+        };
+        self.index_until_empty().await?;
+        self.search.caught_up_with(written);
+        Ok(())
+    }
+
+    /// Indexes whatever is queued, by this process or another.
+    pub(super) async fn index_anything_queued(&self) -> Result<(), StoreError> {
+        if self.quick_read(search_queue::anything_queued_store).await? {
+            self.index_until_empty().await?;
+        }
+        Ok(())
+    }
+
+    async fn index_until_empty(&self) -> Result<(), StoreError> {
+        // One batch per turn on the writer, so writes waiting behind the
+        // indexer wait for one batch, not for the whole queue.
+        while self.index_batch().await? == BATCH {}
+        Ok(())
+    }
+
+    /// One batch of the queue, on the writer in a blocking task; not counted
+    /// as a write (it would wake the indexer again).
+    async fn index_batch(&self) -> Result<usize, StoreError> {
+        self.wal.room_to_write(&self.checkpoints).await;
+        let result = self
+            .writer
+            .handed_off(|conn| {
+                MET_A_LOCK.set(false);
+                let first = search_queue::index_batch(conn);
+                if first.is_ok() || !MET_A_LOCK.get() {
+                    return first;
+                }
+                drop(first);
+                wait_for_the_lock(conn, &mut search_queue::index_batch)
+            })
+            .await;
+        self.checkpoints.count_write(&self.wal);
+        result
     }
 
     /// Runs `work` on a reader connection.
@@ -172,6 +233,7 @@ impl Database {
             })
             .await;
         self.checkpoints.count_write(&self.wal);
+        self.search.note_write();
         result
     }
 
@@ -190,6 +252,15 @@ impl Database {
     /// connection, then stops the checkpointer, which checkpoints the whole
     /// WAL into the database file and truncates it as the last connection.
     pub async fn close(&self) {
+        // What is still queued stays queued in the file, for the next start.
+        if let Some(indexer) = self
+            .indexer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            indexer.abort();
+        }
         for lane in [&self.writer, &self.readers] {
             lane.close().await;
         }

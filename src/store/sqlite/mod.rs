@@ -6,6 +6,7 @@ mod database;
 mod reports;
 mod runbooks;
 mod search;
+mod search_queue;
 mod wal;
 
 use std::str::FromStr;
@@ -31,7 +32,7 @@ pub use database::STATEMENT_LOG;
 
 pub struct SqliteStore {
     // Shared with the account store (store::accounts), one set of connections for both traits.
-    pub(in crate::store) db: Database,
+    pub(in crate::store) db: std::sync::Arc<Database>,
 }
 
 /// How the SQLite store runs; the defaults are the server's.
@@ -77,6 +78,8 @@ impl SqliteStore {
         let path = options.get_filename().to_owned();
         let db =
             tokio::task::spawn_blocking(move || Database::open(&path, wal_max_bytes)).await??;
+        let db = std::sync::Arc::new(db);
+        db.start_indexer();
         Ok(Self { db })
     }
 }
@@ -357,6 +360,9 @@ impl SessionStore for SqliteStore {
             query.outcome.is_some(),
             query.owner.is_some(),
         ];
+        if query.search.is_some() {
+            self.db.index_queued().await?;
+        }
         if query.search.is_none() && filters.iter().filter(|&&f| f).count() <= 1 {
             self.db.quick_read(page).await
         } else {

@@ -63,11 +63,13 @@ impl SearchStore for SqliteStore {
         if query.terms.is_empty() {
             return Ok(Vec::new());
         }
+        self.db.index_queued().await?;
         let query = query.clone();
         self.db.read(move |conn| similar(conn, &query)).await
     }
 
     async fn term_counts(&self, words: &[String]) -> Result<Vec<u64>, StoreError> {
+        self.db.index_queued().await?;
         let words = words.to_vec();
         self.db
             .read(move |conn| {
@@ -96,6 +98,7 @@ impl SearchStore for SqliteStore {
         // The page's own statement again, with the snippet in place of the
         // columns: FTS5 makes a snippet only for a row its match found, and
         // finding given rows again by id costs a whole match per row.
+        self.db.index_queued().await?;
         let (sql, params) = list_statement(query);
         let sql = sql.replacen(SESSION_COLUMNS_OF_S, SNIPPET, 1);
         self.db
@@ -122,6 +125,7 @@ mod tests {
             include_str!("../../../migrations/sqlite/0002_accounts.sql"),
             include_str!("../../../migrations/sqlite/0003_operations.sql"),
             include_str!("../../../migrations/sqlite/0007_search.sql"),
+            include_str!("../../../migrations/sqlite/0012_search_queue.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
@@ -143,18 +147,20 @@ mod tests {
         (data, block)
     }
 
-    fn event(conn: &Connection, kind: &str, data: &str) {
+    /// An event, and the indexer's turn after it.
+    fn event(conn: &mut Connection, kind: &str, data: &str) {
         conn.execute(
             "insert into session_events (id, session_id, at, actor, kind, via, data) \
              select randomblob(16), id, 2, 'dana', ?1, 'api', ?2 from sessions",
             [kind, data],
         )
         .unwrap();
+        super::super::search_queue::index_batch(conn).unwrap();
     }
 
     #[test]
     fn an_event_that_changes_no_text_leaves_the_index_untouched() {
-        let conn = schema();
+        let mut conn = schema();
         conn.execute_batch(
             "insert into sessions (id, title, owner, created_at, updated_at) \
              values (randomblob(16), 'VPN drops', 'dana', 1, 1); \
@@ -162,8 +168,8 @@ mod tests {
              select randomblob(16), id, 1, 'Check the tunnel' from sessions;",
         )
         .unwrap();
-        event(&conn, "created", r#"{"kind":"created"}"#);
-        let found = |word: &str| -> i64 {
+        event(&mut conn, "created", r#"{"kind":"created"}"#);
+        let found = |conn: &Connection, word: &str| -> i64 {
             conn.query_row(
                 "select count(*) from sessions_fts where sessions_fts match ?",
                 [word],
@@ -171,12 +177,12 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(found("tunnel"), 1);
+        assert_eq!(found(&conn, "tunnel"), 1);
         let before = index_writes(&conn);
         conn.execute_batch("update session_steps set checked_at = 2")
             .unwrap();
         event(
-            &conn,
+            &mut conn,
             "step_checked",
             r#"{"kind":"step_checked","finding":null}"#,
         );
@@ -184,12 +190,12 @@ mod tests {
         conn.execute_batch("update session_steps set finding = 'rekey at 3600 s'")
             .unwrap();
         event(
-            &conn,
+            &mut conn,
             "step_checked",
             r#"{"kind":"step_checked","finding":"x"}"#,
         );
         assert_ne!(index_writes(&conn), before);
-        assert_eq!(found("rekey"), 1);
-        assert_eq!(found("tunnel"), 1);
+        assert_eq!(found(&conn, "rekey"), 1);
+        assert_eq!(found(&conn, "tunnel"), 1);
     }
 }

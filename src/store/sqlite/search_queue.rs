@@ -1,0 +1,125 @@
+//! The search index (`sessions_fts`), brought up to date off the write path.
+//!
+//! A change only queues its session (the triggers of migration 0012); the
+//! indexer replaces the queued documents in batches, one transaction each,
+//! on the writer connection in a blocking task. Replacing a document was
+//! most of a completion's cost, and a batch shares FTS5's per-transaction
+//! work (a new index segment, merging) among its documents. A search first
+//! indexes whatever this process queued, so it always sees every change.
+//! Another process's changes (`casebook seed`, `user add`) are found by a
+//! poll.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::Notify;
+
+use super::database::Database;
+use crate::store::StoreError;
+
+/// Documents replaced per transaction: enough to share the transaction's
+/// cost, few enough that a write waiting behind a batch waits milliseconds.
+pub(super) const BATCH: usize = 32;
+/// After a write wakes the indexer, how long it lets more writes queue.
+const GATHER: Duration = Duration::from_millis(10);
+/// How often the indexer looks for what other processes queued.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What this process wrote, and how much of it the index has caught up with.
+#[derive(Default)]
+pub(super) struct SearchQueue {
+    written: AtomicU64,
+    indexed: AtomicU64,
+    wake: Notify,
+}
+
+impl SearchQueue {
+    /// Called after every write this process commits.
+    pub fn note_write(&self) {
+        self.written.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    /// The writes so far, when the index has not caught up with all of them.
+    pub fn behind(&self) -> Option<u64> {
+        let written = self.written.load(Ordering::Acquire);
+        (self.indexed.load(Ordering::Acquire) < written).then_some(written)
+    }
+
+    pub fn caught_up_with(&self, written: u64) {
+        self.indexed.fetch_max(written, Ordering::AcqRel);
+    }
+}
+
+/// Starts the indexer of `db`'s queue; it ends when the database is closed
+/// or dropped.
+pub(super) fn start(db: &Arc<Database>) -> tokio::task::JoinHandle<()> {
+    let queue = db.search_queue();
+    let db: Weak<Database> = Arc::downgrade(db);
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let polled = tokio::select! {
+                () = queue.wake.notified() => {
+                    tokio::time::sleep(GATHER).await;
+                    false
+                }
+                _ = poll.tick() => true,
+            };
+            let Some(db) = db.upgrade() else { return };
+            let outcome = if polled {
+                db.index_anything_queued().await
+            } else {
+                db.index_queued().await
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(%error, "the search index could not be brought up to date; retrying");
+            }
+        }
+    })
+}
+
+/// Whether anything is queued, by any process.
+pub(super) fn anything_queued_store(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("select exists (select 1 from sessions_fts_pending)")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Replaces up to [`BATCH`] queued documents in one transaction and takes
+/// them off the queue; returns how many it took.
+pub(super) fn index_batch(conn: &mut Connection) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let queued: Vec<i64> = tx
+        .prepare_cached("select seq from sessions_fts_pending order by seq limit ?")?
+        .query_map([BATCH as i64], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for seq in &queued {
+        tx.prepare_cached(REMOVE_IF_CHANGED)?.execute([seq])?;
+        tx.prepare_cached(INSERT_IF_ABSENT)?.execute([seq])?;
+        tx.prepare_cached("delete from sessions_fts_pending where seq = ?")?
+            .execute([seq])?;
+    }
+    tx.commit()?;
+    Ok(queued.len())
+}
+
+/// Takes the session's document out of the index unless its text is as it
+/// was: replacing a document costs FTS5 far more than comparing it.
+const REMOVE_IF_CHANGED: &str = "\
+    delete from sessions_fts where rowid = ?1 and not exists ( \
+        select 1 from session_documents d, sessions_fts f \
+         where d.seq = ?1 and f.rowid = ?1 \
+           and (f.title, f.reference, f.customer, f.problem, f.plan, f.findings, f.notes, \
+                f.outcome_notes, f.summary, f.owner) \
+            is (d.title, d.reference, d.customer, d.problem, d.plan, d.findings, d.notes, \
+                d.outcome_notes, d.summary, d.owner))";
+
+const INSERT_IF_ABSENT: &str = "\
+    insert into sessions_fts (rowid, title, reference, customer, problem, plan, findings, \
+                              notes, outcome_notes, summary, owner) \
+    select * from session_documents d \
+     where d.seq = ?1 and not exists (select 1 from sessions_fts where rowid = ?1)";
