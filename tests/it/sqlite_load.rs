@@ -298,3 +298,50 @@ async fn a_write_that_cannot_get_the_lock_in_time_is_told_to_retry_with_503() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+/// Search sees what another process changed in the file (a `casebook`
+/// command, a repair by hand): that change queues its session for the
+/// index, which the server's indexer takes up within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_another_process_makes_is_found_by_search_within_seconds() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let session = app
+        .create("Printer jams on tray two", &["Open tray two"])
+        .await;
+    let id = session["id"].as_str().unwrap().to_owned();
+    let found = |body: Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        found(app.get_json("/api/sessions?q=printer").await),
+        [id.clone()]
+    );
+
+    let file = file_of(&app.db().url);
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(file).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute(
+            "update sessions set title = 'Plotter stalls on tray two'",
+            [],
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if found(app.get_json("/api/sessions?q=plotter").await) == [id.clone()] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new title was never indexed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(found(app.get_json("/api/sessions?q=printer").await).is_empty());
+}
