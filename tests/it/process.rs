@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 use crate::api_races::{assert_one_winner, race_to_complete};
 use crate::helpers::{Backend, PASSWORD, TestDb};
@@ -271,10 +270,9 @@ async fn migrate_creates_the_schema_and_exits() {
             .await
             .is_ok()
     );
-    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-    let mode: String = sqlx::query_scalar("pragma journal_mode")
-        .fetch_one(&mut conn)
-        .await
+    let mode: String = db
+        .sqlite()
+        .query_row("pragma journal_mode", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal", "the SQLite file is in WAL mode");
 

@@ -4,7 +4,7 @@ mod app;
 mod db;
 
 pub use app::{PASSWORD, TestApp, problem, user};
-pub use db::{Backend, TestDb};
+pub use db::{Backend, TestDb, open_sqlite};
 
 /// Runs each named test body once per backend, each in its own fresh database:
 /// `backend_tests!(a_test, another_test);` expects `async fn a_test(backend: Backend)`.
