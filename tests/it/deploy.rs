@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestDb, open_sqlite};
+use crate::helpers::{Backend, PASSWORD, TestDb, eventually, open_sqlite};
 use crate::process::{ServerProcess, bearer_client, cli_token};
 
 async fn casebook(args: &[&str]) -> Output {
@@ -114,9 +114,10 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
             }
         }
     });
-    while written.load(Ordering::SeqCst) < 3 {
-        tokio::task::yield_now().await;
-    }
+    eventually("the writer's first sessions", || async {
+        (written.load(Ordering::SeqCst) >= 3).then_some(())
+    })
+    .await;
     let backup = dir.path().join("backups/casebook-backup.db");
     std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
     let backup_arg = backup.to_str().unwrap();
