@@ -1,20 +1,15 @@
 //! `casebook backup <file>`: an online, consistent copy of the SQLite
-//! database, taken with SQLite's backup API (`sqlite3_backup_*`) while the
+//! database, taken with SQLite's backup API (through rusqlite) while the
 //! server keeps serving. The copy is checked (`pragma integrity_check`) and
 //! only then moved into place, so the named file is whole or absent.
 
-use std::ffi::{CStr, CString};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::ptr::{self, NonNull};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use libsqlite3_sys as ffi;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-use sqlx::{Connection, SqliteConnection};
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::config::DatabaseArgs;
 
@@ -44,6 +39,7 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
         url.starts_with("sqlite:"),
         "unsupported database URL {url:?}: use sqlite:PATH or postgres://…"
     );
+    let source = crate::store::sqlite_file_of(&url)?;
     let target = args.file;
     anyhow::ensure!(
         !target.exists(),
@@ -59,24 +55,17 @@ pub async fn run(args: BackupArgs) -> anyhow::Result<()> {
     // writes a byte: the copy holds password hashes and every login session.
     create_private(&partial)?;
 
-    let options = SqliteConnectOptions::from_str(&url)?
-        .create_if_missing(false)
-        .busy_timeout(Duration::from_secs(5));
-    let mut source = SqliteConnection::connect_with(&options)
-        .await
-        .with_context(|| format!("cannot open the database {url}"))?;
-    let copied = {
-        let mut handle = source.lock_handle().await?;
-        let raw = handle.as_raw_handle();
-        // The copy runs synchronously on this thread; nothing else runs here.
-        tokio::task::block_in_place(|| copy_online(raw, &partial))
-    };
-    source.close().await?;
-    let verified = match copied {
-        Ok(()) => verify(&partial).await,
-        Err(e) => Err(e),
-    };
-    let sessions = match verified {
+    let copied = tokio::task::spawn_blocking({
+        let partial = partial.clone();
+        move || {
+            copy_online(&source, &url, &partial)?;
+            verify(&partial)
+        }
+    })
+    .await
+    .context("the backup stopped unexpectedly")
+    .and_then(|copied| copied);
+    let sessions = match copied {
         Ok(sessions) => sessions,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -121,112 +110,72 @@ fn place_without_overwriting(partial: &Path, target: &Path) -> anyhow::Result<()
     }
 }
 
-/// A destination database handle, closed however the copy ends.
-struct Destination(*mut ffi::sqlite3);
-
-impl Drop for Destination {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from sqlite3_open_v2 (possibly null, which
-        // sqlite3_close accepts) and its backup object is finished by now.
-        unsafe {
-            ffi::sqlite3_close(self.0);
-        }
-    }
-}
-
-fn error_message(db: *mut ffi::sqlite3) -> String {
-    // SAFETY: sqlite3_errmsg accepts any handle sqlite3_open_v2 returned and
-    // gives a string that lives until the next call on that handle.
-    unsafe {
-        let message = ffi::sqlite3_errmsg(db);
-        if message.is_null() {
-            "out of memory".into()
-        } else {
-            CStr::from_ptr(message).to_string_lossy().into_owned()
-        }
-    }
-}
-
-/// Copies the whole `main` database of `source` into a new file at `path`.
-/// One `sqlite3_backup_step(-1)` reads every page inside one read
-/// transaction: in WAL mode that sees one consistent moment and does not
-/// block the server's writer, and a write elsewhere cannot restart it.
-fn copy_online(source: NonNull<ffi::sqlite3>, path: &Path) -> anyhow::Result<()> {
-    let c_path =
-        CString::new(path.as_os_str().as_bytes()).context("the backup path contains a NUL byte")?;
-    let mut raw = ptr::null_mut();
-    // SAFETY: a valid C string and an out-pointer; the handle is owned by
-    // `Destination` from here on.
-    let opened = unsafe {
-        ffi::sqlite3_open_v2(
-            c_path.as_ptr(),
-            &mut raw,
-            ffi::SQLITE_OPEN_READWRITE,
-            ptr::null(),
-        )
-    };
-    let destination = Destination(raw);
-    if opened != ffi::SQLITE_OK {
-        anyhow::bail!(
-            "cannot create {}: {}",
-            path.display(),
-            error_message(destination.0)
-        );
-    }
-    // SAFETY: both handles are open; the caller holds sqlx's lock on the
-    // source, so no other call uses it until this function returns, and
-    // the backup object is finished before either handle is released.
-    unsafe {
-        let backup = ffi::sqlite3_backup_init(
-            destination.0,
-            c"main".as_ptr(),
-            source.as_ptr(),
-            c"main".as_ptr(),
-        );
-        if backup.is_null() {
-            anyhow::bail!("cannot start the backup: {}", error_message(destination.0));
-        }
+/// Copies the whole `main` database of the file at `source` into the new,
+/// empty file at `path`. One backup step of every page (`-1`) reads them all
+/// inside one read transaction: in WAL mode that sees one consistent moment
+/// and does not block the server's writer, and a write elsewhere cannot
+/// restart it.
+fn copy_online(source: &Path, url: &str, path: &Path) -> anyhow::Result<()> {
+    let from = Connection::open_with_flags(
+        source,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open the database {url}"))?;
+    from.busy_timeout(Duration::from_secs(5))?;
+    let mut to = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot create {}", path.display()))?;
+    {
+        let backup = Backup::new(&from, &mut to).context("cannot start the backup")?;
         let deadline = Instant::now() + BUSY_DEADLINE;
-        let stepped = loop {
-            match ffi::sqlite3_backup_step(backup, -1) {
-                ffi::SQLITE_DONE => break ffi::SQLITE_OK,
-                ffi::SQLITE_OK => continue,
-                ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED if Instant::now() < deadline => {
+        loop {
+            match backup.step(-1).context("the backup failed")? {
+                StepResult::Done => break,
+                StepResult::More => {}
+                StepResult::Busy | StepResult::Locked if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                other => break other,
+                StepResult::Busy | StepResult::Locked => {
+                    anyhow::bail!(
+                        "the backup failed: the database stayed locked for {}s",
+                        BUSY_DEADLINE.as_secs()
+                    )
+                }
+                other => anyhow::bail!("the backup failed: {other:?}"),
             }
-        };
-        let finished = ffi::sqlite3_backup_finish(backup);
-        if stepped != ffi::SQLITE_OK || finished != ffi::SQLITE_OK {
-            anyhow::bail!("the backup failed: {}", error_message(destination.0));
         }
     }
+    to.close()
+        .map_err(|(_, e)| e)
+        .context("cannot finish the copy")?;
     Ok(())
 }
 
 /// Makes the copy one self-contained file (rollback journal, no `-wal`
 /// beside it), checks it, and counts its sessions.
-async fn verify(path: &Path) -> anyhow::Result<i64> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .journal_mode(SqliteJournalMode::Delete);
-    let mut copy = SqliteConnection::connect_with(&options)
-        .await
+fn verify(path: &Path) -> anyhow::Result<i64> {
+    let copy = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .context("cannot open the copy")?;
+    copy.pragma_update(None, "journal_mode", "delete")
         .context("cannot open the copy")?;
-    let integrity: String = sqlx::query_scalar("pragma integrity_check")
-        .fetch_one(&mut copy)
-        .await
+    let integrity: String = copy
+        .query_row("pragma integrity_check", [], |row| row.get(0))
         .context("cannot check the copy")?;
     anyhow::ensure!(
         integrity == "ok",
         "the copy failed its integrity check: {integrity}"
     );
-    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions")
-        .fetch_one(&mut copy)
-        .await
+    let sessions: i64 = copy
+        .query_row("select count(*) from sessions", [], |row| row.get(0))
         .context("the database has no sessions table; is it a Casebook database?")?;
-    copy.close().await?;
+    copy.close()
+        .map_err(|(_, e)| e)
+        .context("cannot close the copy")?;
     Ok(sessions)
 }
 

@@ -38,6 +38,8 @@ pub use reports::ReportStore;
 pub use runbooks::RunbookStore;
 pub use search::{SIMILAR_WINDOW, SearchStore};
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
+pub use sqlite::file_of as sqlite_file_of;
+pub use sqlite::migrate as sqlite_migrate;
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use webhooks::{AttemptResult, EXCERPT_CHARS, WebhookStore};
 
@@ -60,7 +62,7 @@ pub enum StoreError {
 /// What the database driver reported.
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
-    /// PostgreSQL, and the migrations on both databases.
+    /// PostgreSQL.
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
     #[error(transparent)]

@@ -4,30 +4,36 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use reqwest::Response;
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 
+use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
+
+backend_tests!(
+    list_filters_never_fail_the_server,
+    json_bodies_never_fail_the_server,
+    form_bodies_never_fail_the_server,
+    ids_and_cursors_never_fail_the_server,
+);
 
 /// Requests per property: a few hundred, a few seconds each.
 const CASES: u32 = 200;
 
-/// A live server and a runtime to drive it from proptest's synchronous runner.
+/// A live server, driven from proptest's synchronous runner through the
+/// test's runtime.
 struct Live {
-    runtime: Runtime,
+    runtime: Handle,
     app: TestApp,
 }
 
 impl Live {
-    fn start(backend: Backend) -> Live {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let app = runtime.block_on(TestApp::spawn(backend));
-        Live { runtime, app }
+    async fn start(backend: Backend) -> Live {
+        Live {
+            runtime: Handle::current(),
+            app: TestApp::spawn(backend).await,
+        }
     }
 
     /// Runs `property` on `CASES` values of `strategy`; shrinks a failure.
@@ -41,12 +47,38 @@ impl Live {
             failure_persistence: None,
             ..Config::default()
         });
-        runner
-            .run(&strategy, |value| property(self, value))
-            .unwrap_or_else(|e| panic!("{e}"));
-        // Still serving.
-        let outcomes = self.runtime.block_on(self.app.get("/api/outcomes"));
-        assert_eq!(outcomes.status(), 200);
+        // The runner blocks: off the runtime's worker, which keeps serving.
+        tokio::task::block_in_place(|| {
+            runner
+                .run(&strategy, |value| property(self, value))
+                .unwrap_or_else(|e| panic!("{e}"));
+            // Still serving.
+            let outcomes = self.runtime.block_on(self.app.get("/api/outcomes"));
+            assert_eq!(outcomes.status(), 200);
+        });
+    }
+
+    /// An active session with `steps`, checked to be one: its id and its
+    /// first step's id.
+    async fn active_session(&self, steps: &[&str]) -> (String, String) {
+        let session = self.app.create("Disk full", steps).await;
+        let id = session["id"].as_str().unwrap().to_string();
+        let started = self.app.post(&format!("/api/sessions/{id}/start")).await;
+        assert_eq!(started.status(), StatusCode::OK, "the session starts");
+        (id, session["steps"][0]["id"].as_str().unwrap().to_string())
+    }
+
+    /// The session is active again after a case: reopened if the case
+    /// closed it, so that every case meets an active session.
+    async fn keep_active(&self, id: &str) -> Result<(), TestCaseError> {
+        let session = self.app.session(id).await;
+        if session["status"] == "completed" {
+            let reopened = self.app.post(&format!("/api/sessions/{id}/reopen")).await;
+            prop_assert_eq!(reopened.status().as_u16(), 200);
+        } else {
+            prop_assert_eq!(&session["status"], "active");
+        }
+        Ok(())
     }
 }
 
@@ -120,11 +152,9 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
-fn list_filters_never_fail_the_server(backend: Backend) {
-    let live = Live::start(backend);
-    live.runtime.block_on(async {
-        live.app.create_active("Disk full on db01").await;
-    });
+async fn list_filters_never_fail_the_server(backend: Backend) {
+    let live = Live::start(backend).await;
+    live.app.create_active("Disk full on db01").await;
     let pairs = prop::collection::vec((filter_name(), filter_value()), 0..5);
     live.check(pairs, |live, pairs| {
         let query = serde_urlencoded::to_string(&pairs).unwrap();
@@ -140,17 +170,9 @@ fn list_filters_never_fail_the_server(backend: Backend) {
     });
 }
 
-fn json_bodies_never_fail_the_server(backend: Backend) {
-    let live = Live::start(backend);
-    let (id, step) = live.runtime.block_on(async {
-        let session = live
-            .app
-            .create("Disk full", &["Check df", "Rotate logs"])
-            .await;
-        let id = session["id"].as_str().unwrap().to_string();
-        live.app.post(&format!("/api/sessions/{id}/start")).await;
-        (id, session["steps"][0]["id"].as_str().unwrap().to_string())
-    });
+async fn json_bodies_never_fail_the_server(backend: Backend) {
+    let live = Live::start(backend).await;
+    let (id, step) = live.active_session(&["Check df", "Rotate logs"]).await;
     let paths = [
         "/api/sessions".to_string(),
         format!("/api/sessions/{id}/notes"),
@@ -160,26 +182,19 @@ fn json_bodies_never_fail_the_server(backend: Backend) {
     live.check((0..paths.len(), any_json()), |live, (which, body)| {
         live.runtime.block_on(async {
             let response = live.app.post_json(&paths[which], &body).await;
-            let (status, _) = well_formed(response).await?;
-            if status == 200 && which == 3 {
-                // Completed it: open it again for the next case.
-                let reopened = live.app.post(&format!("/api/sessions/{id}/reopen")).await;
-                prop_assert_eq!(reopened.status().as_u16(), 200);
-            }
-            Ok(())
+            well_formed(response).await?;
+            live.keep_active(&id).await
         })
     });
 }
 
-fn ids_and_cursors_never_fail_the_server(backend: Backend) {
-    let live = Live::start(backend);
-    let cursor = live.runtime.block_on(async {
-        for i in 0..3 {
-            live.app.create(&format!("Session {i}"), &[]).await;
-        }
-        let page = live.app.get_json("/api/sessions?limit=1").await;
-        page["next_cursor"].as_str().unwrap().to_string()
-    });
+async fn ids_and_cursors_never_fail_the_server(backend: Backend) {
+    let live = Live::start(backend).await;
+    for i in 0..3 {
+        live.app.create(&format!("Session {i}"), &[]).await;
+    }
+    let page = live.app.get_json("/api/sessions?limit=1").await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
     let tampered = (0..cursor.len(), any::<char>()).prop_map(move |(at, c)| {
         let mut chars: Vec<char> = cursor.chars().collect();
         chars[at] = c;
@@ -216,14 +231,9 @@ fn form_field() -> impl Strategy<Value = String> {
 /// The pages' forms (prepare, close, complete, note, finding, sign in) with
 /// random fields: a page or a redirect, never a server error. The bearer
 /// token stands for the login session, so no CSRF field is needed.
-fn form_bodies_never_fail_the_server(backend: Backend) {
-    let live = Live::start(backend);
-    let (id, step) = live.runtime.block_on(async {
-        let session = live.app.create("Disk full", &["Check df"]).await;
-        let id = session["id"].as_str().unwrap().to_string();
-        live.app.post(&format!("/api/sessions/{id}/start")).await;
-        (id, session["steps"][0]["id"].as_str().unwrap().to_string())
-    });
+async fn form_bodies_never_fail_the_server(backend: Backend) {
+    let live = Live::start(backend).await;
+    let (id, step) = live.active_session(&["Check df"]).await;
     let paths = [
         "/sessions/new".to_string(),
         format!("/sessions/{id}/close"),
@@ -248,31 +258,7 @@ fn form_bodies_never_fail_the_server(backend: Backend) {
                 .unwrap();
             let status = response.status().as_u16();
             prop_assert!(status < 500, "{} {status}: {fields:?}", paths[which]);
-            let session = live.app.session(&id).await;
-            if session["status"] == "completed" {
-                // Closed it: open it again for the next case.
-                let reopened = live.app.post(&format!("/api/sessions/{id}/reopen")).await;
-                prop_assert_eq!(reopened.status().as_u16(), 200);
-            }
-            Ok(())
+            live.keep_active(&id).await
         })
     });
 }
-
-macro_rules! on_both_backends {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(crate::helpers::Backend::Sqlite) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(crate::helpers::Backend::Postgres) })*
-        }
-    };
-}
-
-on_both_backends!(
-    list_filters_never_fail_the_server,
-    json_bodies_never_fail_the_server,
-    form_bodies_never_fail_the_server,
-    ids_and_cursors_never_fail_the_server
-);

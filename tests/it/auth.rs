@@ -6,7 +6,10 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::backend_tests;
 use crate::helpers::{Backend, PASSWORD, TestApp, TestDb, problem};
+
+backend_tests!(tokens_and_login_sessions_are_stored_only_as_hashes);
 
 /// Sends `method path` with an optional JSON body through `client`.
 async fn send(
@@ -453,24 +456,14 @@ async fn page_form_posts_send_strangers_to_sign_in_and_refuse_other_engineers() 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_and_login_sessions_are_stored_only_as_hashes() {
+async fn tokens_and_login_sessions_are_stored_only_as_hashes(backend: Backend) {
     use sha2::Digest;
-    use sqlx::Connection;
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    let app = TestApp::spawn(backend).await;
     let (cookie, _) = cookie_of(&sign_in(&app, "dana", PASSWORD).await);
     let session_id = cookie.split_once('=').unwrap().1.to_string();
-    let mut conn = sqlx::SqliteConnection::connect(&app.db().url)
-        .await
-        .unwrap();
-    let token_hashes: Vec<String> = sqlx::query_scalar("select token_hash from api_tokens")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    let session_hashes: Vec<String> = sqlx::query_scalar("select id_hash from login_sessions")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let db = app.db();
+    let token_hashes = db.strings("select token_hash from api_tokens").await;
+    let session_hashes = db.strings("select id_hash from login_sessions").await;
     let sha256 = |value: &str| format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
     assert_eq!(
         token_hashes,
@@ -478,15 +471,13 @@ async fn tokens_and_login_sessions_are_stored_only_as_hashes() {
         "the token's hash, not the token"
     );
     assert!(session_hashes.contains(&sha256(&session_id)));
-    let dump: Vec<String> = sqlx::query_scalar(
-        "select coalesce(group_concat(token_hash), '') from api_tokens \
-         union all select coalesce(group_concat(id_hash), '') from login_sessions \
-         union all select coalesce(group_concat(password_hash), '') from users",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    let dump = dump.join(" ");
+    let dump = [
+        db.strings("select token_hash from api_tokens").await,
+        db.strings("select id_hash from login_sessions").await,
+        db.strings("select password_hash from users").await,
+    ]
+    .concat()
+    .join(" ");
     for secret in [app.token.as_str(), session_id.as_str(), PASSWORD] {
         assert!(!dump.contains(secret), "a secret is stored as itself");
     }

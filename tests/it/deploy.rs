@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::helpers::{Backend, PASSWORD, TestDb};
+use crate::helpers::{Backend, PASSWORD, TestDb, eventually, open_sqlite};
 use crate::process::{ServerProcess, bearer_client, cli_token};
 
 async fn casebook(args: &[&str]) -> Output {
@@ -115,9 +114,10 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
             }
         }
     });
-    while written.load(Ordering::SeqCst) < 3 {
-        tokio::task::yield_now().await;
-    }
+    eventually("the writer's first sessions", || async {
+        (written.load(Ordering::SeqCst) >= 3).then_some(())
+    })
+    .await;
     let backup = dir.path().join("backups/casebook-backup.db");
     std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
     let backup_arg = backup.to_str().unwrap();
@@ -148,20 +148,16 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
     // One self-contained file that SQLite itself finds whole.
     let wal = backup.with_file_name("casebook-backup.db-wal");
     assert!(!wal.exists(), "no write-ahead log beside the copy");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{backup_arg}"))
-        .await
-        .unwrap();
-    let integrity: String = sqlx::query_scalar("pragma integrity_check")
-        .fetch_one(&mut conn)
-        .await
+    let conn = open_sqlite(&backup);
+    let integrity: String = conn
+        .query_row("pragma integrity_check", [], |row| row.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
-    let rows: i64 = sqlx::query_scalar("select count(*) from sessions")
-        .fetch_one(&mut conn)
-        .await
+    let rows: i64 = conn
+        .query_row("select count(*) from sessions", [], |row| row.get(0))
         .unwrap();
     assert_eq!(rows as usize, copied);
-    conn.close().await.unwrap();
+    drop(conn);
 
     // Upgrading a restored copy, then serving it: the same sessions, the same token.
     let backup_url = format!("sqlite://{backup_arg}");

@@ -10,9 +10,8 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api_races::OUTCOMES;
 use crate::backend_tests;
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{Backend, OUTCOMES, TestDb};
 use crate::process::{ServerProcess, bearer_client, cli_token};
 
 backend_tests!(completions_acknowledged_before_a_sigkill_are_all_there_after_a_restart);

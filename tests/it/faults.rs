@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Backend, TestApp, TestDb, problem};
+use crate::helpers::{Backend, TestApp, TestDb, open_sqlite, problem};
 
 /// A TCP proxy between Casebook and the shared PostgreSQL that the test can
 /// cut (every open connection dropped, new ones closed at once) and restore.
@@ -272,13 +271,9 @@ fn session_body(i: usize) -> Value {
     json!({ "title": format!("Written {i}"), "problem": "y".repeat(8000), "steps": steps })
 }
 
-async fn integrity(path: &Path) -> String {
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    sqlx::query_scalar("pragma integrity_check")
-        .fetch_one(&mut conn)
-        .await
+fn integrity(path: &Path) -> String {
+    open_sqlite(path)
+        .query_row("pragma integrity_check", [], |row| row.get(0))
         .unwrap()
 }
 
@@ -341,7 +336,7 @@ async fn a_full_disk_gives_503_keeps_reads_and_corrupts_nothing() {
         .unwrap()
         .to_string();
     assert_eq!(app.events(&id).await["items"][0]["kind"], "created");
-    assert_eq!(integrity(&file).await, "ok");
+    assert_eq!(integrity(&file), "ok");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,5 +371,5 @@ async fn serve_on_a_read_only_database_refuses_to_start_with_a_clear_error() {
     assert!(stderr.contains("cannot open the database"), "{stderr}");
 
     disk.remount("rw");
-    assert_eq!(integrity(&file).await, "ok");
+    assert_eq!(integrity(&file), "ok");
 }

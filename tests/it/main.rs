@@ -32,4 +32,5 @@ mod summary;
 // SQLite under sustained load and connections that survive (issue 12).
 mod keep_alive;
 mod sqlite_load;
+mod sqlite_upgrade;
 mod webhooks;

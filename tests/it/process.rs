@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::api_races::{assert_one_winner, race_to_complete};
-use crate::helpers::{Backend, PASSWORD, TestDb};
+use crate::helpers::{Backend, PASSWORD, TestDb, assert_one_winner, eventually, race_to_complete};
 use crate::summary::{Behaviour, fake_llm};
 
 /// A `casebook serve` child process and the log lines it wrote.
@@ -271,10 +269,9 @@ async fn migrate_creates_the_schema_and_exits() {
             .await
             .is_ok()
     );
-    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-    let mode: String = sqlx::query_scalar("pragma journal_mode")
-        .fetch_one(&mut conn)
-        .await
+    let mode: String = db
+        .sqlite()
+        .query_row("pragma journal_mode", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal", "the SQLite file is in WAL mode");
 
@@ -375,9 +372,10 @@ async fn sigterm_stops_accepting_but_lets_an_in_flight_request_finish() {
                 .await
         }
     });
-    while seen.lock().unwrap().is_empty() {
-        tokio::task::yield_now().await;
-    }
+    eventually("the model to receive the summary request", || async {
+        (!seen.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
     server.send_sigterm();
     let logs = server.logs.clone();
     tokio::task::spawn_blocking(move || {
@@ -391,21 +389,14 @@ async fn sigterm_stops_accepting_but_lets_an_in_flight_request_finish() {
 
     // New connections are refused (soon after the log line) while the old
     // request is still open.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("new connections to be refused", || async {
         let fresh = reqwest::Client::new()
             .get(format!("{base}/healthz"))
             .send()
             .await;
-        if fresh.is_err() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "new connections are still accepted"
-        );
-        tokio::task::yield_now().await;
-    }
+        fresh.is_err().then_some(())
+    })
+    .await;
     assert!(
         !in_flight.is_finished(),
         "the in-flight request is still waiting"
@@ -604,21 +595,14 @@ async fn queries_of_one_request(
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-request-id"], request_id.as_str());
     let ours = format!("\"request_id\":\"{request_id}\"");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let lines = loop {
-        {
-            let logs = server.logs.lock().unwrap();
-            let mine: Vec<String> = logs.iter().filter(|l| l.contains(&ours)).cloned().collect();
-            if mine.iter().any(|l| l.contains("\"finished\"")) {
-                break mine;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the request's log lines"
-        );
-        tokio::task::yield_now().await;
-    };
+    let lines = eventually("the request's log lines", || async {
+        let logs = server.logs.lock().unwrap();
+        let mine: Vec<String> = logs.iter().filter(|l| l.contains(&ours)).cloned().collect();
+        mine.iter()
+            .any(|l| l.contains("\"finished\""))
+            .then_some(mine)
+    })
+    .await;
     lines
         .iter()
         .filter(|l| {

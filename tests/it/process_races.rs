@@ -6,7 +6,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::api_races::OUTCOMES;
+use crate::helpers::OUTCOMES;
 use crate::process::TwoProcesses;
 
 const REQUESTS: usize = 32;
@@ -74,6 +74,10 @@ async fn start_against_start_across_two_processes_has_exactly_one_winner() {
     assert_eq!(session["status"], "active");
     let winner = results.iter().find(|r| r.0 == StatusCode::OK).unwrap();
     assert_eq!(winner.1["started_at"], session["started_at"]);
+    for (_, body) in results.iter().filter(|r| r.0 == StatusCode::CONFLICT) {
+        assert_eq!(body["current_status"], "active", "the 409 says why: {body}");
+        assert_eq!(body["session_id"], session["id"], "{body}");
+    }
     assert_eq!(kinds(&events), ["created", "started"]);
     println!(
         "start vs start: {REQUESTS} requests over two processes, 1 won, {} got 409",
@@ -110,6 +114,25 @@ async fn reopen_against_complete_across_two_processes_keeps_answers_and_timeline
     };
     let (completes_won, reopens_won) = (won(0), won(1));
     assert!(completes_won >= 1, "the active session was closed once");
+    // Each 409 says how the session stood when it was read again: closed
+    // (as one of the winning completes chose, by dana, with the time) or
+    // active, with no closure.
+    let won_outcomes: Vec<&Value> = results
+        .iter()
+        .filter(|(status, body)| *status == StatusCode::OK && body["status"] == "completed")
+        .map(|(_, body)| &body["outcome"])
+        .collect();
+    for (_, body) in results.iter().filter(|r| r.0 == StatusCode::CONFLICT) {
+        match body["current_status"].as_str() {
+            Some("completed") => {
+                assert!(won_outcomes.contains(&&body["outcome"]), "{body}");
+                assert_eq!(body["completed_by"], "dana", "{body}");
+                assert!(body["completed_at"].is_string(), "{body}");
+            }
+            Some("active") => assert!(body.get("outcome").is_none(), "{body}"),
+            _ => panic!("a 409 that does not say how the session stands: {body}"),
+        }
+    }
 
     let (session, events) = two.stored(&id).await;
     let kinds = kinds(&events);
@@ -173,9 +196,18 @@ async fn complete_against_summary_across_two_processes_never_summarizes_an_open_
             other => panic!("a summary answered {other}: {body}"),
         }
     }
+    let winner = &completes
+        .iter()
+        .find(|(_, r)| r.0 == StatusCode::OK)
+        .unwrap()
+        .1
+        .1;
     for (_, (status, body)) in &completes {
         if *status == StatusCode::CONFLICT {
-            assert_eq!(body["current_status"], "completed");
+            assert_eq!(body["current_status"], "completed", "{body}");
+            assert_eq!(body["outcome"], winner["outcome"], "{body}");
+            assert_eq!(body["completed_by"], "dana", "{body}");
+            assert_eq!(body["completed_at"], winner["completed_at"], "{body}");
         }
     }
 
@@ -189,12 +221,6 @@ async fn complete_against_summary_across_two_processes_never_summarizes_an_open_
         summaries_won,
         "one event per summary written"
     );
-    let winner = &completes
-        .iter()
-        .find(|(_, r)| r.0 == StatusCode::OK)
-        .unwrap()
-        .1
-        .1;
     assert_eq!(session["outcome"], winner["outcome"]);
     assert_eq!(events[2]["outcome"], winner["outcome"]);
     println!(

@@ -437,30 +437,28 @@ async fn the_new_session_form_copies_a_similar_sessions_plan_without_script(back
 
 /// Applies the migrations before this feature's (0007) to `db`.
 async fn migrate_before_search(db: &TestDb) {
-    use sqlx::Connection;
-    let dir = match db.backend {
-        Backend::Sqlite => "migrations/sqlite",
-        Backend::Postgres => "migrations/postgres",
-    };
-    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
-        .await
-        .unwrap();
-    let older: Vec<_> = migrator
-        .migrations
-        .iter()
-        .filter(|m| m.version < 7)
-        .cloned()
-        .collect();
-    migrator.migrations = older.into();
     match db.backend {
         Backend::Sqlite => {
-            let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
-            let mut conn = sqlx::SqliteConnection::connect_with(&options.create_if_missing(true))
-                .await
-                .unwrap();
-            migrator.run(&mut conn).await.unwrap();
+            use casebook::store::sqlite_migrate::{MIGRATIONS, migrate};
+            let older: Vec<_> = MIGRATIONS
+                .iter()
+                .filter(|m| m.version < 7)
+                .copied()
+                .collect();
+            let mut conn = rusqlite::Connection::open(db.sqlite_file()).unwrap();
+            migrate(&mut conn, &older).unwrap();
         }
         Backend::Postgres => {
+            use sqlx::Connection;
+            let dir = std::path::Path::new("migrations/postgres");
+            let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+            let older: Vec<_> = migrator
+                .migrations
+                .iter()
+                .filter(|m| m.version < 7)
+                .cloned()
+                .collect();
+            migrator.migrations = older.into();
             let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
             migrator.run(&mut conn).await.unwrap();
         }

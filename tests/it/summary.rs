@@ -22,7 +22,8 @@ async fn worked_session(app: &TestApp) -> String {
         )
         .await;
     let id = created["id"].as_str().unwrap().to_string();
-    app.post(&format!("/api/sessions/{id}/start")).await;
+    let started = app.post(&format!("/api/sessions/{id}/start")).await;
+    assert_eq!(started.status(), StatusCode::OK);
     for (i, finding) in [(0, "rekey failures at :00"), (1, "3600 s vs 28800 s")] {
         let step = created["steps"][i]["id"].as_str().unwrap();
         let response = app
@@ -33,11 +34,13 @@ async fn worked_session(app: &TestApp) -> String {
             .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    app.post_json(
-        &format!("/api/sessions/{id}/notes"),
-        &json!({ "text": "Peer runs firmware 9.1" }),
-    )
-    .await;
+    let noted = app
+        .post_json(
+            &format!("/api/sessions/{id}/notes"),
+            &json!({ "text": "Peer runs firmware 9.1" }),
+        )
+        .await;
+    assert_eq!(noted.status(), StatusCode::CREATED);
     let response = app
         .complete(&id, "workaround", Some("Raised the rekey timer"))
         .await;

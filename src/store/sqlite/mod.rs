@@ -3,21 +3,19 @@
 //! (see `database`).
 
 mod database;
+pub mod migrate;
 mod reports;
 mod runbooks;
 mod search;
 mod search_queue;
 mod wal;
 
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection as _};
 use uuid::Uuid;
 
 use super::{
@@ -61,27 +59,52 @@ impl SqliteStore {
 
     pub async fn connect_with(url: &str, options: SqliteOptions) -> anyhow::Result<Self> {
         let SqliteOptions { wal_max_bytes } = options;
+        let path = file_of(url)?;
         without_memory_statistics();
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        // The schema through sqlx's migrator, whose record of what ran is in
-        // the file; this connection also creates the file and turns WAL on.
-        let mut migrator = options.connect().await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&mut migrator)
-            .await?;
-        migrator.close().await?;
-        let path = options.get_filename().to_owned();
-        let db =
-            tokio::task::spawn_blocking(move || Database::open(&path, wal_max_bytes)).await??;
+        let db = tokio::task::spawn_blocking(move || {
+            // The schema first, on a connection of its own that also creates
+            // the file and turns WAL on.
+            migrate::open_and_migrate(&path).map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "cannot bring the SQLite database {} up to date",
+                    path.display()
+                ))
+            })?;
+            anyhow::Ok(Database::open(&path, wal_max_bytes)?)
+        })
+        .await??;
         let db = std::sync::Arc::new(db);
         db.start_indexer();
         Ok(Self { db })
     }
+}
+
+/// The file a `sqlite:` database URL names: `sqlite:///var/lib/casebook.db`,
+/// `sqlite://relative.db` or `sqlite:relative.db`, percent-encoded as sqlx
+/// read it. `mode=rwc` and `mode=rw` are accepted (the file is created when
+/// missing either way); other parameters and in-memory databases are refused.
+pub fn file_of(url: &str) -> anyhow::Result<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| anyhow::anyhow!("{url:?} is not a sqlite: URL"))?;
+    let (file, parameters) = rest.split_once('?').unwrap_or((rest, ""));
+    for (key, value) in url::form_urlencoded::parse(parameters.as_bytes()) {
+        anyhow::ensure!(
+            key == "mode" && (value == "rwc" || value == "rw"),
+            "the SQLite URL parameter {key}={value} is not supported: name the file only, \
+             e.g. sqlite:///var/lib/casebook/casebook.db"
+        );
+    }
+    let file = percent_encoding::percent_decode_str(file)
+        .decode_utf8()
+        .map_err(|_| anyhow::anyhow!("the SQLite URL {url:?} is not UTF-8 once decoded"))?;
+    anyhow::ensure!(
+        !file.is_empty() && file != ":memory:",
+        "the SQLite URL {url:?} names no file (an in-memory database would be lost at exit): \
+         use e.g. sqlite:///var/lib/casebook/casebook.db"
+    );
+    Ok(PathBuf::from(file.into_owned()))
 }
 
 /// SQLite keeps allocation statistics by default, behind one process-wide
@@ -585,20 +608,25 @@ mod tests {
     use crate::domain::Cursor;
 
     fn schema() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        for migration in [
-            include_str!("../../../migrations/sqlite/0001_sessions.sql"),
-            include_str!("../../../migrations/sqlite/0002_accounts.sql"),
-            include_str!("../../../migrations/sqlite/0003_operations.sql"),
-            include_str!("../../../migrations/sqlite/0005_change_feed.sql"),
-            include_str!("../../../migrations/sqlite/0006_webhooks.sql"),
-            include_str!("../../../migrations/sqlite/0007_search.sql"),
-            include_str!("../../../migrations/sqlite/0008_runbooks.sql"),
-            include_str!("../../../migrations/sqlite/0009_login_flashes.sql"),
+        crate::store::sqlite::migrate::in_memory()
+    }
+
+    #[test]
+    fn a_sqlite_url_names_its_file_as_sqlx_read_it_and_anything_else_is_refused() {
+        let file = |url: &str| file_of(url).map(|p| p.display().to_string());
+        assert_eq!(file("sqlite:///var/lib/cb.db").unwrap(), "/var/lib/cb.db");
+        assert_eq!(file("sqlite://data/cb.db").unwrap(), "data/cb.db");
+        assert_eq!(file("sqlite:cb.db?mode=rwc").unwrap(), "cb.db");
+        assert_eq!(file("sqlite:///tmp/a%20b%3F.db").unwrap(), "/tmp/a b?.db");
+        for refused in [
+            "sqlite::memory:",
+            "sqlite://",
+            "sqlite:cb.db?mode=ro",
+            "sqlite:cb.db?cache=shared",
+            "postgres://db/cb",
         ] {
-            conn.execute_batch(migration).unwrap();
+            assert!(file(refused).is_err(), "{refused}");
         }
-        conn
     }
 
     fn plan(conn: &Connection, query: &ListQuery) -> Vec<String> {

@@ -119,17 +119,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn schema() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        for migration in [
-            include_str!("../../../migrations/sqlite/0001_sessions.sql"),
-            include_str!("../../../migrations/sqlite/0002_accounts.sql"),
-            include_str!("../../../migrations/sqlite/0003_operations.sql"),
-            include_str!("../../../migrations/sqlite/0007_search.sql"),
-            include_str!("../../../migrations/sqlite/0012_search_queue.sql"),
-        ] {
-            conn.execute_batch(migration).unwrap();
-        }
-        conn
+        crate::store::sqlite::migrate::in_memory()
     }
 
     /// Rows of the index's own storage, which every replaced document adds to.

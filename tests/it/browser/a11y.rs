@@ -43,7 +43,12 @@ pub(super) async fn violations(page: &Page, axe: &str) -> Vec<Value> {
         )
         .await
         .expect("axe-core runs");
-    result.as_array().cloned().unwrap_or_default()
+    // Anything but a list (undefined, an object) means axe did not report:
+    // never read that as "no violations".
+    result
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("axe-core returned no list of violations: {result}"))
 }
 
 /// A database with a realistic history: the demo data, in every status and

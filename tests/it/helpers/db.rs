@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use sqlx::Connection;
 use tempfile::TempDir;
 
@@ -58,12 +60,35 @@ impl TestDb {
         }
     }
 
-    /// A direct connection, for writing straight to the tables.
-    pub async fn raw_execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
+    /// The SQLite file of a SQLite database.
+    pub fn sqlite_file(&self) -> PathBuf {
+        assert_eq!(self.backend, Backend::Sqlite, "{} is not SQLite", self.url);
+        casebook::store::sqlite_file_of(&self.url).unwrap()
+    }
+
+    /// A connection of its own to this SQLite database's existing file.
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        open_sqlite(&self.sqlite_file())
+    }
+
+    /// Runs one statement on a connection of its own, for writing (or
+    /// reading) straight to the tables; the rows a write changed.
+    pub async fn raw_execute(&self, sql: &str) -> anyhow::Result<u64> {
         match self.backend {
             Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
-                Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
+                let (file, sql) = (self.sqlite_file(), sql.to_string());
+                tokio::task::spawn_blocking(move || {
+                    let conn = open_sqlite(&file);
+                    let mut statement = conn.prepare(&sql)?;
+                    if statement.column_count() > 0 {
+                        let mut rows = statement.raw_query();
+                        while rows.next()?.is_some() {}
+                        return Ok(0);
+                    }
+                    Ok(statement.raw_execute()? as u64)
+                })
+                .await
+                .unwrap()
             }
             Backend::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&self.url).await?;
@@ -72,16 +97,35 @@ impl TestDb {
         }
     }
 
+    /// The first column of every row `sql` returns, as text.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        match self.backend {
+            Backend::Sqlite => self
+                .sqlite()
+                .prepare(sql)
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap(),
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+            }
+        }
+    }
+
     /// The values the `outcome` CHECK constraint allows, read from the schema.
     pub async fn outcome_check_values(&self) -> Vec<String> {
         let definition: String = match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar("select sql from sqlite_master where name = 'sessions'")
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap()
-            }
+            Backend::Sqlite => self
+                .sqlite()
+                .query_row(
+                    "select sql from sqlite_master where name = 'sessions'",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap(),
             Backend::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
                 sqlx::query_scalar(
@@ -125,4 +169,17 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// A connection to the existing SQLite file at `path`, waiting up to five
+/// seconds for another connection's lock.
+pub fn open_sqlite(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn
 }

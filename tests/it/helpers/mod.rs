@@ -2,9 +2,14 @@
 
 mod app;
 mod db;
+mod races;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 pub use app::{PASSWORD, TestApp, problem, user};
-pub use db::{Backend, TestDb};
+pub use db::{Backend, TestDb, open_sqlite};
+pub use races::{OUTCOMES, assert_one_winner, race_to_complete};
 
 /// Runs each named test body once per backend, each in its own fresh database:
 /// `backend_tests!(a_test, another_test);` expects `async fn a_test(backend: Backend)`.
@@ -28,4 +33,25 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// How long [`eventually`] waits: generous, since several servers, browsers
+/// and databases share two cores while the suite runs.
+pub const EVENTUALLY: Duration = Duration::from_secs(30);
+
+/// Polls `probe` until it returns a value, and returns that value; fails
+/// the test after [`EVENTUALLY`], naming `what` it waited for.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + EVENTUALLY;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
