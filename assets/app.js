@@ -111,16 +111,19 @@ async function fetchCard(id) {
   return { fresh: template.content.firstElementChild, belongs: res.headers.get("Casebook-Filter") !== "no-match" };
 }
 
-// Replaces a card with the server's fresh rendering of it.
+// Replaces a card with the server's fresh rendering of it, and returns that
+// (also when the card has left the page meanwhile: it still says what to say).
 async function refreshCard(id) {
   const { fresh } = await fetchCard(id);
   const old = document.getElementById(`s-${id}`);
-  if (!fresh || !old) return null;
+  if (!fresh) return null;
   fresh.hidden = !shown(fresh);
-  old.replaceWith(fresh);
-  setup(fresh);
+  if (old) old.replaceWith(fresh), setup(fresh);
   return fresh;
 }
+
+// An element of a card that is on the page and shown, to focus after an action.
+const onCard = (card, css) => (card?.isConnected && !card.hidden ? card.querySelector(css) : null);
 
 function toast(text, { undo, error } = {}) {
   const el = document.createElement("div");
@@ -204,7 +207,7 @@ async function closeSession(form) {
     : toast(problemText(res, json), { error: true });
   // The Close button is gone: focus the card's first action, or Undo when
   // the filter hid the card.
-  const target = fresh && !fresh.hidden ? fresh.querySelector(".actions a") : note.querySelector("button");
+  const target = onCard(fresh, ".actions a") ?? note.querySelector("button");
   (target || document.getElementById("main")).focus();
 }
 
@@ -225,9 +228,9 @@ async function actOnCard(form) {
   const { res, json } = reply;
   const fresh = await refreshCard(id);
   if (!res.ok) toast(problemText(res, json), { error: true });
-  if (!fresh) return setBusy(button, false);
+  if (!fresh?.isConnected) setBusy(button, false);
   // Focus stays on the card: its next action (Resume after Start).
-  const next = fresh.hidden ? null : fresh.querySelector(".actions a[href$='/work']") ?? fresh.querySelector(".actions a");
+  const next = onCard(fresh, ".actions a[href$='/work']") ?? onCard(fresh, ".actions a");
   (next || document.getElementById("main")).focus();
 }
 
