@@ -1,8 +1,10 @@
 // Casebook's one script. Every page works without it; it adds the in-place
 // Close flow of the history page, toasts with Undo, and "Load more" in place.
 // Cards always come from the server's own template (GET /sessions/{id}/card).
+// Every action calls the JSON API and shows what the server renders or says:
+// a refusal is the problem's `detail`, word for word, as the API gives it.
 
-const VIA = { "Casebook-Via": "history" };
+const HISTORY = "history";
 const TOAST_MS = 8000;
 const toasts = document.getElementById("toasts");
 // Every change made with the login cookie proves it comes from this page.
@@ -109,16 +111,19 @@ async function fetchCard(id) {
   return { fresh: template.content.firstElementChild, belongs: res.headers.get("Casebook-Filter") !== "no-match" };
 }
 
-// Replaces a card with the server's fresh rendering of it.
+// Replaces a card with the server's fresh rendering of it, and returns that
+// (also when the card has left the page meanwhile: it still says what to say).
 async function refreshCard(id) {
   const { fresh } = await fetchCard(id);
   const old = document.getElementById(`s-${id}`);
-  if (!fresh || !old) return null;
+  if (!fresh) return null;
   fresh.hidden = !shown(fresh);
-  old.replaceWith(fresh);
-  setup(fresh);
+  if (old) old.replaceWith(fresh), setup(fresh);
   return fresh;
 }
+
+// An element of a card that is on the page and shown, to focus after an action.
+const onCard = (card, css) => (card?.isConnected && !card.hidden ? card.querySelector(css) : null);
 
 function toast(text, { undo, error } = {}) {
   const el = document.createElement("div");
@@ -142,29 +147,29 @@ function toast(text, { undo, error } = {}) {
   return el;
 }
 
-async function post(url, body, via = VIA, method = "POST") {
-  const headers = { ...via, Accept: "application/json", "X-CSRF-Token": CSRF };
+async function post(url, body, via = HISTORY, method = "POST") {
+  const headers = { Accept: "application/json", "X-CSRF-Token": CSRF };
+  if (via) headers["Casebook-Via"] = via;
   if (body) headers["Content-Type"] = "application/json";
   const res = await fetch(url, { method, headers, body: body && JSON.stringify(body) });
   return { res, json: await res.json().catch(() => ({})) };
 }
 
+// What the server said was wrong: its problem's `detail`. Only an answer that
+// is not Casebook's (a proxy's error page) has none.
+const problemText = (res, json) => json.detail || `${res.status} ${res.statusText}: nothing was changed.`;
+
+// The page a form is on, for the timeline ("via details page").
+const viaOf = (form) => form.elements.via?.value || form.closest("[data-via]")?.dataset.via;
+
 async function reopen(id) {
   try {
     const { res, json } = await post(`/api/sessions/${id}/reopen`);
     await refreshCard(id);
-    toast(res.ok ? "Session reopened" : json.detail, { error: !res.ok });
+    toast(res.ok ? "Session reopened" : problemText(res, json), { error: !res.ok });
   } catch {
     toast("Couldn’t reach Casebook, so the session is still closed. Try again.", { error: true });
   }
-}
-
-// The toast names what was closed, and whose it was when not the viewer's
-// (the same words as the server's toast after a no-script close).
-function closedText(card, label) {
-  const whose = card?.dataset.owner ? ` (${card.dataset.owner}’s session)` : "";
-  const title = card?.querySelector(".card-head h2")?.textContent ?? "";
-  return `Session closed as ${label}: “${title}”${whose}`;
 }
 
 async function closeSession(form) {
@@ -176,10 +181,7 @@ async function closeSession(form) {
   showError(form, "");
   let reply;
   try {
-    reply = await post(`/api/sessions/${id}/complete`, {
-      outcome: form.outcome.value,
-      outcome_notes: form.outcome_notes.value,
-    });
+    reply = await post(form.dataset.api, apiBody(form), viaOf(form));
   } catch {
     setBusy(confirm, false);
     toast("Couldn’t reach Casebook, so the session is still open. Your choice is kept; try again.", { error: true });
@@ -189,24 +191,47 @@ async function closeSession(form) {
   setBusy(confirm, false);
   syncConfirm(form);
   if (res.status === 422) {
-    showError(form, json.detail);
+    showError(form, problemText(res, json));
     return;
   }
   if (!res.ok && res.status !== 409) {
-    toast(json.detail || `The session was not closed (error ${res.status}).`, { error: true });
+    toast(problemText(res, json), { error: true });
     return;
   }
   pop.hidePopover();
-  const card = document.getElementById(`s-${id}`);
-  const named = closedText(card, json.outcome_label);
   const fresh = await refreshCard(id);
+  // The toast names what was closed, in the server's words (the fresh card
+  // carries them; the no-script toast is made from the same).
   const note = res.ok
-    ? toast(named, { undo: () => reopen(id) })
-    : toast(json.detail, { error: true });
+    ? toast(fresh?.dataset.closedText ?? json.outcome_label, { undo: () => reopen(id) })
+    : toast(problemText(res, json), { error: true });
   // The Close button is gone: focus the card's first action, or Undo when
   // the filter hid the card.
-  const target = fresh && !fresh.hidden ? fresh.querySelector(".actions a") : note.querySelector("button");
+  const target = onCard(fresh, ".actions a") ?? note.querySelector("button");
   (target || document.getElementById("main")).focus();
+}
+
+// A card's own form (Start): the API, then the server's fresh card in place.
+async function actOnCard(form) {
+  const id = form.dataset.card;
+  const button = form.querySelector("button");
+  if (button.getAttribute("aria-busy") === "true") return;
+  setBusy(button, true);
+  let reply;
+  try {
+    reply = await post(form.dataset.api, apiBody(form), viaOf(form));
+  } catch {
+    setBusy(button, false);
+    toast("Couldn’t reach Casebook, so nothing was changed. Try again.", { error: true });
+    return;
+  }
+  const { res, json } = reply;
+  const fresh = await refreshCard(id);
+  if (!res.ok) toast(problemText(res, json), { error: true });
+  if (!fresh?.isConnected) setBusy(button, false);
+  // Focus stays on the card: its next action (Resume after Start).
+  const next = onCard(fresh, ".actions a[href$='/work']") ?? onCard(fresh, ".actions a");
+  (next || document.getElementById("main")).focus();
 }
 
 document.addEventListener("submit", (e) => {
@@ -214,6 +239,9 @@ document.addEventListener("submit", (e) => {
   if (form.matches("form.pop")) {
     e.preventDefault();
     closeSession(form);
+  } else if (form.matches("form[data-card]")) {
+    e.preventDefault();
+    actOnCard(form);
   } else if (form.matches("form[data-api]")) {
     e.preventDefault();
     actInPlace(form);
@@ -487,19 +515,22 @@ document.addEventListener("keydown", (e) => {
   addStepAfter(input.closest("[data-plan]"), input.closest(".plan-row"));
 });
 
-// --- The workspace: every action in place ---------------------------------
-// Check, uncheck, notes and Complete call the JSON API and swap in the
-// server's own rendering of what changed (the workspace page, read again), so
-// text typed anywhere else on the page stays where it is. A refusal shows the
-// API's own words beside the form. Without script the same forms post and
-// redirect.
+// --- Actions in place ------------------------------------------------------
+// The workspace's and the details page's forms call the JSON API. Check,
+// uncheck, notes, plan edits and the summary swap in the server's own
+// rendering of what changed (the page, read again), so text typed anywhere
+// else on the page stays where it is; Start, Complete, Reopen and Delete go
+// where the form's `next` says, as the no-script post would. A refusal shows
+// the API's own words beside the form.
 
-const WORKSPACE_VIA = { "Casebook-Via": "workspace" };
+// What only the page's own route reads: the token (sent as a header), where
+// to go next, and which page it is (sent as Casebook-Via).
+const FORM_ONLY = new Set(["csrf", "next", "via"]);
 
-// The form's fields as the API's JSON body (the CSRF token travels as a header).
+// The form's fields as the API's JSON body.
 function apiBody(form) {
   const body = {};
-  for (const [name, value] of new FormData(form)) if (name !== "csrf") body[name] = value;
+  for (const [name, value] of new FormData(form)) if (!FORM_ONLY.has(name)) body[name] = value;
   return Object.keys(body).length ? body : undefined;
 }
 
@@ -518,7 +549,7 @@ function showFormMessage(form, message) {
 
 // Replaces the elements with these ids by the server's fresh rendering.
 async function swapFromServer(ids) {
-  const source = document.querySelector("[data-workspace]")?.dataset.workspace;
+  const source = document.querySelector("[data-workspace]")?.dataset.workspace ?? location.pathname;
   const res = await fetch(source, { headers: { Accept: "text/html" } });
   const page = new DOMParser().parseFromString(await res.text(), "text/html");
   for (const id of ids) {
@@ -544,6 +575,15 @@ function keepTyped(ids, form) {
   };
 }
 
+// Loads `next` afresh, even when it differs from this page only by its
+// #fragment (the workspace's Complete: its address now leads to the details).
+function go(next) {
+  const url = new URL(next, location.href);
+  if (url.pathname !== location.pathname || url.search !== location.search) return location.assign(url);
+  history.replaceState(history.state, "", url);
+  location.reload();
+}
+
 async function actInPlace(form) {
   const button = form.querySelector("button:not([type=button])");
   if (button.getAttribute("aria-busy") === "true") return;
@@ -552,7 +592,7 @@ async function actInPlace(form) {
   showFormMessage(form, "");
   let reply;
   try {
-    reply = await post(form.dataset.api, apiBody(form), WORKSPACE_VIA, form.dataset.method);
+    reply = await post(form.dataset.api, apiBody(form), viaOf(form), form.dataset.method);
   } catch {
     setBusy(button, false);
     showFormMessage(form, "Couldn’t reach Casebook, so nothing was saved; your text is kept. Try again.");
@@ -562,13 +602,14 @@ async function actInPlace(form) {
   if (!res.ok) {
     setBusy(button, false);
     if (form.matches("[data-outcome-form]")) syncOutcomeForm(form);
-    showFormMessage(form, json.detail || `Nothing was saved (error ${res.status}).`);
+    showFormMessage(form, problemText(res, json));
     return;
   }
-  if (form.dataset.done) {
-    // Completed: the details page has the rest. Only this form's input is sent.
+  if (!form.dataset.swap) {
+    // Done (started, completed, reopened, deleted): on to where the form's
+    // own post would have gone. Only this form's input was sent.
     form.dataset.sent = "";
-    location.assign(form.dataset.done);
+    go(form.elements.next.value);
     return;
   }
   const ids = form.dataset.swap.split(" ");
@@ -609,7 +650,8 @@ function changedField(field) {
 }
 
 function hasUnsentText() {
-  const forms = document.querySelectorAll("form[data-api]:not([data-sent]), form[data-guard]");
+  // (A Close popover's choice is dropped on purpose by Cancel and Escape.)
+  const forms = document.querySelectorAll("form[data-api]:not([data-sent]):not(.pop), form[data-guard]");
   return [...forms].some((form) => [...form.elements].some(changedField));
 }
 

@@ -31,7 +31,12 @@ impl Surface {
 
     /// The surfaces a client may name for its own actions; `system` is
     /// Casebook's alone.
-    pub const CLIENT: [Surface; 3] = [Surface::History, Surface::Workspace, Surface::Api];
+    pub const CLIENT: [Surface; 4] = [
+        Surface::History,
+        Surface::Workspace,
+        Surface::Details,
+        Surface::Api,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -72,6 +72,18 @@ impl Outcome {
     pub fn allowed_values() -> String {
         Outcome::ALL.map(Outcome::as_str).join(", ")
     }
+
+    /// The outcome a close names: required, and one of the six. The one
+    /// wording of a missing or unknown outcome, for the API and the pages.
+    pub fn parse_required(value: Option<&str>) -> Result<Outcome, String> {
+        let allowed = Outcome::allowed_values();
+        match value {
+            None | Some("") => Err(format!("is required: one of {allowed}")),
+            Some(v) => {
+                Outcome::parse(v).ok_or_else(|| format!("must be one of {allowed} (got {v:?})"))
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Outcome {
@@ -92,6 +104,20 @@ mod tests {
             assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), outcome);
             assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
         }
+    }
+
+    #[test]
+    fn a_close_needs_one_of_the_six_outcomes() {
+        assert_eq!(
+            Outcome::parse_required(Some("workaround")),
+            Ok(Outcome::Workaround)
+        );
+        for missing in [None, Some("")] {
+            let why = Outcome::parse_required(missing).unwrap_err();
+            assert!(why.starts_with("is required: one of resolved, "), "{why}");
+        }
+        let why = Outcome::parse_required(Some("fixed")).unwrap_err();
+        assert!(why.ends_with("(got \"fixed\")"), "{why}");
     }
 
     #[test]

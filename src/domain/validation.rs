@@ -39,14 +39,24 @@ impl ValidationErrors {
     }
 }
 
+impl FieldError {
+    /// The error as a sentence: "Outcome notes must be at most 4000
+    /// characters (got 4001)." The API's problem `detail` is these
+    /// sentences, and the pages show the same ones beside their fields.
+    pub fn sentence(&self) -> String {
+        let mut name = self.field.replace('_', " ");
+        if let Some(first) = name.get(..1) {
+            name.replace_range(..1, &first.to_uppercase());
+        }
+        let message = self.message.trim_end_matches('.');
+        format!("{name} {message}.")
+    }
+}
+
 impl std::fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
-        f.write_str(&parts.join("; "))
+        let sentences: Vec<String> = self.0.iter().map(FieldError::sentence).collect();
+        f.write_str(&sentences.join(" "))
     }
 }
 
@@ -226,6 +236,19 @@ mod tests {
 
     fn text(n: usize) -> String {
         "é".repeat(n)
+    }
+
+    #[test]
+    fn errors_read_as_sentences_naming_their_fields() {
+        let mut errors = ValidationErrors::single(
+            "outcome_notes",
+            "must be at most 4000 characters (got 4001)",
+        );
+        errors.check::<()>("text", Err("must not be empty".into()));
+        assert_eq!(
+            errors.to_string(),
+            "Outcome notes must be at most 4000 characters (got 4001). Text must not be empty."
+        );
     }
 
     #[test]

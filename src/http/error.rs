@@ -34,7 +34,8 @@ pub enum ApiError {
     StateConflict(String),
     #[error("invalid fields: {0}")]
     Validation(ValidationErrors),
-    #[error("summary failed: {0}")]
+    /// The summarizer failed; the detail says why.
+    #[error("{0}")]
     SummaryFailed(String),
     #[error("database unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -189,16 +190,16 @@ impl ApiError {
                     extra,
                 )
             }
-            ApiError::SummaryFailed(reason) => (
+            ApiError::SummaryFailed(detail) => (
                 "/problems/summary-failed",
                 "Summary failed",
-                format!("No summary was generated, and the session is unchanged: {reason}."),
+                detail.clone(),
                 Map::new(),
             ),
             ApiError::Unavailable(_) => (
                 "/problems/unavailable",
                 "Service unavailable",
-                "The database is unavailable; try again shortly.".into(),
+                crate::service::UNAVAILABLE.into(),
                 Map::new(),
             ),
             ApiError::TooManyStreams => (
@@ -220,7 +221,7 @@ impl ApiError {
             ApiError::Internal(_) => (
                 "/problems/internal",
                 "Internal server error",
-                "Something went wrong on our side; it has been logged.".into(),
+                crate::service::INTERNAL.into(),
                 Map::new(),
             ),
         };
@@ -282,22 +283,17 @@ fn problem_response(status: StatusCode, problem: &Problem) -> Response {
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
+        // The service words every refusal; the pages use the same words.
+        let detail = error.detail();
         match error {
-            ServiceError::NotFound => ApiError::NotFound("No session has this id.".into()),
-            ServiceError::StepNotFound => {
-                ApiError::NotFound("This session has no step with this id.".into())
+            ServiceError::NotFound | ServiceError::StepNotFound | ServiceError::NoteNotFound => {
+                ApiError::NotFound(detail)
             }
-            ServiceError::Forbidden { owner } => ApiError::Forbidden(format!(
-                "Only the session's owner ({owner}) or an admin can change it."
-            )),
-            ServiceError::NoteNotFound => {
-                ApiError::NotFound("This session has no note with this id.".into())
+            ServiceError::Forbidden { .. } | ServiceError::NotNoteAuthor { .. } => {
+                ApiError::Forbidden(detail)
             }
-            ServiceError::NotNoteAuthor { author } => ApiError::Forbidden(format!(
-                "Only {author}, who wrote this note, can correct it."
-            )),
             ServiceError::Conflict(conflict) => ApiError::Conflict(conflict),
-            ServiceError::Summary(reason) => ApiError::SummaryFailed(reason),
+            ServiceError::Summary(_) => ApiError::SummaryFailed(detail),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e.into()),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }

@@ -27,6 +27,35 @@ pub enum ServiceError {
     Internal(anyhow::Error),
 }
 
+/// What every surface says when the database cannot be reached.
+pub const UNAVAILABLE: &str = "The database is unavailable; try again shortly.";
+/// What every surface says of a failure on Casebook's side (which is logged).
+pub const INTERNAL: &str = "Something went wrong on our side; it has been logged.";
+
+impl ServiceError {
+    /// What a person is told: the one wording of each refusal, the same in
+    /// the API's problem `detail` and on the pages.
+    pub fn detail(&self) -> String {
+        match self {
+            ServiceError::NotFound => "No session has this id.".into(),
+            ServiceError::StepNotFound => "This session has no step with this id.".into(),
+            ServiceError::Forbidden { owner } => {
+                format!("Only the session's owner ({owner}) or an admin can change it.")
+            }
+            ServiceError::NoteNotFound => "This session has no note with this id.".into(),
+            ServiceError::NotNoteAuthor { author } => {
+                format!("Only {author}, who wrote this note, can correct it.")
+            }
+            ServiceError::Conflict(conflict) => conflict.detail(),
+            ServiceError::Summary(reason) => {
+                format!("No summary was generated, and the session is unchanged: {reason}.")
+            }
+            ServiceError::Unavailable(_) => UNAVAILABLE.into(),
+            ServiceError::Internal(_) => INTERNAL.into(),
+        }
+    }
+}
+
 /// The session is not in the status an action needs; `current` is how it is now.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.detail())]

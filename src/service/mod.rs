@@ -29,7 +29,7 @@ pub use accounts::{
 };
 pub use auto_close::{AutoClose, AutoCloseRun, SYSTEM_ACTOR};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Conflict, ServiceError};
+pub use error::{Conflict, INTERNAL, ServiceError, UNAVAILABLE};
 pub use live::{BACKLOG, Live, Replay, STREAM_BUFFER, SessionChange};
 pub use runbooks::RunbookError;
 pub use webhooks::{

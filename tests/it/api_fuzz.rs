@@ -222,13 +222,13 @@ async fn ids_and_cursors_never_fail_the_server(backend: Backend) {
 
 fn form_field() -> impl Strategy<Value = String> {
     prop_oneof![
-        "title|problem|reference|customer|steps|intent|outcome|outcome_notes|text|finding|username|password|next"
+        "title|problem|reference|customer|steps|intent|outcome|outcome_notes|text|finding|username|password|next|via"
             .prop_map(String::from),
         any::<String>(),
     ]
 }
 
-/// The pages' forms (prepare, close, complete, note, finding, sign in) with
+/// The pages' forms (prepare, complete, reopen, note, finding, sign in) with
 /// random fields: a page or a redirect, never a server error. The bearer
 /// token stands for the login session, so no CSRF field is needed.
 async fn form_bodies_never_fail_the_server(backend: Backend) {
@@ -236,8 +236,8 @@ async fn form_bodies_never_fail_the_server(backend: Backend) {
     let (id, step) = live.active_session(&["Check df"]).await;
     let paths = [
         "/sessions/new".to_string(),
-        format!("/sessions/{id}/close"),
-        format!("/sessions/{id}/work/complete"),
+        format!("/sessions/{id}/complete"),
+        format!("/sessions/{id}/reopen"),
         format!("/sessions/{id}/work/notes"),
         format!("/sessions/{id}/work/steps/{step}/check"),
         "/login".to_string(),

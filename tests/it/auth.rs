@@ -288,7 +288,7 @@ async fn cookie_writes_need_the_csrf_token_and_casebooks_own_origin() {
         }
         let mut request = app
             .anonymous_without_redirects()
-            .post(app.url(&format!("/sessions/{id}/close")))
+            .post(app.url(&format!("/sessions/{id}/complete")))
             .header("cookie", &cookie)
             .form(&form);
         if let Some(origin) = origin {
@@ -415,11 +415,10 @@ async fn page_form_posts_send_strangers_to_sign_in_and_refuse_other_engineers() 
     let anonymous = app.anonymous_without_redirects();
     let dana = app.without_redirects();
     for (route, status) in [
-        ("/close", "active"),
+        ("/complete", "active"),
         ("/start", "prepared"),
         ("/reopen", "completed"),
         ("/work/notes", "active"),
-        ("/work/complete", "active"),
         ("/summary", "completed"),
     ] {
         let (id, _) = dana_session(&app, status).await;

@@ -179,7 +179,7 @@ async fn a_body_sent_after_the_headers_leaves_the_connection_usable_on_every_kin
             ),
             (
                 "POST",
-                format!("/sessions/{checked}/close"),
+                format!("/sessions/{checked}/complete"),
                 vec![form, ("Origin", "http://elsewhere.example")],
                 b"outcome=resolved",
                 403,

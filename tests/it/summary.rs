@@ -301,8 +301,12 @@ async fn closing_from_the_history_page_never_calls_the_summarizer() {
     let by_form = app.create_active("Closed without script").await;
     let response = app
         .client
-        .post(app.url(&format!("/sessions/{by_form}/close")))
-        .form(&[("outcome", "resolved_externally")])
+        .post(app.url(&format!("/sessions/{by_form}/complete")))
+        .form(&[
+            ("outcome", "resolved_externally"),
+            ("next", "/sessions"),
+            ("via", "history"),
+        ])
         .send()
         .await
         .unwrap();

@@ -148,7 +148,7 @@ async fn complete_session(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let mut errors = ValidationErrors::default();
-    let outcome = errors.check("outcome", parse_outcome(body.outcome.as_deref()));
+    let outcome = errors.check("outcome", Outcome::parse_required(body.outcome.as_deref()));
     let notes = errors.check(
         "outcome_notes",
         OutcomeNotes::parse(body.outcome_notes.as_deref()),
@@ -161,15 +161,6 @@ async fn complete_session(
         .complete(&actor, via, id, outcome, notes)
         .await?;
     Ok(session_json(&session))
-}
-
-fn parse_outcome(value: Option<&str>) -> Result<Outcome, String> {
-    let allowed = Outcome::allowed_values();
-    match value {
-        None | Some("") => Err(format!("is required: one of {allowed}")),
-        Some(v) => Outcome::parse(v)
-            .ok_or_else(|| format!("{v:?} is not an outcome: use one of {allowed}")),
-    }
 }
 
 /// Reopens a completed session.

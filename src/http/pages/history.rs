@@ -1,23 +1,22 @@
-//! Session History: the list of cards, the card fragment that script swaps
-//! in, and the form posts that work without script (start, close, undo).
+//! Session History: the list of cards, and the card fragment that script
+//! swaps in. Its forms (start, close, undo) post to the lifecycle's one route
+//! per action (`actions.rs`), which comes back here.
 
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use axum::response::Response;
 use uuid::Uuid;
 
 use super::filters::{Choice, Filters, HistoryParams};
-use super::layout::{Layout, Notice, PageError, parse_id, render};
+use super::layout::{Layout, Notice, PageError, Undo, parse_id, render};
 use super::owners::{self, OwnerChoice};
 use super::view::CardView;
-use crate::domain::{ListQuery, Outcome, OutcomeNotes, Surface};
+use crate::domain::{ListQuery, Outcome};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
-use crate::service::ServiceError;
 
 #[derive(Template)]
 #[template(path = "history.html")]
@@ -73,11 +72,7 @@ pub async fn page(
     filters.owner = filters.owner.for_viewer(&viewer.user.actor());
     let notice = match (&p.closed, &p.reopened) {
         (Some(id), _) => closed_notice(&state, &viewer, &filters, id).await,
-        (None, Some(_)) => Some(Notice {
-            text: "Session reopened".into(),
-            error: false,
-            undo: None,
-        }),
+        (None, Some(_)) => Some(Notice::info(REOPENED)),
         _ if p.deleted.is_some() => Some(Notice::info("Prepared session deleted")),
         _ => None,
     };
@@ -89,7 +84,32 @@ pub async fn page(
     Ok(response)
 }
 
-/// The toast after a no-script close, read back from the session itself.
+/// The toast after an Undo: the card itself shows the session active again.
+pub const REOPENED: &str = "Session reopened";
+
+/// The history view `params` name (the remembered owner when they name
+/// none), with `notice` in its toast region and `status`: what a form post
+/// that came from here shows when it was refused.
+pub(super) async fn with_notice(
+    state: &AppState,
+    viewer: &SignedInUser,
+    headers: &HeaderMap,
+    mut params: HistoryParams,
+    status: StatusCode,
+    notice: Notice,
+) -> Result<Response, PageError> {
+    if params.owner.is_none() {
+        params.owner = owners::remembered(headers);
+    }
+    let mut filters = Filters::from_params(&params);
+    filters.owner = filters.owner.for_viewer(&viewer.user.actor());
+    let mut response = history(state, viewer, filters, None, Some(notice)).await?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// The toast after a no-script close, read back from the session itself,
+/// with the card's own words; Undo reopens it and comes back to this view.
 async fn closed_notice(
     state: &AppState,
     viewer: &SignedInUser,
@@ -98,11 +118,17 @@ async fn closed_notice(
 ) -> Option<Notice> {
     let id = Uuid::parse_str(id).ok()?;
     let session = state.sessions.get(id).await.ok()?;
-    let outcome = session.outcome?;
+    let card = CardView::new(&session, state.sessions.now(), &viewer.user.actor());
     Some(Notice {
-        text: closed_text(&session.title, &session.owner, viewer, outcome),
+        text: card.closed_text?,
         error: false,
-        undo: Some(format!("/sessions/{id}/reopen{}", filters.query())),
+        undo: Some(Undo {
+            action: format!("/sessions/{id}/reopen"),
+            next: format!(
+                "/sessions{}",
+                filters.query_with(&[("reopened", &id.to_string())])
+            ),
+        }),
     })
 }
 
@@ -157,20 +183,6 @@ async fn history(
     })
 }
 
-/// The history page again with an error in its toast region: what a
-/// no-script action shows when it could not be done.
-async fn refused(
-    state: &AppState,
-    viewer: &SignedInUser,
-    filters: Filters,
-    status: StatusCode,
-    message: String,
-) -> Result<Response, PageError> {
-    let mut response = history(state, viewer, filters, None, Some(Notice::error(message))).await?;
-    *response.status_mut() = status;
-    Ok(response)
-}
-
 #[tracing::instrument(skip_all, fields(session = %id))]
 pub async fn card(
     State(state): State<AppState>,
@@ -199,123 +211,3 @@ pub async fn card(
 
 /// Says whether a card fragment passes the filters it was asked with.
 const FILTER_HEADER: HeaderName = HeaderName::from_static("casebook-filter");
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CloseForm {
-    outcome: Option<String>,
-    outcome_notes: Option<String>,
-}
-
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn close(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-    query: Params,
-    form: Result<Form<CloseForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let filters = Filters::from_params(&params(query));
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let outcome = form.outcome.as_deref().and_then(Outcome::parse);
-    let notes = OutcomeNotes::parse(form.outcome_notes.as_deref());
-    let (outcome, notes) = match (outcome, notes) {
-        (Some(outcome), Ok(notes)) => (outcome, notes),
-        (None, _) => {
-            let message = "The session was not closed: choose an outcome.".to_string();
-            return refused(
-                &state,
-                &viewer,
-                filters,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                message,
-            )
-            .await;
-        }
-        (_, Err(why)) => {
-            let message = format!("The session was not closed: the notes {why}.");
-            return refused(
-                &state,
-                &viewer,
-                filters,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                message,
-            )
-            .await;
-        }
-    };
-    let result = state
-        .sessions
-        .complete(&viewer.user.actor(), Surface::History, id, outcome, notes)
-        .await;
-    let id = id.to_string();
-    back_or_refuse(&state, &viewer, filters, result, &[("closed", &id)]).await
-}
-
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn start(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-    query: Params,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let filters = Filters::from_params(&params(query));
-    let result = state
-        .sessions
-        .start(&viewer.user.actor(), Surface::History, id)
-        .await;
-    back_or_refuse(&state, &viewer, filters, result, &[]).await
-}
-
-/// Undo of a close, for the toast's no-script form.
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn reopen(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-    query: Params,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let filters = Filters::from_params(&params(query));
-    let result = state
-        .sessions
-        .reopen(&viewer.user.actor(), Surface::History, id)
-        .await;
-    let id = id.to_string();
-    back_or_refuse(&state, &viewer, filters, result, &[("reopened", &id)]).await
-}
-
-/// After an action: back to the same view (303, so a reload does not post
-/// again), or the view with the reason when the session was not in the
-/// status the action needs.
-async fn back_or_refuse<T>(
-    state: &AppState,
-    viewer: &SignedInUser,
-    filters: Filters,
-    result: Result<T, ServiceError>,
-    extra: &[(&str, &str)],
-) -> Result<Response, PageError> {
-    match result {
-        Ok(_) => {
-            Ok(Redirect::to(&format!("/sessions{}", filters.query_with(extra))).into_response())
-        }
-        Err(ServiceError::Conflict(conflict)) => {
-            // The API's words: every surface explains a conflict the same way.
-            let message = conflict.detail();
-            refused(state, viewer, filters, StatusCode::CONFLICT, message).await
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The toast of a close names the session, and its owner when that is
-/// someone else. app.js words it the same way.
-fn closed_text(title: &str, owner: &str, viewer: &SignedInUser, outcome: Outcome) -> String {
-    let whose = if viewer.user.username.as_str() == owner {
-        String::new()
-    } else {
-        format!(" ({owner}’s session)")
-    };
-    format!("Session closed as {}: “{title}”{whose}", outcome.label())
-}

@@ -13,8 +13,14 @@ use crate::service::ServiceError;
 pub struct Notice {
     pub text: String,
     pub error: bool,
-    /// Where the Undo form posts, when the action can be undone.
-    pub undo: Option<String>,
+    /// The Undo form, when the action can be undone.
+    pub undo: Option<Undo>,
+}
+
+/// An Undo button's form: the action it posts to and where it comes back.
+pub struct Undo {
+    pub action: String,
+    pub next: String,
 }
 
 impl Notice {
@@ -116,12 +122,25 @@ pub enum PageError {
 
 impl From<ServiceError> for PageError {
     fn from(error: ServiceError) -> Self {
+        let message = error.detail();
+        let refused = |status, heading| PageError::Refused {
+            status,
+            heading,
+            message,
+        };
         match error {
-            ServiceError::NotFound | ServiceError::StepNotFound => PageError::NotFound,
+            ServiceError::NotFound | ServiceError::StepNotFound | ServiceError::NoteNotFound => {
+                PageError::NotFound
+            }
             ServiceError::Forbidden { owner } => PageError::Forbidden(owner),
+            ServiceError::NotNoteAuthor { .. } => {
+                refused(StatusCode::FORBIDDEN, "Not yours to change")
+            }
+            // Callers that can show a conflict on their page do so first.
+            ServiceError::Conflict(_) => refused(StatusCode::CONFLICT, "Not done"),
+            ServiceError::Summary(_) => refused(StatusCode::BAD_GATEWAY, "No summary"),
             ServiceError::Unavailable(e) => PageError::Unavailable(e.into()),
-            // Callers that expect a conflict handle it before this point.
-            other => PageError::Internal(other.into()),
+            ServiceError::Internal(e) => PageError::Internal(e),
         }
     }
 }
@@ -145,7 +164,10 @@ impl IntoResponse for PageError {
             PageError::Forbidden(owner) => (
                 StatusCode::FORBIDDEN,
                 "Not yours to change",
-                format!("Only the session's owner ({owner}) or an admin can change it."),
+                ServiceError::Forbidden {
+                    owner: owner.clone(),
+                }
+                .detail(),
             ),
             PageError::AdminOnly => (
                 StatusCode::FORBIDDEN,
@@ -162,7 +184,7 @@ impl IntoResponse for PageError {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Casebook is unavailable",
-                    "The database cannot be reached right now; try again in a moment.".to_string(),
+                    crate::service::UNAVAILABLE.to_string(),
                 )
             }
             PageError::Internal(error) => {
@@ -170,7 +192,7 @@ impl IntoResponse for PageError {
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",
-                    "Something went wrong on our side; it has been logged.".to_string(),
+                    crate::service::INTERNAL.to_string(),
                 )
             }
         };

@@ -1,6 +1,7 @@
 //! Server-rendered HTML pages and their embedded assets.
 
 mod account;
+mod actions;
 mod admin_users;
 mod assets;
 mod charts;
@@ -67,11 +68,12 @@ pub fn router() -> Router<AppState> {
             get(session_edit::form).post(session_edit::submit),
         )
         .route("/sessions/{id}/delete", post(session_edit::delete))
-        .route("/sessions/{id}/summary", post(workspace::summarize))
-        .route("/sessions/{id}/work/start", post(workspace::start))
-        .route("/sessions/{id}/work/reopen", post(workspace::reopen))
+        // The lifecycle: one form route per action, from every page.
+        .route("/sessions/{id}/start", post(actions::start))
+        .route("/sessions/{id}/complete", post(actions::complete))
+        .route("/sessions/{id}/reopen", post(actions::reopen))
+        .route("/sessions/{id}/summary", post(actions::summarize))
         .route("/sessions/{id}/work/notes", post(workspace::add_note))
-        .route("/sessions/{id}/work/complete", post(workspace::complete))
         .route(
             "/sessions/{id}/work/steps/{step_id}/check",
             post(workspace::check_step),
@@ -96,9 +98,6 @@ pub fn router() -> Router<AppState> {
             post(work_edits::correct_note),
         )
         .route("/sessions/{id}/card", get(history::card))
-        .route("/sessions/{id}/close", post(history::close))
-        .route("/sessions/{id}/start", post(history::start))
-        .route("/sessions/{id}/reopen", post(history::reopen))
         .route("/admin/webhooks", get(webhooks::list).post(webhooks::add))
         .route("/admin/webhooks/{id}", get(webhooks::details))
         .route("/admin/webhooks/{id}/disable", post(webhooks::disable))

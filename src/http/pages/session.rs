@@ -9,7 +9,9 @@ use uuid::Uuid;
 use super::layout::{Layout, Notice, PageError, parse_id, render};
 use super::similar::SimilarList;
 use super::view::{CardView, Stamp};
-use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, ValidationErrors};
+use crate::domain::{
+    Event, EventKind, FieldError, Outcome, Session, Status, Step, ValidationErrors,
+};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -148,12 +150,21 @@ pub struct Kept {
 }
 
 impl WorkPage {
-    fn error(&self, field: &str) -> Option<&str> {
+    /// The error of `field`, in the words the API uses for it.
+    fn error(&self, field: &str) -> Option<String> {
         self.errors
             .0
             .iter()
             .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+            .map(FieldError::sentence)
+    }
+
+    /// The finding's error, beside the step it was typed for.
+    fn finding_error(&self, step: &StepView) -> Option<String> {
+        self.kept
+            .finding_step
+            .filter(|id| *id == step.id)
+            .and_then(|_| self.error("finding"))
     }
 
     fn is_chosen(&self, outcome: &Outcome) -> bool {

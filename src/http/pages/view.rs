@@ -69,6 +69,9 @@ pub struct CardView {
     pub notes: Option<String>,
     /// Where a search's words were found, on a search's cards.
     pub found: Option<Snippet>,
+    /// What the toast says when this session has just been closed (set on a
+    /// completed card): the no-script toast and the script's alike.
+    pub closed_text: Option<String>,
 }
 
 impl CardView {
@@ -76,7 +79,7 @@ impl CardView {
 
     /// The card as `viewer` sees it: actions only where they may act.
     pub fn new(s: &Session, now: DateTime<Utc>, viewer: &Actor) -> Self {
-        CardView {
+        let mut card = CardView {
             can_write: viewer.may_write(&s.owner),
             owned_by_viewer: viewer.username == s.owner,
             id: s.id,
@@ -95,7 +98,25 @@ impl CardView {
                 .as_deref()
                 .map(|n| snippet(n, Self::SNIPPET_CHARS)),
             found: None,
-        }
+            closed_text: None,
+        };
+        card.closed_text = card.outcome.map(|outcome| card.closed_as(outcome));
+        card
+    }
+
+    /// "Session closed as Escalated: “Disk full on db01”", and whose it was
+    /// when not the viewer's.
+    fn closed_as(&self, outcome: Outcome) -> String {
+        let whose = if self.owned_by_viewer {
+            String::new()
+        } else {
+            format!(" ({}’s session)", self.owner)
+        };
+        format!(
+            "Session closed as {}: “{}”{whose}",
+            outcome.label(),
+            self.title
+        )
     }
 
     pub fn is_prepared(&self) -> bool {
@@ -175,6 +196,8 @@ mod tests {
         assert_eq!(ago(125), "2 minutes ago");
         assert_eq!(ago(2 * 3_600), "2 hours ago");
         assert_eq!(ago(30 * 3_600), "yesterday");
+        assert_eq!(ago(40 * 3_600), "yesterday");
+        assert_eq!(ago(48 * 3_600), "2 days ago");
         assert_eq!(ago(5 * 86_400), "5 days ago");
     }
 

@@ -29,15 +29,15 @@ fn text(body: Result<Form<TextForm>, FormRejection>) -> String {
     body.map(|Form(f)| f.text).unwrap_or_default()
 }
 
-/// The workspace again, saying what was wrong with the text.
+/// The workspace again, saying what was wrong with the text as the API
+/// says it.
 async fn invalid(
     state: &AppState,
     viewer: &SignedInUser,
     id: uuid::Uuid,
-    what: &str,
     why: String,
 ) -> Result<Response, PageError> {
-    let notice = Notice::error(format!("The {what} {why}."));
+    let notice = Notice::error(ValidationErrors::single("text", why).to_string());
     let mut response = work_page(
         state,
         viewer,
@@ -60,7 +60,7 @@ pub async fn add_step(
     let id = parse_id(&id)?;
     let step = match StepText::parse(&text(body)) {
         Ok(step) => step,
-        Err(why) => return invalid(&state, &viewer, id, "new step", why).await,
+        Err(why) => return invalid(&state, &viewer, id, why).await,
     };
     let actor = viewer.user.actor();
     let result = state.sessions.add_step(&actor, VIA, id, step).await;
@@ -76,7 +76,7 @@ pub async fn reword_step(
     let (id, step_id) = (parse_id(&id)?, parse_id(&step_id)?);
     let step = match StepText::parse(&text(body)) {
         Ok(step) => step,
-        Err(why) => return invalid(&state, &viewer, id, "step", why).await,
+        Err(why) => return invalid(&state, &viewer, id, why).await,
     };
     let actor = viewer.user.actor();
     let result = state
@@ -120,7 +120,7 @@ pub async fn correct_note(
     let (id, note_id) = (parse_id(&id)?, parse_id(&note_id)?);
     let note = match NoteText::parse(&text(body)) {
         Ok(note) => note,
-        Err(why) => return invalid(&state, &viewer, id, "note", why).await,
+        Err(why) => return invalid(&state, &viewer, id, why).await,
     };
     let actor = viewer.user.actor();
     let result = state

@@ -1,6 +1,7 @@
-//! The workspace's form posts: start, notes, steps, complete, reopen, and
-//! the summary. Each redirects (303) back to where the engineer was, or shows
-//! the page again with the reason and the input kept.
+//! The workspace's own form posts: notes and steps. Each redirects (303)
+//! back to where the engineer was, or shows the page again with the reason
+//! and the input kept. (Start, complete and reopen are `actions.rs`, one
+//! route each for every page.)
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use super::layout::{Notice, PageError, parse_id};
 use super::session::{Kept, details_page, work_page};
-use crate::domain::{Finding, NoteText, Outcome, OutcomeNotes, Surface, ValidationErrors};
+use crate::domain::{Finding, NoteText, Surface, ValidationErrors};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -29,13 +30,6 @@ pub struct NoteForm {
 #[serde(default)]
 pub struct FindingForm {
     finding: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CompleteForm {
-    outcome: String,
-    outcome_notes: String,
 }
 
 /// A form that does not decode is treated as empty, so it gets the same
@@ -95,28 +89,6 @@ pub(super) async fn after<T>(
 }
 
 #[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn start(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let result = state.sessions.start(&viewer.user.actor(), VIA, id).await;
-    after(&state, &viewer, id, result, to_work(id, "")).await
-}
-
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn reopen(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let result = state.sessions.reopen(&viewer.user.actor(), VIA, id).await;
-    after(&state, &viewer, id, result, to_work(id, "")).await
-}
-
-#[tracing::instrument(skip_all, fields(session = %id))]
 pub async fn add_note(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
@@ -166,7 +138,7 @@ pub async fn check_step(
                 finding,
                 ..Kept::default()
             };
-            let errors = ValidationErrors::single(format!("finding-{step_id}"), why);
+            let errors = ValidationErrors::single("finding", why);
             return refused(&state, &viewer, id, kept, errors).await;
         }
     };
@@ -203,63 +175,4 @@ pub async fn uncheck_step(
         to_work(id, &format!("#step-{step_id}")),
     )
     .await
-}
-
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn complete(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-    body: Result<Form<CompleteForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let CompleteForm {
-        outcome,
-        outcome_notes,
-    } = form(body);
-    let mut errors = ValidationErrors::default();
-    let parsed_outcome = errors.check(
-        "outcome",
-        Outcome::parse(&outcome).ok_or_else(|| "Choose an outcome.".to_string()),
-    );
-    let notes = errors.check("outcome_notes", OutcomeNotes::parse(Some(&outcome_notes)));
-    let (Some(parsed_outcome), Some(notes)) = (parsed_outcome, notes) else {
-        let kept = Kept {
-            outcome,
-            outcome_notes,
-            ..Kept::default()
-        };
-        return refused(&state, &viewer, id, kept, errors).await;
-    };
-    let result = state
-        .sessions
-        .complete(&viewer.user.actor(), VIA, id, parsed_outcome, notes)
-        .await;
-    let done = Redirect::to(&format!("/sessions/{id}#summary")).into_response();
-    after(&state, &viewer, id, result, done).await
-}
-
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn summarize(
-    State(state): State<AppState>,
-    Viewer(viewer): Viewer,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    match state
-        .sessions
-        .summarize(&viewer.user.actor(), VIA, id)
-        .await
-    {
-        Err(ServiceError::Summary(reason)) => {
-            let message = format!("No summary was generated: {reason}. Try again later.");
-            let mut response = details_page(&state, &viewer, id, None, Some(message)).await?;
-            *response.status_mut() = StatusCode::BAD_GATEWAY;
-            Ok(response)
-        }
-        result => {
-            let done = Redirect::to(&format!("/sessions/{id}#summary")).into_response();
-            after(&state, &viewer, id, result, done).await
-        }
-    }
 }

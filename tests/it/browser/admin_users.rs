@@ -12,7 +12,7 @@ use super::{Page, Script, with_page};
 use crate::helpers::user;
 
 /// Makes the signed-in engineer dana an admin, as another admin would.
-async fn make_dana_admin(page: &Page) {
+pub(super) async fn make_dana_admin(page: &Page) {
     let root = user(&page.app.accounts, "root", Role::Admin).await;
     let dana = Username::parse("dana").unwrap();
     page.app

@@ -77,8 +77,9 @@ async fn a_card_leaves_a_view_of_active_sessions_once_closed() {
         page.goto("/sessions?status=active").await;
         page.open_popover(&id).await;
         page.confirm_close(&id, "cancelled", None).await;
+        // Hidden at once, and gone when the live stream tells of the close.
         page.wait_for(
-            &format!("{}?.hidden", Page::card(&id)),
+            &format!("!{0} || {0}.hidden", Page::card(&id)),
             "the card to leave the list",
         )
         .await;
@@ -254,6 +255,127 @@ async fn without_javascript_the_popover_form_closes_the_session() {
         )
         .await;
         assert_eq!(page.app.session(&id).await["status"], "active");
+    })
+    .await;
+}
+
+/// The script has no clock rule of its own: a card it puts in place comes
+/// from the server, so 40 hours ago reads the same ("yesterday") on a card the
+/// server rendered with the page and on one the script swapped in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_updated_by_the_script_reads_its_times_as_the_server_does() {
+    with_page(Script::Enabled, |page| async move {
+        let swapped = page.app.create_active("Closed from its card").await;
+        let untouched = page.app.create_active("Left as it was").await;
+        let forty_hours: i64 = 40 * 3_600 * 1_000_000;
+        page.app
+            .db()
+            .raw_execute(&format!(
+                "update sessions set created_at = created_at - {forty_hours}, \
+                 started_at = started_at - {forty_hours}"
+            ))
+            .await
+            .unwrap();
+        page.goto("/sessions").await;
+        let started =
+            |id: &str| format!("document.querySelector('#s-{id} time[datetime]').innerText");
+        assert_eq!(page.js(&started(&swapped)).await, "yesterday");
+        assert_eq!(page.js(&started(&untouched)).await, "yesterday");
+
+        page.mark_document().await;
+        page.open_popover(&swapped).await;
+        page.confirm_close(&swapped, "workaround", None).await;
+        page.wait_for(
+            &format!("{}?.dataset.status === 'completed'", Page::card(&swapped)),
+            "the script to put the completed card in place",
+        )
+        .await;
+        assert!(page.document_was_kept().await, "the script did it");
+        let times = page
+            .js(&format!(
+                "[...document.querySelectorAll('#s-{swapped} time')].map(t => t.innerText)"
+            ))
+            .await;
+        assert_eq!(
+            times,
+            json!(["yesterday", "just now"]),
+            "started, completed"
+        );
+        assert_eq!(page.js(&started(&untouched)).await, "yesterday");
+        let toast = page.toast_text().await;
+        assert!(
+            toast.contains("Session closed as Workaround: “Closed from its card”"),
+            "{toast}"
+        );
+    })
+    .await;
+}
+
+/// Start on a card calls the API and puts the server's card in place, with
+/// focus on its Resume; a refusal is the API's own words in the toast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_on_a_card_works_in_place_and_a_refusal_says_what_the_api_says() {
+    with_page(Script::Enabled, |page| async move {
+        let fresh = page.app.create("Ready to start", &[]).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let raced = page.app.create("Started elsewhere", &[]).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // No live stream: this page learns of the other start only by acting.
+        page.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": "window.EventSource = undefined" }),
+        )
+        .await;
+        page.goto("/sessions").await;
+        page.mark_document().await;
+        page.find(&format!("#s-{fresh} form[action$='/start'] button"))
+            .await
+            .click()
+            .await
+            .unwrap();
+        page.wait_for(
+            &format!("{}?.dataset.status === 'active'", Page::card(&fresh)),
+            "the card to show Active",
+        )
+        .await;
+        page.wait_for(
+            &format!("document.activeElement?.matches('#s-{fresh} a[href$=\"/work\"]')"),
+            "focus on the card's Resume",
+        )
+        .await;
+        let started = events(&page, &fresh).await;
+        assert_eq!(started.last().unwrap()["kind"], "started");
+        assert_eq!(started.last().unwrap()["via"], "history");
+
+        // Someone starts the other one first.
+        page.app.post(&format!("/api/sessions/{raced}/start")).await;
+        let problem: Value = page
+            .app
+            .post(&format!("/api/sessions/{raced}/start"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let detail = problem["detail"].as_str().unwrap().to_string();
+        page.js(&format!(
+            "document.querySelector('#s-{raced} form[action$=\"/start\"]').requestSubmit()"
+        ))
+        .await;
+        page.wait_for(
+            &format!("document.getElementById('toasts').innerText.includes({detail:?})"),
+            "the API's words in the toast",
+        )
+        .await;
+        page.wait_for(
+            &format!("{}?.dataset.status === 'active'", Page::card(&raced)),
+            "the card refreshed to the server's state",
+        )
+        .await;
+        assert!(page.document_was_kept().await);
     })
     .await;
 }

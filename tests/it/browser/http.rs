@@ -163,40 +163,181 @@ async fn load_more_continues_after_the_last_card_and_keeps_the_filters() {
 async fn the_no_script_close_explains_a_missing_outcome_and_a_session_closed_before() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let id = app.create_active("Form post").await;
-    let close = |body: &'static str| {
+    let next = format!("/sessions?status=active&closed={id}");
+    let close = |outcome: &'static str| {
         app.without_redirects()
-            .post(app.url(&format!("/sessions/{id}/close?status=active")))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .post(app.url(&format!("/sessions/{id}/complete")))
+            .form(&[
+                ("outcome", outcome),
+                ("outcome_notes", "x"),
+                ("next", &next),
+                ("via", "history"),
+            ])
             .send()
     };
-    let response = close("outcome=&outcome_notes=x").await.unwrap();
+    let response = close("").await.unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // The API's own words for a missing outcome.
+    let problem: serde_json::Value = app
+        .post_json(&format!("/api/sessions/{id}/complete"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let detail = problem["detail"].as_str().unwrap();
     assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("The session was not closed: choose an outcome.")
+        detail.starts_with("Outcome is required: one of resolved, "),
+        "{detail}"
     );
+    let html = response.text().await.unwrap();
+    assert!(html.contains(detail), "the page says what the API says");
+    assert!(html.contains("class=\"filters"), "back on the history page");
     assert_eq!(app.session(&id).await["status"], "active");
 
-    let response = close("outcome=resolved&outcome_notes=").await.unwrap();
+    let response = close("resolved").await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], next.as_str());
+    let events = app.events(&id).await;
+    assert_eq!(events["items"][2]["via"], "history");
+
+    let response = close("escalated").await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let html = response.text().await.unwrap();
+    let problem: serde_json::Value = app
+        .complete(&id, "escalated", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("It was closed as Resolved by dana at "));
+    assert!(html.contains(detail), "the conflict in the API's words");
+}
+
+/// One form route per action: the history card, the workspace and the
+/// details page all post to it, each saying where to come back to, and a
+/// `next` that leaves Casebook is never followed.
+#[tokio::test]
+async fn start_complete_and_reopen_have_one_form_route_each_that_comes_back_where_it_was_sent() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = app.without_redirects();
+    let id = app.create("One route each", &[]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = |action: &'static str, fields: Vec<(&'static str, String)>| {
+        client
+            .post(app.url(&format!("/sessions/{id}/{action}")))
+            .form(&fields)
+            .send()
+    };
+    let work = format!("/sessions/{id}/work");
+    for (page, html) in [
+        (
+            "/sessions",
+            app.get("/sessions").await.text().await.unwrap(),
+        ),
+        (
+            "details",
+            app.get(&format!("/sessions/{id}"))
+                .await
+                .text()
+                .await
+                .unwrap(),
+        ),
+        ("workspace", app.get(&work).await.text().await.unwrap()),
+    ] {
+        assert!(
+            html.contains(&format!("action=\"/sessions/{id}/start\"")),
+            "{page} starts through the one route"
+        );
+    }
+    let started = post(
+        "start",
+        vec![("next", work.clone()), ("via", "details".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    assert_eq!(started.headers()[LOCATION], work.as_str());
+
+    let html = app.get(&work).await.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"/sessions/{id}/complete\"")));
+    let complete = |next: &str| {
+        vec![
+            ("outcome", "workaround".to_string()),
+            ("next", next.to_string()),
+            ("via", "workspace".into()),
+        ]
+    };
+    let done = post("complete", complete(&format!("{work}#summary")))
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()[LOCATION], format!("{work}#summary").as_str());
+
+    let details = app
+        .get(&format!("/sessions/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(details.contains(&format!("action=\"/sessions/{id}/reopen\"")));
+    // Elsewhere is not a place to come back to: the session's details are.
+    let reopened = post(
+        "reopen",
+        vec![
+            ("next", "//evil.example/x".into()),
+            ("via", "details".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(reopened.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        response.headers()[LOCATION],
-        format!("/sessions?status=active&closed={id}")
+        reopened.headers()[LOCATION],
+        format!("/sessions/{id}").as_str()
     );
 
-    let response = close("outcome=escalated&outcome_notes=").await.unwrap();
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("It was closed as Resolved by dana at ")
+    let vias: Vec<String> = app.events(&id).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} via {}",
+                e["kind"].as_str().unwrap(),
+                e["via"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        vias,
+        [
+            "created via api",
+            "started via details",
+            "completed via workspace",
+            "reopened via details"
+        ]
     );
+    // The routes each page had of its own are gone.
+    for old in ["close", "work/start", "work/complete", "work/reopen"] {
+        let response = post_to(&client, &app, &format!("/sessions/{id}/{old}")).await;
+        assert!(
+            response == StatusCode::NOT_FOUND || response == StatusCode::METHOD_NOT_ALLOWED,
+            "{old}: {response}"
+        );
+    }
+}
+
+async fn post_to(client: &reqwest::Client, app: &TestApp, path: &str) -> StatusCode {
+    client
+        .post(app.url(path))
+        .form(&[("outcome", "resolved")])
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]
@@ -243,7 +384,7 @@ async fn a_prepared_sessions_workspace_offers_start_and_a_completed_one_leads_to
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("This session has not started"));
-    assert!(html.contains(&format!("action=\"/sessions/{prepared}/work/start\"")));
+    assert!(html.contains(&format!("action=\"/sessions/{prepared}/start\"")));
 
     let completed = app.create_active("Done already").await;
     app.complete(&completed, "resolved", None).await;
@@ -280,14 +421,21 @@ async fn workspace_posts_refuse_bad_input_with_the_message_and_the_input_kept() 
     );
 
     let page = client
-        .post(app.url(&format!("/sessions/{id}/work/complete")))
-        .form(&[("outcome", "fixed"), ("outcome_notes", "my notes")])
+        .post(app.url(&format!("/sessions/{id}/complete")))
+        .form(&[
+            ("outcome", "fixed"),
+            ("outcome_notes", "my notes"),
+            ("next", &format!("/sessions/{id}/work#summary")),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Choose an outcome."));
+    assert!(
+        html.contains("id=\"outcome-error\">Outcome must be one of resolved, "),
+        "beside the outcome, in the API's words"
+    );
     assert!(html.contains(">my notes</textarea>"));
     assert_eq!(
         app.session(&id).await["status"],

@@ -3,6 +3,7 @@
 //! every test; each test has its own browser session.
 
 mod a11y;
+mod actions;
 mod admin_users;
 mod close;
 mod daily;
@@ -221,6 +222,33 @@ pub async fn with_page_where<F, Fut>(
     with_page_for(app, script, test).await;
 }
 
+/// A server with no account yet and a browser that is not signed in, with
+/// the first-run setup page's path (its one-time link).
+pub async fn with_setup_page<F, Fut>(test: F)
+where
+    F: FnOnce(Page, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let app = TestApp::spawn_without_accounts(TestDb::new(Backend::Sqlite).await).await;
+    let token = app
+        .accounts
+        .begin_setup()
+        .await
+        .unwrap()
+        .expect("no account yet");
+    let path = format!("/setup?token={}", token.expose());
+    let client = connect(Script::Enabled).await;
+    let page = Page {
+        app,
+        client: client.clone(),
+    };
+    let outcome = AssertUnwindSafe(test(page, path)).catch_unwind().await;
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        resume_unwind(panic);
+    }
+}
+
 async fn with_page_for<F, Fut>(app: TestApp, script: Script, test: F)
 where
     F: FnOnce(Page) -> Fut,
@@ -309,8 +337,26 @@ impl Page {
         .await;
     }
 
+    /// The whole page, not only what fits the window, as a PNG under
+    /// target/screenshots/.
     pub async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
+        use base64::Engine;
+        let size = self
+            .js("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            .await;
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1 },
+                }),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("a PNG"))
+            .unwrap();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();

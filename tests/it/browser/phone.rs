@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Page, Script, with_page};
+use super::admin_users::make_dana_admin;
+use super::{Page, Script, with_page, with_setup_page};
 
 const PHONE: u32 = 375;
 
@@ -83,10 +84,72 @@ async fn tap(page: &Page, css: &str) {
     .await;
 }
 
+/// Visits each page at a phone's width and a desktop's, light and dark:
+/// the pages wider than the screen, and a screenshot of each.
+async fn visit_each(page: &Page, pages: &[(&str, String)]) -> Vec<String> {
+    let mut too_wide = Vec::new();
+    for (width, device) in [(PHONE, "phone"), (1280, "desktop")] {
+        for scheme in ["light", "dark"] {
+            page.emulate(width, 800, scheme).await;
+            for (name, path) in pages {
+                page.goto(path).await;
+                page.wait_for("document.readyState === 'complete'", "the page")
+                    .await;
+                let scroll = scroll_width(page).await;
+                if scroll > i64::from(width) {
+                    too_wide.push(format!("{name} at {width}px is {scroll}px wide"));
+                }
+                page.screenshot(&format!("{name}-{device}-{scheme}")).await;
+            }
+        }
+    }
+    too_wide
+}
+
+/// Adds a webhook on the admin's page (to an address that refuses, so its
+/// deliveries have something to say) and returns its page's path.
+async fn webhook(page: &Page) -> String {
+    page.goto("/admin/webhooks").await;
+    page.find("#webhook-url")
+        .await
+        .send_keys("http://127.0.0.1:9/casebook-hook")
+        .await
+        .unwrap();
+    page.find(".webhook-form button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    page.find("[data-webhook-secret]").await;
+    page.find("main a[href^='/admin/webhooks/']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a link to the webhook's page")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_fits_a_phone_and_a_desktop_in_light_and_dark() {
     with_page(Script::Enabled, |page| async move {
+        make_dana_admin(&page).await;
+        let webhook = webhook(&page).await;
         let (active, completed, prepared) = sessions(&page).await;
+        let runbook: Value = page
+            .app
+            .post_json(
+                "/api/runbooks",
+                &json!({
+                    "name": "Checkout slow after a release",
+                    "problem": "Checkout takes longer than 2 s for one customer.",
+                    "steps": ["Check the connection pool", "Read the gateway logs", "Compare with the last release"],
+                }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let runbook = runbook["id"].as_str().unwrap();
         let pages = [
             ("history", "/sessions".to_string()),
             ("history-everyone", "/sessions?owner=all".to_string()),
@@ -95,28 +158,21 @@ async fn every_page_fits_a_phone_and_a_desktop_in_light_and_dark() {
             ("details-active", format!("/sessions/{active}")),
             ("details-completed", format!("/sessions/{completed}")),
             ("details-prepared", format!("/sessions/{prepared}")),
+            ("session-edit", format!("/sessions/{prepared}/edit")),
+            ("runbooks", "/runbooks".to_string()),
+            ("runbook", format!("/runbooks/{runbook}")),
+            ("runbook-new", "/runbooks/new".to_string()),
+            ("reports", "/reports".to_string()),
             ("account", "/account".to_string()),
+            ("admin-users", "/admin/users".to_string()),
+            ("admin-webhooks", "/admin/webhooks".to_string()),
+            ("admin-webhook", webhook),
             (
                 "not-found",
                 "/sessions/00000000-0000-0000-0000-000000000000".to_string(),
             ),
         ];
-        let mut too_wide = Vec::new();
-        for (width, device) in [(PHONE, "phone"), (1280, "desktop")] {
-            for scheme in ["light", "dark"] {
-                page.emulate(width, 800, scheme).await;
-                for (name, path) in &pages {
-                    page.goto(path).await;
-                    page.wait_for("document.readyState === 'complete'", "the page")
-                        .await;
-                    let scroll = scroll_width(&page).await;
-                    if scroll > i64::from(width) {
-                        too_wide.push(format!("{name} at {width}px is {scroll}px wide"));
-                    }
-                    page.screenshot(&format!("{name}-{device}-{scheme}")).await;
-                }
-            }
-        }
+        let too_wide = visit_each(&page, &pages).await;
         assert!(too_wide.is_empty(), "{too_wide:?}");
 
         // The header folds into a menu on the phone; the menu opens and
@@ -134,6 +190,24 @@ async fn every_page_fits_a_phone_and_a_desktop_in_light_and_dark() {
         );
         assert!(scroll_width(&page).await <= i64::from(PHONE));
         page.screenshot("history-menu-open-phone-light").await;
+
+        // Signed out (from the open menu): the sign-in page, and the
+        // message after signing out.
+        page.find("form.signout button").await.click().await.unwrap();
+        page.find("#username").await;
+        page.screenshot("signed-out-phone-light").await;
+        let too_wide = visit_each(&page, &[("login", "/login".to_string())]).await;
+        assert!(too_wide.is_empty(), "{too_wide:?}");
+    })
+    .await;
+}
+
+/// First-run setup, before any account exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_page_fits_a_phone_and_a_desktop_in_light_and_dark() {
+    with_setup_page(|page, path| async move {
+        let too_wide = visit_each(&page, &[("setup", path)]).await;
+        assert!(too_wide.is_empty(), "{too_wide:?}");
     })
     .await;
 }

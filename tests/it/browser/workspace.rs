@@ -148,7 +148,12 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
             .await;
         let mut expected = vec!["workspace"; 8];
         expected[..2].copy_from_slice(&["new session page"; 2]);
-        assert_eq!(vias, serde_json::json!(expected), "prepared and started on the New session page, the rest in the workspace");
+        expected[7] = "details page";
+        assert_eq!(
+            vias,
+            serde_json::json!(expected),
+            "prepared and started on the New session page, worked in the workspace, summarized on the details page"
+        );
         page.screenshot("details-after-summary-desktop-light").await;
     })
     .await;

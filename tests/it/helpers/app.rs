@@ -37,13 +37,32 @@ impl TestApp {
 
     /// A server whose settings `configure` adjusts first.
     pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_as(db, configure, true).await
+    }
+
+    /// A server with no account at all (first-run setup is open); its
+    /// `client` is not signed in.
+    pub async fn spawn_without_accounts(db: TestDb) -> TestApp {
+        Self::spawn_as(db, |_| {}, false).await
+    }
+
+    async fn spawn_as(
+        db: TestDb,
+        configure: impl FnOnce(&mut Settings),
+        with_dana: bool,
+    ) -> TestApp {
         let mut settings = Settings::on_database(db.url.clone());
         configure(&mut settings);
         let app = Application::build(&settings).await.expect("server builds");
         let addr = app.local_addr();
         let accounts = app.accounts().clone();
-        let token = token_for(&accounts, "dana", Role::Engineer).await;
-        let client = client_with_token(&token);
+        let (token, client) = if with_dana {
+            let token = token_for(&accounts, "dana", Role::Engineer).await;
+            let client = client_with_token(&token);
+            (token, client)
+        } else {
+            (String::new(), reqwest::Client::new())
+        };
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
             let _ = stopped.await;

@@ -61,8 +61,12 @@ async fn requests_closures_and_sessions_show_in_the_metrics(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     let response = app
         .without_redirects()
-        .post(app.url(&format!("/sessions/{by_history}/close")))
-        .form(&[("outcome", "escalated")])
+        .post(app.url(&format!("/sessions/{by_history}/complete")))
+        .form(&[
+            ("outcome", "escalated"),
+            ("next", "/sessions"),
+            ("via", "history"),
+        ])
         .send()
         .await
         .unwrap();
