@@ -162,7 +162,7 @@ async function reopen(id) {
 // The toast names what was closed, and whose it was when not the viewer's
 // (the same words as the server's toast after a no-script close).
 function closedText(card, label) {
-  const whose = card?.dataset.owner ? ` (${card.dataset.owner}’s session)` : "";
+  const whose = card?.dataset.ownerName ? ` (${card.dataset.ownerName}’s session)` : "";
   const title = card?.querySelector(".card-head h2")?.textContent ?? "";
   return `Session closed as ${label}: “${title}”${whose}`;
 }

@@ -282,6 +282,8 @@ fn problem_response(status: StatusCode, problem: &Problem) -> Response {
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
+        // The service's own words, where it has them for a person.
+        let said = error.to_string();
         match error {
             ServiceError::NotFound => ApiError::NotFound("No session has this id.".into()),
             ServiceError::StepNotFound => {
@@ -297,6 +299,11 @@ impl From<ServiceError> for ApiError {
                 "Only {author}, who wrote this note, can correct it."
             )),
             ServiceError::Conflict(conflict) => ApiError::Conflict(conflict),
+            ServiceError::NotAdmin => ApiError::Forbidden(said),
+            ServiceError::UnknownOwner { .. } | ServiceError::OwnerDisabled { .. } => {
+                ApiError::Validation(ValidationErrors::single("owner", said))
+            }
+            ServiceError::OwnerChanged { .. } => ApiError::StateConflict(said),
             ServiceError::Summary(reason) => ApiError::SummaryFailed(reason),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e.into()),
             ServiceError::Internal(e) => ApiError::Internal(e),

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::filters::{Choice, Filters, HistoryParams};
 use super::layout::{Layout, Notice, PageError, parse_id, render};
 use super::owners::{self, OwnerChoice};
-use super::view::CardView;
-use crate::domain::{ListQuery, Outcome, OutcomeNotes, Surface};
+use super::view::{CardView, Names};
+use crate::domain::{ListQuery, Outcome, OutcomeNotes, Session, Surface, Username};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -99,8 +99,9 @@ async fn closed_notice(
     let id = Uuid::parse_str(id).ok()?;
     let session = state.sessions.get(id).await.ok()?;
     let outcome = session.outcome?;
+    let names = owner_names(state, &session.owner).await;
     Some(Notice {
-        text: closed_text(&session.title, &session.owner, viewer, outcome),
+        text: closed_text(&session, &names, viewer, outcome),
         error: false,
         undo: Some(format!("/sessions/{id}/reopen{}", filters.query())),
     })
@@ -125,7 +126,11 @@ async fn history(
     });
     let mut layout = Layout::signed_in("Session History", viewer);
     layout.notice = notice;
-    let (owner_choices, subtitle) = owners::owner_choices(state, &actor, &filters.owner).await;
+    // One read of the accounts serves the owner filter and every card's
+    // owner. The filter is a convenience: without it, it still works by URL.
+    let users = state.accounts.users().await.unwrap_or_default();
+    let names = Names::of(&users);
+    let (owner_choices, subtitle) = owners::owner_choices(&users, &actor, &filters.owner);
     let database_empty = page.items.is_empty() && {
         let any = ListQuery {
             limit: 1,
@@ -148,7 +153,7 @@ async fn history(
             .iter()
             .map(|s| CardView {
                 found: found.remove(&s.id),
-                ..CardView::new(s, now, &actor)
+                ..CardView::new(s, now, &actor, &names)
             })
             .collect(),
         outcomes: &Outcome::ALL,
@@ -184,8 +189,9 @@ pub async fn card(
     // Whether the card belongs on the page these filters show: the live
     // page adds or removes a card that changed elsewhere by it.
     let belongs = filters.list_query(&actor, None).admits(&session);
+    let names = owner_names(&state, &session.owner).await;
     let mut response = render(&CardFragment {
-        card: CardView::new(&session, state.sessions.now(), &actor),
+        card: CardView::new(&session, state.sessions.now(), &actor, &names),
         outcomes: &Outcome::ALL,
         back: filters.query(),
         csrf: viewer.csrf_token().to_string(),
@@ -309,13 +315,29 @@ async fn back_or_refuse<T>(
     }
 }
 
-/// The toast of a close names the session, and its owner when that is
-/// someone else. app.js words it the same way.
-fn closed_text(title: &str, owner: &str, viewer: &SignedInUser, outcome: Outcome) -> String {
-    let whose = if viewer.user.username.as_str() == owner {
+/// The owner's display name alone, for a page about one session; a name
+/// that cannot be read shows as the username.
+async fn owner_names(state: &AppState, owner: &str) -> Names {
+    let user = match Username::parse(owner) {
+        Ok(username) => state.accounts.user(&username).await.ok(),
+        Err(_) => None,
+    };
+    Names::of(user.as_slice())
+}
+
+/// The toast of a close names the session, and its owner (by display name)
+/// when that is someone else. app.js words it the same way.
+fn closed_text(
+    session: &Session,
+    names: &Names,
+    viewer: &SignedInUser,
+    outcome: Outcome,
+) -> String {
+    let whose = if viewer.user.username.as_str() == session.owner {
         String::new()
     } else {
-        format!(" ({owner}’s session)")
+        format!(" ({}’s session)", names.person(&session.owner).name)
     };
+    let title = &session.title;
     format!("Session closed as {}: “{title}”{whose}", outcome.label())
 }

@@ -119,6 +119,7 @@ impl From<ServiceError> for PageError {
         match error {
             ServiceError::NotFound | ServiceError::StepNotFound => PageError::NotFound,
             ServiceError::Forbidden { owner } => PageError::Forbidden(owner),
+            ServiceError::NotAdmin => PageError::AdminOnly,
             ServiceError::Unavailable(e) => PageError::Unavailable(e.into()),
             // Callers that expect a conflict handle it before this point.
             other => PageError::Internal(other.into()),

@@ -67,6 +67,8 @@ pub fn router() -> Router<AppState> {
             get(session_edit::form).post(session_edit::submit),
         )
         .route("/sessions/{id}/delete", post(session_edit::delete))
+        // An admin gives a session to another owner.
+        .route("/sessions/{id}/owner", post(session_edit::reassign))
         .route("/sessions/{id}/summary", post(workspace::summarize))
         .route("/sessions/{id}/work/start", post(workspace::start))
         .route("/sessions/{id}/work/reopen", post(workspace::reopen))
