@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::config::DatabaseArgs;
 use crate::domain::{DisplayName, Password, Role, TokenName, User, Username};
-use crate::service::{AccountService, NewUser, SystemClock};
+use crate::service::{AccountError, AccountService, NewUser, SystemClock};
 use crate::store;
 
 #[derive(Debug, Subcommand)]
@@ -112,10 +112,12 @@ pub async fn user(args: UserArgs) -> anyhow::Result<()> {
             };
             with_service(&database, |accounts| async move {
                 let username = new.username.clone();
-                let user = accounts
-                    .create_user(new)
-                    .await
-                    .with_context(|| format!("cannot create {username}"))?;
+                let user = match accounts.create_user(new).await {
+                    Err(AccountError::UsernameTaken) => {
+                        anyhow::bail!("{}", AccountError::taken(&username))
+                    }
+                    other => other.with_context(|| format!("cannot create {username}"))?,
+                };
                 println!("Created {} {}.", user.role, user.username);
                 Ok(())
             })

@@ -1,5 +1,8 @@
 //! `casebook seed --demo`: fills an empty database with realistic sessions in
 //! every status and outcome, through the service so each has its timeline.
+//! Their owners are sample engineers with accounts of their own: disabled and
+//! without a password, so nobody signs in as them, and since a username is
+//! never reused, nobody adopts their sessions by choosing one of their names.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,10 +10,21 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{
-    Actor, Finding, ListQuery, NewSession, NoteText, Outcome, OutcomeNotes, Surface,
+    Actor, DisplayName, Finding, ListQuery, NewSession, NoteText, Outcome, OutcomeNotes, Surface,
+    Username,
 };
-use crate::service::{Clock, SessionService, SystemClock};
-use crate::store::SessionStore;
+use crate::service::{AccountService, Clock, SessionService, SystemClock};
+use crate::store::Stores;
+
+/// The sample engineers: username and display name. (Not `dana`, the name
+/// the README's examples give a real account.)
+pub const ENGINEERS: [(&str, &str); 5] = [
+    ("alex", "Alex Moreno"),
+    ("noor", "Noor Haddad"),
+    ("lee", "Lee Chen"),
+    ("priya", "Priya Raman"),
+    ("sam", "Sam Okafor"),
+];
 
 /// A clock the seeder sets before each action, so the sample history spreads
 /// over the past weeks instead of all happening in the same second.
@@ -103,7 +117,7 @@ fn samples() -> Vec<Sample> {
             "The 02:00 CSV export has failed three nights running with a timeout after 30 minutes.",
             "INC-2041",
             "Northwind Traders",
-            "dana",
+            "noor",
             DB,
             Closed(
                 Resolved,
@@ -151,7 +165,7 @@ fn samples() -> Vec<Sample> {
             "About 1% of API calls return 502 during business hours.",
             "INC-2050",
             "Adventure Works",
-            "dana",
+            "noor",
             NET,
             Closed(
                 Unresolved,
@@ -223,7 +237,7 @@ fn samples() -> Vec<Sample> {
             "Staging API clients fail TLS verification.",
             "OPS-518",
             "Internal",
-            "dana",
+            "noor",
             NET,
             Closed(
                 Resolved,
@@ -280,7 +294,7 @@ fn samples() -> Vec<Sample> {
             "After the release, some users still get last week's JavaScript.",
             "INC-2074",
             "Adventure Works",
-            "dana",
+            "noor",
             NET,
             Closed(
                 ResolvedExternally,
@@ -331,7 +345,7 @@ fn samples() -> Vec<Sample> {
             "Messages over 10 MB bounce with 552.",
             "CASE-88415",
             "Proseware",
-            "dana",
+            "noor",
             APP,
             Active,
         ),
@@ -376,7 +390,7 @@ fn samples() -> Vec<Sample> {
             "Customer needs a list of admin users and their last sign-in.",
             "CASE-88460",
             "Northwind Traders",
-            "dana",
+            "noor",
             &["Export admin users", "Add last sign-in dates"],
             Prepared,
         ),
@@ -420,11 +434,12 @@ fn samples() -> Vec<Sample> {
 }
 
 /// Seeds an empty database and returns how many sessions it made. A
-/// database that already has sessions is left alone.
-pub async fn seed(store: Arc<dyn SessionStore>) -> anyhow::Result<usize> {
+/// database that already has sessions is left alone, and so is one where a
+/// sample engineer's username belongs to an account that is not theirs.
+pub async fn seed(stores: &Stores) -> anyhow::Result<usize> {
     let now = SystemClock.now();
     let clock = Arc::new(DemoClock(Mutex::new(now)));
-    let service = SessionService::new(store, clock.clone());
+    let service = SessionService::new(stores.sessions.clone(), clock.clone());
     let existing = service
         .list(&ListQuery {
             limit: 1,
@@ -438,6 +453,7 @@ pub async fn seed(store: Arc<dyn SessionStore>) -> anyhow::Result<usize> {
              `seed --demo` only fills an empty database (point it at a new one with --data-dir or --database-url)"
         );
     }
+    engineers(&AccountService::new(stores.accounts.clone(), clock.clone())).await?;
     let samples = samples();
     let count = samples.len();
     for (i, s) in samples.into_iter().enumerate() {
@@ -449,6 +465,35 @@ pub async fn seed(store: Arc<dyn SessionStore>) -> anyhow::Result<usize> {
             .with_context(|| format!("cannot add sample session {}", i + 1))?;
     }
     Ok(count)
+}
+
+/// The sample engineers' accounts: created disabled and without a password,
+/// or kept when an earlier run created them. An account of someone else with
+/// one of their usernames stops the seeding: it would be given sessions its
+/// person never had.
+async fn engineers(accounts: &AccountService) -> anyhow::Result<()> {
+    let users = accounts.users().await.context("cannot read the accounts")?;
+    let mut missing = Vec::new();
+    for (username, display_name) in ENGINEERS {
+        let username = Username::parse(username).map_err(anyhow::Error::msg)?;
+        let display_name = DisplayName::parse(display_name).map_err(anyhow::Error::msg)?;
+        match users.iter().find(|u| u.username == username) {
+            Some(u) if u.is_disabled() && u.display_name == display_name => {}
+            Some(_) => bail!(
+                "the demo's sample engineer {username} would share the account of the same \
+                 name here, so nothing was added; seed a database whose accounts are not named {}",
+                ENGINEERS.map(|(name, _)| name).join(", ")
+            ),
+            None => missing.push((username, display_name)),
+        }
+    }
+    for (username, display_name) in missing {
+        accounts
+            .create_disabled_user(username, Some(display_name))
+            .await
+            .context("cannot create a sample engineer's account")?;
+    }
+    Ok(())
 }
 
 async fn add(

@@ -20,9 +20,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            let store = store::connect(&args.database.resolve_url()?).await?;
-            let seeded = demo::seed(store.clone()).await;
-            store.close().await;
+            let stores = store::connect_all(&args.database.resolve_url()?).await?;
+            let seeded = demo::seed(&stores).await;
+            stores.sessions.close().await;
             match seeded {
                 Ok(count) => println!("Added {count} demo sessions."),
                 // A refusal is an answer, not a crash: no backtrace.

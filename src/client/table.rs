@@ -171,6 +171,7 @@ fn describe(kind: &EventKind) -> String {
         EventKind::SummaryGenerated { summarizer, .. } => {
             format!("summary generated ({summarizer})")
         }
+        EventKind::OwnerChanged { from, to } => format!("gave it to {to} (from {from})"),
     }
 }
 

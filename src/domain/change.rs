@@ -49,14 +49,22 @@ pub enum Change {
         customer: Option<String>,
         steps: Vec<Step>,
     },
+    /// The session passes from one owner to another, in any status. Guarded
+    /// by its owner rather than its status: it happens only if `from` still
+    /// owns it and `to` is an enabled account when the write runs.
+    Reassign {
+        from: String,
+        to: String,
+    },
 }
 
 impl Change {
-    /// The only status from which this change may happen.
-    pub fn required_status(&self) -> Status {
+    /// The only status from which this change may happen; `None` when
+    /// any status will do (a reassignment).
+    pub fn required_status(&self) -> Option<Status> {
         match self {
-            Change::Start | Change::Edit { .. } => Status::Prepared,
-            Change::Reopen | Change::SetSummary { .. } => Status::Completed,
+            Change::Start | Change::Edit { .. } => Some(Status::Prepared),
+            Change::Reopen | Change::SetSummary { .. } => Some(Status::Completed),
             Change::Complete { .. }
             | Change::AddNote
             | Change::CheckStep { .. }
@@ -64,7 +72,8 @@ impl Change {
             | Change::AddStep { .. }
             | Change::RewordStep { .. }
             | Change::SkipStep { .. }
-            | Change::CorrectNote => Status::Active,
+            | Change::CorrectNote => Some(Status::Active),
+            Change::Reassign { .. } => None,
         }
     }
 
@@ -76,6 +85,7 @@ impl Change {
             Change::Complete { .. } => "completed",
             Change::Reopen => "reopened",
             Change::SetSummary { .. } => "summarized",
+            Change::Reassign { .. } => "reassigned",
             Change::AddNote | Change::CorrectNote => "given notes",
             Change::CheckStep { .. }
             | Change::UncheckStep { .. }

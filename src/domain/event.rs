@@ -118,6 +118,11 @@ pub enum EventKind {
         customer: Option<String>,
         steps: Vec<String>,
     },
+    /// An admin gave the session to another owner (usernames).
+    OwnerChanged {
+        from: String,
+        to: String,
+    },
     /// The summary is kept here too, so a later reopen loses nothing.
     SummaryGenerated {
         summarizer: String,
@@ -140,6 +145,7 @@ impl EventKind {
             EventKind::StepReworded { .. } => "step_reworded",
             EventKind::StepSkipped { .. } => "step_skipped",
             EventKind::NoteCorrected { .. } => "note_corrected",
+            EventKind::OwnerChanged { .. } => "owner_changed",
             EventKind::SummaryGenerated { .. } => "summary_generated",
         }
     }
@@ -168,6 +174,10 @@ mod tests {
             EventKind::Completed {
                 outcome: Outcome::Cancelled,
                 outcome_notes: None,
+            },
+            EventKind::OwnerChanged {
+                from: "alex".into(),
+                to: "dana".into(),
             },
         ];
         for kind in kinds {

@@ -10,7 +10,7 @@ use super::{Event, Session};
 /// The event kinds a webhook can subscribe to: every kind of timeline
 /// event (`EventKind::name`). An auto-close is a `completed` event by
 /// `system` via `system`.
-pub const WEBHOOK_EVENTS: [&str; 8] = [
+pub const WEBHOOK_EVENTS: [&str; 9] = [
     "created",
     "started",
     "note_added",
@@ -18,6 +18,7 @@ pub const WEBHOOK_EVENTS: [&str; 8] = [
     "step_unchecked",
     "completed",
     "reopened",
+    "owner_changed",
     "summary_generated",
 ];
 

@@ -293,6 +293,11 @@ impl From<ServiceError> for ApiError {
                 ApiError::Forbidden(detail)
             }
             ServiceError::Conflict(conflict) => ApiError::Conflict(conflict),
+            ServiceError::NotAdmin => ApiError::Forbidden(detail),
+            ServiceError::UnknownOwner { .. } | ServiceError::OwnerDisabled { .. } => {
+                ApiError::Validation(ValidationErrors::single("owner", detail))
+            }
+            ServiceError::OwnerChanged { .. } => ApiError::StateConflict(detail),
             ServiceError::Summary(_) => ApiError::SummaryFailed(detail),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e.into()),
             ServiceError::Internal(e) => ApiError::Internal(e),

@@ -25,6 +25,10 @@ pub use error::{AccountError, AuthError};
 pub use secret::Secret;
 use secret::{HashingSlots, Slot};
 
+/// The stored hash of an account without a password: not a PHC string, so
+/// no password verifies against it.
+pub(crate) const NO_PASSWORD: &str = "";
+
 /// Every API token starts with this, so a leaked one is easy to recognise
 /// (and to scan for) and a bearer value without it needs no database look-up.
 pub const TOKEN_PREFIX: &str = "cb_";
@@ -148,6 +152,31 @@ impl AccountService {
         let user = self.user_from(new, self.clock.now());
         self.store.insert_user(&user, &hash).await?;
         tracing::info!("user created");
+        Ok(user)
+    }
+
+    /// An account nobody can sign in to: disabled, without a password (an
+    /// empty hash, which no password matches). What a sample engineer of
+    /// the demo is, and what migration 0011 made of every owner without an
+    /// account: it owns sessions, and its username is taken, so no new
+    /// account can adopt them. An admin may set a password and enable it.
+    #[tracing::instrument(skip_all, fields(%username))]
+    pub async fn create_disabled_user(
+        &self,
+        username: Username,
+        display_name: Option<DisplayName>,
+    ) -> Result<User, AccountError> {
+        let now = self.clock.now();
+        let user = User {
+            id: Uuid::now_v7(),
+            display_name: display_name.unwrap_or_else(|| DisplayName::from_username(&username)),
+            username,
+            role: Role::Engineer,
+            created_at: now,
+            disabled_at: Some(now),
+        };
+        self.store.insert_user(&user, NO_PASSWORD).await?;
+        tracing::info!("disabled account without a password created");
         Ok(user)
     }
 

@@ -18,6 +18,20 @@ pub enum ServiceError {
     NotNoteAuthor { author: String },
     #[error(transparent)]
     Conflict(Conflict),
+    /// Only admins give a session to another owner.
+    #[error("Only an admin can give a session to another owner.")]
+    NotAdmin,
+    /// A session's owner must be an account.
+    #[error("“{username}” is not an account")]
+    UnknownOwner { username: String },
+    /// A session is never given to an account that cannot sign in.
+    #[error(
+        "“{username}” is a disabled account; a session goes only to an account that can sign in"
+    )]
+    OwnerDisabled { username: String },
+    /// Another reassignment came first; `owner` is the session's owner now.
+    #[error("Another admin gave this session to {owner} meanwhile; nothing was changed.")]
+    OwnerChanged { owner: String },
     /// The summarizer failed; the session is unchanged.
     #[error("{0}")]
     Summary(String),
@@ -50,6 +64,10 @@ impl ServiceError {
             ServiceError::Summary(reason) => {
                 format!("No summary was generated, and the session is unchanged: {reason}.")
             }
+            ServiceError::NotAdmin
+            | ServiceError::UnknownOwner { .. }
+            | ServiceError::OwnerDisabled { .. }
+            | ServiceError::OwnerChanged { .. } => self.to_string(),
             ServiceError::Unavailable(_) => UNAVAILABLE.into(),
             ServiceError::Internal(_) => INTERNAL.into(),
         }
@@ -101,6 +119,10 @@ impl From<StoreError> for ServiceError {
             StoreError::StepNotFound => ServiceError::StepNotFound,
             StoreError::Unavailable(e) => ServiceError::Unavailable(e),
             StoreError::Database(e) => ServiceError::Internal(e.into()),
+            // Callers that write an owner map it with the name first.
+            StoreError::UnknownOwner => {
+                ServiceError::Internal(anyhow::anyhow!("a session's owner is not an account"))
+            }
             // Callers that expect a status conflict map it with context first.
             StoreError::WrongStatus(session) => ServiceError::Internal(anyhow::anyhow!(
                 "session {} is unexpectedly {}",

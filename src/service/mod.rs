@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Actor, Change, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome,
-    OutcomeNotes, Page, Session, Status, Step, StepText, Surface,
+    OutcomeNotes, Page, Session, Status, Step, StepText, Surface, User,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
@@ -178,7 +178,71 @@ impl SessionService {
             steps,
         };
         let event = self.event(session.id, actor, via, EventKind::Created);
-        self.store.insert(&session, &event).await?;
+        self.store
+            .insert(&session, &event)
+            .await
+            .map_err(|e| match e {
+                // Owners are accounts: the database refuses any other name.
+                StoreError::UnknownOwner => ServiceError::UnknownOwner {
+                    username: actor.username.clone(),
+                },
+                other => other.into(),
+            })?;
+        self.announce();
+        Ok(session)
+    }
+
+    /// Gives a session, in any status, to another owner: for admins only,
+    /// and never to a disabled account. The write happens only if the
+    /// session still has the owner read here and `to` is still enabled, so
+    /// two admins racing get one winner. Giving it to its owner changes
+    /// nothing and records nothing.
+    #[tracing::instrument(skip_all, fields(session = %id, to = %to.username))]
+    pub async fn reassign(
+        &self,
+        actor: &Actor,
+        via: Surface,
+        id: Uuid,
+        to: &User,
+    ) -> Result<Session, ServiceError> {
+        if !actor.is_admin() {
+            return Err(ServiceError::NotAdmin);
+        }
+        let to_name = to.username.as_str();
+        if to.is_disabled() {
+            return Err(ServiceError::OwnerDisabled {
+                username: to_name.to_owned(),
+            });
+        }
+        let session = self.get(id).await?;
+        if session.owner == to_name {
+            return Ok(session);
+        }
+        let from = session.owner;
+        let kind = EventKind::OwnerChanged {
+            from: from.clone(),
+            to: to_name.to_owned(),
+        };
+        let event = self.event(id, actor, via, kind);
+        let change = Change::Reassign {
+            from: from.clone(),
+            to: to_name.to_owned(),
+        };
+        let session = self
+            .store
+            .apply(id, &change, &event)
+            .await
+            .map_err(|e| match e {
+                StoreError::WrongStatus(now) if now.owner != from => {
+                    ServiceError::OwnerChanged { owner: now.owner }
+                }
+                // Still the same owner: `to` was disabled meanwhile.
+                StoreError::WrongStatus(_) => ServiceError::OwnerDisabled {
+                    username: to_name.to_owned(),
+                },
+                other => other.into(),
+            })?;
+        tracing::info!(by = %actor.username, %from, "session reassigned");
         self.announce();
         Ok(session)
     }
@@ -396,7 +460,7 @@ impl SessionService {
         if session.status() != Status::Completed {
             return Err(ServiceError::Conflict(Conflict {
                 attempted: change.verb(),
-                required: change.required_status(),
+                required: Status::Completed,
                 current: Box::new(session),
             }));
         }
@@ -458,25 +522,25 @@ impl SessionService {
         event: &Event,
     ) -> Result<Session, ServiceError> {
         if !actor.is_admin() {
-            // An owner never changes, so reading it first decides nothing
-            // that a concurrent write could make stale.
+            // NOTE: read first; only an admin's reassignment changes an
+            // owner, and a write racing one is judged by the owner before it.
             let owner = self.get(id).await?.owner;
             if !actor.may_write(&owner) {
                 return Err(ServiceError::Forbidden { owner });
             }
         }
-        let session = self
-            .store
-            .apply(id, &change, event)
-            .await
-            .map_err(|e| match e {
-                StoreError::WrongStatus(current) => ServiceError::Conflict(Conflict {
-                    attempted: change.verb(),
-                    required: change.required_status(),
-                    current,
-                }),
-                other => other.into(),
-            })?;
+        let session = self.store.apply(id, &change, event).await.map_err(|e| {
+            match (e, change.required_status()) {
+                (StoreError::WrongStatus(current), Some(required)) => {
+                    ServiceError::Conflict(Conflict {
+                        attempted: change.verb(),
+                        required,
+                        current,
+                    })
+                }
+                (other, _) => other.into(),
+            }
+        })?;
         self.announce();
         Ok(session)
     }

@@ -49,9 +49,13 @@ pub enum StoreError {
     NotFound,
     #[error("no such step in this session")]
     StepNotFound,
-    /// The session is not in the status the change requires; here is how it is now.
+    /// The session is not in the status the change requires (for a
+    /// reassignment: not with the owner it requires); here is how it is now.
     #[error("session is {}", .0.status())]
     WrongStatus(Box<Session>),
+    /// The session's owner would not be an account: the database refused it.
+    #[error("the owner is not an account")]
+    UnknownOwner,
     /// The database cannot be reached or is too busy; retrying later may work.
     #[error("database unavailable")]
     Unavailable(#[source] DatabaseError),
@@ -82,6 +86,11 @@ pub enum DatabaseError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
+        if matches!(&error, sqlx::Error::Database(db)
+            if db.is_foreign_key_violation() && db.constraint() == Some(OWNER_IS_AN_ACCOUNT))
+        {
+            return StoreError::UnknownOwner;
+        }
         let unavailable = match &error {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
@@ -101,6 +110,11 @@ impl From<sqlx::Error> for StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
+        if matches!(&error, rusqlite::Error::SqliteFailure(_, Some(message))
+            if message == sqlite::OWNER_IS_NOT_AN_ACCOUNT)
+        {
+            return StoreError::UnknownOwner;
+        }
         let unavailable = matches!(
             &error,
             rusqlite::Error::SqliteFailure(e, _) if unavailable_code(&e.extended_code.to_string())
@@ -112,6 +126,10 @@ impl From<rusqlite::Error> for StoreError {
         }
     }
 }
+
+/// The constraint that makes a session's owner an account (PostgreSQL's
+/// foreign key; SQLite's triggers say [`sqlite::OWNER_IS_NOT_AN_ACCOUNT`]).
+const OWNER_IS_AN_ACCOUNT: &str = "sessions_owner_is_an_account";
 
 /// Database error codes that say "not now" rather than "never": the database
 /// is busy, out of space, read-only, shutting down or unreachable. Retrying
@@ -287,6 +305,20 @@ fn status_condition(status: Status) -> &'static str {
     }
 }
 
+/// The condition of `change`'s conditional write, beside the session's id:
+/// its required status, or for a reassignment (`?3` the new owner, `?4`
+/// the one it replaces) that the session is still the old owner's and the
+/// new one an enabled account.
+fn guard(change: &Change) -> &'static str {
+    match change.required_status() {
+        Some(status) => status_condition(status),
+        None => {
+            "owner = ?4 and exists (select 1 from users \
+             where username = ?3 and disabled_at is null)"
+        }
+    }
+}
+
 /// After a conditional write changed nothing: missing, or in another status.
 fn explain_miss(current: Option<Session>) -> StoreError {
     match current {
@@ -313,7 +345,8 @@ fn attach_steps(sessions: &mut [Session], steps: Vec<(Uuid, Step)>) {
 /// numbered SQLite-style (PostgreSQL swaps `?` for `$`): ?1 is the time, ?2 the session
 /// id; a completion binds outcome, notes and closer as 3, 4 and 5, a summary
 /// its text as 3, an edit title, problem, reference and customer as 3 to 6
-/// (and its plan replaces the steps in the same transaction).
+/// (and its plan replaces the steps in the same transaction), a
+/// reassignment the new owner as 3 and the old one as 4 (see [`guard`]).
 fn assignments(change: &Change) -> &'static str {
     match change {
         Change::Start => "started_at = ?1, updated_at = ?1",
@@ -326,6 +359,7 @@ fn assignments(change: &Change) -> &'static str {
              summary = null, updated_at = ?1"
         }
         Change::SetSummary { .. } => "summary = ?3, updated_at = ?1",
+        Change::Reassign { .. } => "owner = ?3, updated_at = ?1",
         Change::Edit { .. } => {
             "title = ?3, problem = ?4, reference = ?5, customer = ?6, updated_at = ?1"
         }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, attach_steps, explain_miss,
-    page_cursor, status_condition, status_counts,
+    guard, page_cursor, status_condition, status_counts,
 };
 use crate::domain::{
     Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
@@ -276,14 +276,14 @@ impl SessionStore for PostgresStore {
     }
 
     async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
-        let guard = status_condition(change.required_status());
         // See the module docs of `store`: never earlier than the previous change.
         let sql = format!(
-            "update sessions set {} where id = $2 and {guard} returning updated_at",
+            "update sessions set {} where id = ?2 and {} returning updated_at",
             assignments(change)
-                .replace("?1", "greatest($1, updated_at + interval '1 microsecond')")
-                .replace('?', "$")
-        );
+                .replace("?1", "greatest(?1, updated_at + interval '1 microsecond')"),
+            guard(change)
+        )
+        .replace('?', "$");
         let mut update = sqlx::query(&sql).bind(event.at).bind(id);
         if let Change::Complete { outcome, notes, by } = change {
             update = update
@@ -293,6 +293,9 @@ impl SessionStore for PostgresStore {
         }
         if let Change::SetSummary { text } = change {
             update = update.bind(text.as_str());
+        }
+        if let Change::Reassign { from, to } = change {
+            update = update.bind(to.as_str()).bind(from.as_str());
         }
         if let Change::Edit {
             title,

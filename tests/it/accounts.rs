@@ -186,7 +186,10 @@ async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
         .await
         .unwrap_err();
     assert!(matches!(again, AccountError::UsernameTaken), "{again:?}");
-    assert_eq!(again.to_string(), "this username is taken");
+    assert_eq!(
+        again.to_string(),
+        "this username is taken by another account"
+    );
     assert_eq!(f.accounts.users().await.unwrap().len(), 1);
 }
 

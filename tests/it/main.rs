@@ -21,6 +21,7 @@ mod limits;
 mod live;
 mod openapi;
 mod operations;
+mod owners;
 mod process;
 mod process_races;
 mod schemathesis;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use casebook::domain::{
     Actor, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome, OutcomeNotes, Role,
-    SearchTerms, Session, Status, Surface,
+    SearchTerms, Session, Status, Surface, Username,
 };
-use casebook::service::{ServiceError, SessionService, SystemClock};
+use casebook::service::{AccountService, ServiceError, SessionService, SystemClock};
 use casebook::store;
 use uuid::Uuid;
 
@@ -35,9 +35,16 @@ struct Fixture {
 
 async fn fixture(backend: Backend) -> Fixture {
     let db = TestDb::new(backend).await;
-    let store = store::connect(&db.url).await.expect("store opens");
+    let stores = store::connect_all(&db.url).await.expect("store opens");
+    // Owners are accounts: dana and sam own sessions here (root, an admin,
+    // only acts on them).
+    let accounts = AccountService::new(stores.accounts, Arc::new(SystemClock));
+    for name in ["dana", "sam"] {
+        let username = Username::parse(name).unwrap();
+        accounts.create_disabled_user(username, None).await.unwrap();
+    }
     Fixture {
-        service: SessionService::new(store, Arc::new(SystemClock)),
+        service: SessionService::new(stores.sessions, Arc::new(SystemClock)),
         db,
     }
 }

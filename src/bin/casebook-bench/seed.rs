@@ -130,8 +130,24 @@ fn pick<T: Copy>(list: &[T], i: usize, salt: u64) -> T {
     list[(x % list.len() as u64) as usize]
 }
 
+/// The engineers' accounts (sessions are owned by accounts), created
+/// disabled and without a password where missing.
+async fn engineers(url: &str) -> anyhow::Result<()> {
+    let stores = casebook::store::connect_all(url).await?;
+    let accounts = AccountService::new(stores.accounts.clone(), Arc::new(SystemClock));
+    for name in ENGINEERS {
+        let username = Username::parse(name).map_err(anyhow::Error::msg)?;
+        if accounts.user(&username).await.is_err() {
+            accounts.create_disabled_user(username, None).await?;
+        }
+    }
+    stores.sessions.close().await;
+    Ok(())
+}
+
 pub async fn seed(url: &str, count: usize) -> anyhow::Result<Seeded> {
     let started = Instant::now();
+    engineers(url).await?;
     let store = casebook::store::connect(url).await?;
     let half_year = 183 * 24 * 3600 * 1_000_000_i64;
     let clock = Arc::new(SimClock {
@@ -177,6 +193,7 @@ pub async fn seed(url: &str, count: usize) -> anyhow::Result<Seeded> {
 /// `count` more active sessions (prepared and started, nothing else), for
 /// the sustained write case; their ids.
 pub async fn seed_active(url: &str, count: usize) -> anyhow::Result<Vec<Uuid>> {
+    engineers(url).await?;
     let store = casebook::store::connect(url).await?;
     let service = SessionService::new(store.clone(), Arc::new(SystemClock));
     let workers = 8;

@@ -1,6 +1,7 @@
 //! Changing a session's plan and fields before it starts: `PUT` replaces a
 //! prepared session's fields and plan, `DELETE` removes a prepared session.
-//! Both are 409 once the session has started.
+//! Both are 409 once the session has started. And, in any status, an admin
+//! gives a session to another owner: `PUT /sessions/{id}/owner`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,11 +12,12 @@ use utoipa::ToSchema;
 
 use super::bodies::SessionBody;
 use super::schema::StepTextSchema;
-use crate::domain::NewSession;
+use crate::domain::{NewSession, Username, ValidationErrors};
 use crate::http::error::ProblemDetails;
 use crate::http::extract::{ApiJson, Via, parse_id};
 use crate::http::state::CurrentActor;
 use crate::http::{ApiError, AppState};
+use crate::service::{AccountError, ServiceError};
 
 const TAG: &str = "sessions";
 
@@ -80,4 +82,52 @@ pub async fn delete_session(
 ) -> Result<Response, ApiError> {
     state.sessions.delete(&actor, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The account a session is given to.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(example = json!({"owner": "lee"}))]
+pub struct ReassignSession {
+    /// The new owner's username: an enabled account.
+    #[schema(required, value_type = String, max_length = 64)]
+    pub owner: Option<String>,
+}
+
+/// Gives a session, in any status, to another owner; for admins only. The
+/// timeline records it as `owner_changed` with `from` and `to`.
+#[utoipa::path(put, path = "/sessions/{id}/owner", tag = TAG, params(("id" = Uuid, Path, description = "The session's id.")), request_body = ReassignSession, responses(
+    (status = 200, description = "The session with its new owner (unchanged when it was already theirs).", body = SessionBody),
+    (status = 403, description = "Only an admin can reassign a session.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 409, description = "Another admin reassigned the session meanwhile.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 422, description = "The owner is not an enabled account.", body = ProblemDetails, content_type = "application/problem+json"),
+))]
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn reassign_session(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Via(via): Via,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReassignSession>,
+) -> Result<Response, ApiError> {
+    // Who may ask comes before what was asked: a non-admin learns nothing
+    // of which accounts exist.
+    if !actor.is_admin() {
+        return Err(ServiceError::NotAdmin.into());
+    }
+    let id = parse_id(&id)?;
+    let username = Username::parse(body.owner.as_deref().unwrap_or_default())
+        .map_err(|why| ValidationErrors::single("owner", why))?;
+    let to = match state.accounts.user(&username).await {
+        Ok(user) => user,
+        Err(AccountError::UserNotFound) => {
+            return Err(ServiceError::UnknownOwner {
+                username: username.to_string(),
+            }
+            .into());
+        }
+        Err(AccountError::Unavailable(e)) => return Err(ApiError::Unavailable(e.into())),
+        Err(e) => return Err(ApiError::Internal(e.into())),
+    };
+    let session = state.sessions.reassign(&actor, via, id, &to).await?;
+    Ok(Json(SessionBody::from(&session)).into_response())
 }

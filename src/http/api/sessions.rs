@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             session_edits::edit_session,
             session_edits::delete_session
         ))
+        .routes(routes!(session_edits::reassign_session))
         .routes(routes!(start_session))
         .routes(routes!(complete_session))
         .routes(routes!(reopen_session))

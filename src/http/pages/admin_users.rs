@@ -231,7 +231,7 @@ pub async fn add(
         None => Role::Engineer,
     };
     let new = NewUser {
-        username,
+        username: username.clone(),
         display_name,
         password,
         role,
@@ -242,7 +242,7 @@ pub async fn add(
             redirect_with(&state, &viewer, &headers, notice).await
         }
         Err(AccountError::UsernameTaken) => {
-            let errors = vec![("username", "This username is taken.".to_string())];
+            let errors = vec![("username", AccountError::taken(&username))];
             users_page(&state, &viewer, None, form, errors, None).await
         }
         Err(e) => Err(account_error(e)),
@@ -275,6 +275,10 @@ pub async fn change(
         Err(AccountError::OwnAdminRights) => Notice::error(
             "You cannot disable yourself or remove your own admin rights; another admin can.",
         ),
+        Err(AccountError::NoPassword) => Notice::error(format!(
+            "{username} has no password yet, so nobody could sign in: reset their password \
+             first, then enable them."
+        )),
         Err(e) => return Err(account_error(e)),
     };
     redirect_with(&state, &viewer, &headers, notice).await

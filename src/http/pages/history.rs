@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::filters::{Choice, Filters, HistoryParams};
 use super::layout::{Layout, Notice, PageError, Undo, parse_id, render};
 use super::owners::{self, OwnerChoice};
-use super::view::CardView;
-use crate::domain::{ListQuery, Outcome};
+use super::view::{CardView, Names};
+use crate::domain::{ListQuery, Outcome, Username};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
@@ -118,7 +118,8 @@ async fn closed_notice(
 ) -> Option<Notice> {
     let id = Uuid::parse_str(id).ok()?;
     let session = state.sessions.get(id).await.ok()?;
-    let card = CardView::new(&session, state.sessions.now(), &viewer.user.actor());
+    let names = owner_names(state, &session.owner).await;
+    let card = CardView::new(&session, state.sessions.now(), &viewer.user.actor(), &names);
     Some(Notice {
         text: card.closed_text?,
         error: false,
@@ -151,7 +152,11 @@ async fn history(
     });
     let mut layout = Layout::signed_in("Session History", viewer);
     layout.notice = notice;
-    let (owner_choices, subtitle) = owners::owner_choices(state, &actor, &filters.owner).await;
+    // One read of the accounts serves the owner filter and every card's
+    // owner. The filter is a convenience: without it, it still works by URL.
+    let users = state.accounts.users().await.unwrap_or_default();
+    let names = Names::of(&users);
+    let (owner_choices, subtitle) = owners::owner_choices(&users, &actor, &filters.owner);
     let database_empty = page.items.is_empty() && {
         let any = ListQuery {
             limit: 1,
@@ -174,7 +179,7 @@ async fn history(
             .iter()
             .map(|s| CardView {
                 found: found.remove(&s.id),
-                ..CardView::new(s, now, &actor)
+                ..CardView::new(s, now, &actor, &names)
             })
             .collect(),
         outcomes: &Outcome::ALL,
@@ -196,8 +201,9 @@ pub async fn card(
     // Whether the card belongs on the page these filters show: the live
     // page adds or removes a card that changed elsewhere by it.
     let belongs = filters.list_query(&actor, None).admits(&session);
+    let names = owner_names(&state, &session.owner).await;
     let mut response = render(&CardFragment {
-        card: CardView::new(&session, state.sessions.now(), &actor),
+        card: CardView::new(&session, state.sessions.now(), &actor, &names),
         outcomes: &Outcome::ALL,
         back: filters.query(),
         csrf: viewer.csrf_token().to_string(),
@@ -211,3 +217,13 @@ pub async fn card(
 
 /// Says whether a card fragment passes the filters it was asked with.
 const FILTER_HEADER: HeaderName = HeaderName::from_static("casebook-filter");
+
+/// The owner's display name alone, for a page about one session; a name
+/// that cannot be read shows as the username.
+async fn owner_names(state: &AppState, owner: &str) -> Names {
+    let user = match Username::parse(owner) {
+        Ok(username) => state.accounts.user(&username).await.ok(),
+        Err(_) => None,
+    };
+    Names::of(user.as_slice())
+}

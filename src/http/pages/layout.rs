@@ -139,6 +139,11 @@ impl From<ServiceError> for PageError {
             // Callers that can show a conflict on their page do so first.
             ServiceError::Conflict(_) => refused(StatusCode::CONFLICT, "Not done"),
             ServiceError::Summary(_) => refused(StatusCode::BAD_GATEWAY, "No summary"),
+            ServiceError::NotAdmin => PageError::AdminOnly,
+            ServiceError::UnknownOwner { .. } | ServiceError::OwnerDisabled { .. } => {
+                refused(StatusCode::UNPROCESSABLE_ENTITY, "Not reassigned")
+            }
+            ServiceError::OwnerChanged { .. } => refused(StatusCode::CONFLICT, "Not reassigned"),
             ServiceError::Unavailable(e) => PageError::Unavailable(e.into()),
             ServiceError::Internal(e) => PageError::Internal(e),
         }

@@ -73,6 +73,8 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}/complete", post(actions::complete))
         .route("/sessions/{id}/reopen", post(actions::reopen))
         .route("/sessions/{id}/summary", post(actions::summarize))
+        // An admin gives a session to another owner.
+        .route("/sessions/{id}/owner", post(session_edit::reassign))
         .route("/sessions/{id}/work/notes", post(workspace::add_note))
         .route(
             "/sessions/{id}/work/steps/{step_id}/check",

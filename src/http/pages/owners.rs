@@ -6,8 +6,7 @@ use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::filters::OwnerFilter;
-use crate::domain::{Actor, Username};
-use crate::http::AppState;
+use crate::domain::{Actor, User, Username};
 
 const OWNER_COOKIE: &str = "casebook_owner";
 
@@ -46,9 +45,11 @@ pub struct OwnerChoice {
 }
 
 /// The owner filter's options (Mine, Everyone, then every other account by
-/// display name) and the page's subtitle, which says whose sessions these are.
-pub async fn owner_choices(
-    state: &AppState,
+/// display name, disabled ones too: a sample engineer or a colleague who
+/// left still owns sessions) and the page's subtitle, which says whose
+/// sessions these are. `users` is every account.
+pub fn owner_choices(
+    users: &[User],
     viewer: &Actor,
     current: &OwnerFilter,
 ) -> (Vec<OwnerChoice>, String) {
@@ -61,8 +62,6 @@ pub async fn owner_choices(
         fixed("", "Mine", *current == OwnerFilter::Mine),
         fixed("all", "Everyone", *current == OwnerFilter::Everyone),
     ];
-    // The list is a convenience: without it the filter still works by URL.
-    let users = state.accounts.users().await.unwrap_or_default();
     let mut named = None;
     for user in users
         .iter()
@@ -89,7 +88,8 @@ pub async fn owner_choices(
         OwnerFilter::Everyone => "Everyone’s troubleshooting sessions, newest first.".to_string(),
         OwnerFilter::User(name) => {
             if named.is_none() {
-                // An owner without an account (sample data) is still a choice.
+                // No account has this name (a hand-written URL): still the
+                // choice made, which finds no session.
                 choices.push(fixed(name, name, true));
             }
             let who = named.unwrap_or_else(|| name.clone());

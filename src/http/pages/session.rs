@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::layout::{Layout, Notice, PageError, parse_id, render};
 use super::similar::SimilarList;
-use super::view::{CardView, Stamp};
+use super::view::{CardView, Names, Person, Stamp};
 use crate::domain::{
     Event, EventKind, FieldError, Outcome, Session, Status, Step, ValidationErrors,
 };
@@ -19,7 +19,7 @@ use crate::http::state::Viewer;
 /// One line of the timeline: who did what, when, through which surface.
 pub struct EventView {
     pub at: Stamp,
-    pub actor: String,
+    pub actor: Person,
     pub via: &'static str,
     pub what: String,
     /// Text the line keeps folded away: a generated summary, which a reopen
@@ -28,7 +28,12 @@ pub struct EventView {
 }
 
 impl EventView {
-    fn new(event: &Event, steps: &[Step], now: chrono::DateTime<chrono::Utc>) -> Self {
+    fn new(
+        event: &Event,
+        steps: &[Step],
+        now: chrono::DateTime<chrono::Utc>,
+        names: &Names,
+    ) -> Self {
         let step = |id| {
             steps
                 .iter()
@@ -66,6 +71,13 @@ impl EventView {
             EventKind::SummaryGenerated { summarizer, .. } => {
                 format!("generated the summary ({summarizer})")
             }
+            EventKind::OwnerChanged { from, to } => {
+                let (from, to) = (names.person(from), names.person(to));
+                format!(
+                    "gave the session to {} ({}), from {} ({})",
+                    to.name, to.username, from.name, from.username
+                )
+            }
         };
         let kept_text = match &event.kind {
             EventKind::SummaryGenerated { summary, .. } => Some(summary.clone()),
@@ -73,7 +85,7 @@ impl EventView {
         };
         EventView {
             at: Stamp::new(event.at, now),
-            actor: event.actor.clone(),
+            actor: names.person(&event.actor),
             via: event.via.label(),
             what,
             kept_text,
@@ -86,7 +98,7 @@ pub struct NoteView {
     /// The note's timeline event: what a correction names.
     pub id: Uuid,
     pub at: Stamp,
-    pub actor: String,
+    pub actor: Person,
     /// The latest text, after any correction.
     pub text: String,
     pub corrected: bool,
@@ -110,6 +122,10 @@ struct DetailsPage {
     layout: Layout,
     card: CardView,
     session: Session,
+    /// Who closed it, when it is closed.
+    closed_by: Option<Person>,
+    /// For an admin: the accounts the session may be given to.
+    new_owners: Vec<OwnerOption>,
     events: Vec<EventView>,
     summary_error: Option<String>,
     similar: SimilarList,
@@ -117,11 +133,19 @@ struct DetailsPage {
     ask_reopen: bool,
 }
 
+/// One account of the admin's Reassign form.
+pub struct OwnerOption {
+    pub username: String,
+    pub label: String,
+}
+
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DetailsParams {
     reopen: Option<String>,
     /// Set by the redirect after the edit form saved.
     edited: Option<String>,
+    /// Set by the redirect after an admin gave the session to another owner.
+    reassigned: Option<String>,
 }
 
 #[derive(Template)]
@@ -188,8 +212,12 @@ pub async fn details(
 ) -> Result<Response, PageError> {
     let Query(q) = query.unwrap_or_default();
     let ask_reopen = q.reopen.is_some();
-    let notice = q.edited.map(|_| Notice::info("Changes saved"));
     let id = parse_id(&id)?;
+    let notice = match (q.edited, q.reassigned) {
+        (Some(_), _) => Some(Notice::info("Changes saved")),
+        (None, Some(_)) => Some(Notice::info("Owner changed")),
+        (None, None) => None,
+    };
     details_page_asking(&state, &viewer, id, notice, None, ask_reopen).await
 }
 
@@ -214,16 +242,37 @@ async fn details_page_asking(
 ) -> Result<Response, PageError> {
     let session = state.sessions.get(id).await?;
     let events = state.sessions.events(id).await?;
-    let similar = SimilarList::of_session(state, id).await;
     let now = state.sessions.now();
+    // One read of the accounts names everyone on the page.
+    let users = state.accounts.users().await.unwrap_or_default();
+    let names = Names::of(&users);
+    let similar = SimilarList::of_session(state, id, &names).await;
+    let actor = viewer.user.actor();
+    let new_owners = if actor.is_admin() {
+        users
+            .iter()
+            .filter(|u| !u.is_disabled() && u.username.as_str() != session.owner)
+            .map(|u| OwnerOption {
+                username: u.username.as_str().to_string(),
+                label: match u.display_name.as_str() {
+                    name if name == u.username.as_str() => name.to_string(),
+                    name => format!("{name} ({})", u.username),
+                },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut layout = Layout::signed_in(session.title.clone(), viewer);
     layout.notice = notice;
     render(&DetailsPage {
         layout,
-        card: CardView::new(&session, now, &viewer.user.actor()),
+        card: CardView::new(&session, now, &actor, &names),
+        closed_by: session.completed_by.as_deref().map(|by| names.person(by)),
+        new_owners,
         events: events
             .iter()
-            .map(|e| EventView::new(e, &session.steps, now))
+            .map(|e| EventView::new(e, &session.steps, now, &names))
             .collect(),
         session,
         summary_error,
@@ -261,15 +310,16 @@ pub async fn work_page(
         return Ok(Redirect::to(&format!("/sessions/{id}")).into_response());
     }
     let events = state.sessions.events(id).await?;
-    let similar = SimilarList::of_session(state, id).await;
     let now = state.sessions.now();
+    let names = Names::of(&state.accounts.users().await.unwrap_or_default());
+    let similar = SimilarList::of_session(state, id, &names).await;
     let mut notes: Vec<NoteView> = Vec::new();
     for e in &events {
         match &e.kind {
             EventKind::NoteAdded { text } => notes.push(NoteView {
                 id: e.id,
                 at: Stamp::new(e.at, now),
-                actor: e.actor.clone(),
+                actor: names.person(&e.actor),
                 text: text.clone(),
                 corrected: false,
                 mine: e.actor == viewer.user.username.as_str(),
@@ -299,7 +349,7 @@ pub async fn work_page(
     layout.notice = notice;
     render(&WorkPage {
         layout,
-        card: CardView::new(&session, now, &actor),
+        card: CardView::new(&session, now, &actor, &names),
         session,
         steps,
         notes,

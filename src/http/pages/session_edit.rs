@@ -1,6 +1,8 @@
 //! Editing and deleting a prepared session from its details page: the New
 //! session form, filled in, posting to `/sessions/{id}/edit`; and a delete
-//! that asks first. Once the session has started, both say why not.
+//! that asks first. Once the session has started, both say why not. And an
+//! admin's Reassign form, which gives a session in any status to another
+//! owner (`/sessions/{id}/owner`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,11 +12,11 @@ use axum_extra::extract::Form;
 use super::layout::{Notice, PageError, parse_id, render};
 use super::prepare::{PrepareForm, PreparePage, edit_plan};
 use super::session::details_page;
-use crate::domain::{NewSession, Session, Status, Surface, ValidationErrors};
+use crate::domain::{NewSession, Session, Status, Surface, Username, ValidationErrors};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
 use crate::http::state::Viewer;
-use crate::service::ServiceError;
+use crate::service::{AccountError, ServiceError};
 
 const VIA: Surface = Surface::Details;
 
@@ -122,5 +124,71 @@ pub async fn delete(
     match state.sessions.delete(&viewer.user.actor(), id).await {
         Ok(()) => Ok(Redirect::to("/sessions?deleted").into_response()),
         Err(e) => refused(&state, &viewer, id, e).await,
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct OwnerForm {
+    owner: String,
+}
+
+/// The details page saying why the owner stayed.
+async fn not_reassigned(
+    state: &AppState,
+    viewer: &SignedInUser,
+    id: uuid::Uuid,
+    status: StatusCode,
+    why: String,
+) -> Result<Response, PageError> {
+    let notice = Notice::error(format!("The owner was not changed: {why}"));
+    let mut response = details_page(state, viewer, id, Some(notice), None).await?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// An admin gives the session to another account; the details page says
+/// so, or why not (in the service's words, as the API says them).
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn reassign(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+    form: Result<Form<OwnerForm>, axum_extra::extract::FormRejection>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let actor = viewer.user.actor();
+    if !actor.is_admin() {
+        return Err(PageError::AdminOnly);
+    }
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let refuse = |status, why| not_reassigned(&state, &viewer, id, status, why);
+    let username = match Username::parse(&form.owner) {
+        Ok(username) => username,
+        Err(_) => {
+            let why = "choose the account to give it to.".to_string();
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, why).await;
+        }
+    };
+    let to = match state.accounts.user(&username).await {
+        Ok(user) => user,
+        Err(AccountError::UserNotFound) => {
+            let error = ServiceError::UnknownOwner {
+                username: username.to_string(),
+            };
+            return refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("{error}.")).await;
+        }
+        Err(AccountError::Unavailable(e)) => return Err(PageError::Unavailable(e.into())),
+        Err(e) => return Err(PageError::Internal(e.into())),
+    };
+    match state.sessions.reassign(&actor, VIA, id, &to).await {
+        Ok(_) => Ok(Redirect::to(&format!("/sessions/{id}?reassigned")).into_response()),
+        Err(e @ ServiceError::OwnerDisabled { .. }) => {
+            refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}.")).await
+        }
+        Err(e @ ServiceError::OwnerChanged { .. }) => {
+            refuse(StatusCode::CONFLICT, e.to_string()).await
+        }
+        Err(e) => Err(e.into()),
     }
 }

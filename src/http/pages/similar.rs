@@ -9,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::layout::{PageError, render};
-use super::view::{Stamp, snippet};
+use super::view::{Names, Person, Stamp, snippet};
 use crate::domain::{Outcome, Session, SimilarLimit, SimilarText};
 use crate::http::AppState;
 use crate::http::state::Viewer;
@@ -21,7 +21,7 @@ pub struct SimilarView {
     pub outcome: Option<Outcome>,
     /// The outcome notes, or else the summary's first sentence.
     pub notes: Option<String>,
-    pub closed_by: Option<String>,
+    pub closed_by: Option<Person>,
     pub closed: Option<Stamp>,
     /// How many steps its plan has (the new-session form offers to copy them).
     pub steps: usize,
@@ -30,7 +30,7 @@ pub struct SimilarView {
 impl SimilarView {
     const NOTES_CHARS: usize = 200;
 
-    pub fn new(session: &Session, now: DateTime<Utc>) -> Self {
+    pub fn new(session: &Session, now: DateTime<Utc>, names: &Names) -> Self {
         let notes = session
             .outcome_notes
             .as_deref()
@@ -41,14 +41,17 @@ impl SimilarView {
             title: session.title.clone(),
             outcome: session.outcome,
             notes,
-            closed_by: session.completed_by.clone(),
+            closed_by: session.completed_by.as_deref().map(|by| names.person(by)),
             closed: session.completed_at.map(|t| Stamp::new(t, now)),
             steps: session.steps.len(),
         }
     }
 
-    pub fn list(sessions: &[Session], now: DateTime<Utc>) -> Vec<Self> {
-        sessions.iter().map(|s| SimilarView::new(s, now)).collect()
+    pub fn list(sessions: &[Session], now: DateTime<Utc>, names: &Names) -> Vec<Self> {
+        sessions
+            .iter()
+            .map(|s| SimilarView::new(s, now, names))
+            .collect()
     }
 }
 
@@ -78,11 +81,12 @@ pub struct SimilarList {
 }
 
 impl SimilarList {
-    /// The sessions similar to session `id` for its page; a failure only
-    /// leaves the list out, since the page is about the session itself.
-    pub async fn of_session(state: &AppState, id: Uuid) -> SimilarList {
+    /// The sessions similar to session `id` for its page, people named by
+    /// the page's `names`; a failure only leaves the list out, since the
+    /// page is about the session itself.
+    pub async fn of_session(state: &AppState, id: Uuid, names: &Names) -> SimilarList {
         let items = match state.sessions.similar_to(id, SimilarLimit::DEFAULT).await {
-            Ok(sessions) => SimilarView::list(&sessions, state.sessions.now()),
+            Ok(sessions) => SimilarView::list(&sessions, state.sessions.now(), names),
             Err(error) => {
                 tracing::warn!(%error, "similar sessions left out");
                 Vec::new()
@@ -98,8 +102,12 @@ impl SimilarList {
             .sessions
             .similar_to_text(text, SimilarLimit::DEFAULT)
             .await?;
+        let names = match sessions.is_empty() {
+            true => Names::default(),
+            false => Names::of(&state.accounts.users().await.unwrap_or_default()),
+        };
         Ok(SimilarList {
-            items: SimilarView::list(&sessions, state.sessions.now()),
+            items: SimilarView::list(&sessions, state.sessions.now(), &names),
             copy: true,
         })
     }

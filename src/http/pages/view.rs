@@ -1,12 +1,52 @@
 //! What the templates show: sessions turned into display text (times,
 //! durations, snippets) so templates only lay things out.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Actor, Outcome, Session, Snippet, Status, human_duration};
+use crate::domain::{Actor, Outcome, Session, Snippet, Status, User, human_duration};
+
+/// How pages name people: by display name, with the username in a tooltip.
+/// Built from one read of the accounts for the whole page, never one per
+/// card or per line.
+#[derive(Default)]
+pub struct Names(HashMap<String, String>);
+
+impl Names {
+    pub fn of(users: &[User]) -> Self {
+        Names(
+            users
+                .iter()
+                .map(|u| {
+                    let name = u.display_name.as_str().to_string();
+                    (u.username.as_str().to_string(), name)
+                })
+                .collect(),
+        )
+    }
+
+    /// `username` as pages show it; a name without an account (Casebook's
+    /// own `system`) as it is.
+    pub fn person(&self, username: &str) -> Person {
+        Person {
+            name: self
+                .0
+                .get(username)
+                .cloned()
+                .unwrap_or_else(|| username.to_string()),
+            username: username.to_string(),
+        }
+    }
+}
+
+/// Someone as a page shows them: `name`, with `username` as its `title`.
+pub struct Person {
+    pub username: String,
+    pub name: String,
+}
 
 /// A moment shown as relative text, with the exact time in a tooltip and in
 /// a machine-readable attribute.
@@ -59,7 +99,7 @@ pub struct CardView {
     pub title: String,
     pub reference: Option<String>,
     pub customer: Option<String>,
-    pub owner: String,
+    pub owner: Person,
     pub status: Status,
     pub created: Stamp,
     pub started: Option<Stamp>,
@@ -78,7 +118,7 @@ impl CardView {
     const SNIPPET_CHARS: usize = 140;
 
     /// The card as `viewer` sees it: actions only where they may act.
-    pub fn new(s: &Session, now: DateTime<Utc>, viewer: &Actor) -> Self {
+    pub fn new(s: &Session, now: DateTime<Utc>, viewer: &Actor, names: &Names) -> Self {
         let mut card = CardView {
             can_write: viewer.may_write(&s.owner),
             owned_by_viewer: viewer.username == s.owner,
@@ -86,7 +126,7 @@ impl CardView {
             title: s.title.clone(),
             reference: s.reference.clone(),
             customer: s.customer.clone(),
-            owner: s.owner.clone(),
+            owner: names.person(&s.owner),
             status: s.status(),
             created: Stamp::new(s.created_at, now),
             started: s.started_at.map(|t| Stamp::new(t, now)),
@@ -110,7 +150,7 @@ impl CardView {
         let whose = if self.owned_by_viewer {
             String::new()
         } else {
-            format!(" ({}’s session)", self.owner)
+            format!(" ({}’s session)", self.owner.name)
         };
         format!(
             "Session closed as {}: “{}”{whose}",

@@ -70,6 +70,14 @@ impl AccountService {
         match change {
             UserChange::Disable => return self.disable_user(username).await,
             UserChange::Enable => {
+                let has_password = self
+                    .store
+                    .user_with_password_hash(username)
+                    .await?
+                    .is_some_and(|(_, hash)| hash != super::NO_PASSWORD);
+                if user.is_disabled() && !has_password {
+                    return Err(AccountError::NoPassword);
+                }
                 self.store.enable_user(user.id).await?;
             }
             UserChange::MakeAdmin => {

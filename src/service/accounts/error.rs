@@ -1,12 +1,18 @@
 use std::time::Duration;
 
+use crate::domain::Username;
 use crate::store::{AccountStoreError, StoreError};
 
 /// Why an account operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("this username is taken")]
+    /// By any account, enabled or not: a username is never reused, so
+    /// nobody takes over sessions by choosing a name.
+    #[error("this username is taken by another account")]
     UsernameTaken,
+    /// Enabling it would let nobody in: it needs a password first.
+    #[error("this account has no password yet")]
+    NoPassword,
     #[error("no such user")]
     UserNotFound,
     #[error("this user is disabled")]
@@ -28,6 +34,17 @@ pub enum AccountError {
     Unavailable(#[source] crate::store::DatabaseError),
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+impl AccountError {
+    /// Why a new account cannot be named `username`, in the words of the
+    /// users page and `casebook user add` alike.
+    pub fn taken(username: &Username) -> String {
+        format!(
+            "The username “{username}” is taken by another account, perhaps a disabled one. \
+             Usernames are never reused, so that account keeps its sessions; choose another."
+        )
+    }
 }
 
 impl From<AccountStoreError> for AccountError {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::{
     COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, WalUsage, assignments, attach_steps,
-    explain_miss, page_cursor, status_condition, status_counts,
+    explain_miss, guard, page_cursor, status_condition, status_counts,
 };
 use crate::domain::{
     Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
@@ -125,6 +125,10 @@ fn without_memory_statistics() {
         }
     });
 }
+
+/// What migration 0011's triggers say when a session would name an owner
+/// without an account.
+pub(in crate::store) const OWNER_IS_NOT_AN_ACCOUNT: &str = "sessions.owner is not an account";
 
 pub(in crate::store) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
@@ -408,7 +412,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
-        let guard = status_condition(change.required_status());
+        let guard = guard(change);
         // See the module docs of `store`: never earlier than the previous change.
         let sql = format!(
             "update sessions set {} where id = ?2 and {guard} returning updated_at",
@@ -426,6 +430,9 @@ impl SessionStore for SqliteStore {
                         by.as_str().to_owned().into(),
                     ]),
                     Change::SetSummary { text } => params.push(text.as_str().to_owned().into()),
+                    Change::Reassign { from, to } => {
+                        params.extend([to.clone().into(), from.clone().into()])
+                    }
                     Change::Edit {
                         title,
                         problem,

@@ -144,7 +144,7 @@ async fn the_users_page_adds_changes_and_refuses_with_the_clis_rules(backend: Ba
             .text()
             .await
             .unwrap()
-            .contains("This username is taken.")
+            .contains("The username “sam” is taken by another account")
     );
 
     let html = admin

@@ -141,7 +141,7 @@ async fn user_add_refuses_a_short_password_or_a_taken_username_in_one_line(backe
     )
     .await;
     assert!(
-        taken.contains("casebook user: cannot create dana: this username is taken"),
+        taken.contains("casebook user: The username “dana” is taken by another account"),
         "{taken}"
     );
     let bad = refused(&db, &["user", "add", "dana kim", "--password-stdin"], "x").await;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::{Page, Script, with_page_on};
+use super::{Page, Script, with_admin_page_on, with_page_on};
 use crate::helpers::{Backend, TestDb};
 
 /// axe-core's browser bundle; scripts/test installs it. Missing, the test
@@ -55,9 +55,9 @@ pub(super) async fn violations(page: &Page, axe: &str) -> Vec<Value> {
 /// outcome.
 pub(super) async fn demo_db() -> TestDb {
     let db = TestDb::new(Backend::Sqlite).await;
-    let store = casebook::store::connect(&db.url).await.unwrap();
-    casebook::demo::seed(store.clone()).await.unwrap();
-    store.close().await;
+    let stores = casebook::store::connect_all(&db.url).await.unwrap();
+    casebook::demo::seed(&stores).await.unwrap();
+    stores.sessions.close().await;
     db
 }
 
@@ -73,10 +73,10 @@ async fn first_active(page: &Page) -> String {
 async fn the_history_page_has_no_accessibility_violations_in_light_and_dark_with_the_popover_closed_and_open()
  {
     let axe = axe_source();
-    with_page_on(demo_db().await, Script::Enabled, |page| async move {
+    with_admin_page_on(demo_db().await, Script::Enabled, |page| async move {
         for scheme in ["light", "dark"] {
             page.emulate(1280, 900, scheme).await;
-            page.goto("/sessions").await;
+            page.goto("/sessions?owner=all").await;
             let dark = page
                 .js("matchMedia('(prefers-color-scheme: dark)').matches")
                 .await;
@@ -104,9 +104,9 @@ async fn the_history_page_has_no_accessibility_violations_in_light_and_dark_with
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_phone_width_nothing_scrolls_sideways_and_the_popover_stays_on_screen() {
-    with_page_on(demo_db().await, Script::Enabled, |page| async move {
+    with_admin_page_on(demo_db().await, Script::Enabled, |page| async move {
         page.emulate(375, 800, "light").await;
-        page.goto("/sessions").await;
+        page.goto("/sessions?owner=all").await;
         assert_eq!(page.js("innerWidth").await, json!(375));
         let fits = "document.documentElement.scrollWidth <= innerWidth";
         assert_eq!(page.js(fits).await, json!(true), "the page scrolls sideways");
@@ -134,10 +134,10 @@ async fn at_phone_width_nothing_scrolls_sideways_and_the_popover_stays_on_screen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_of_the_history_page_and_the_open_popover_on_a_desktop() {
-    with_page_on(demo_db().await, Script::Enabled, |page| async move {
+    with_admin_page_on(demo_db().await, Script::Enabled, |page| async move {
         for scheme in ["light", "dark"] {
             page.emulate(1280, 900, scheme).await;
-            page.goto("/sessions").await;
+            page.goto("/sessions?owner=all").await;
             page.screenshot(&format!("history-desktop-{scheme}")).await;
             let id = first_active(&page).await;
             page.open_popover(&id).await;

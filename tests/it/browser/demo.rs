@@ -9,18 +9,18 @@ use crate::helpers::{Backend, TestApp, TestDb};
 #[tokio::test]
 async fn demo_data_fills_an_empty_database_with_every_status_and_outcome_once() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let store = casebook::store::connect(&db.url).await.unwrap();
-    let added = casebook::demo::seed(store.clone()).await.unwrap();
+    let stores = casebook::store::connect_all(&db.url).await.unwrap();
+    let added = casebook::demo::seed(&stores).await.unwrap();
     assert!(
         (25..=40).contains(&added),
         "about thirty sessions, got {added}"
     );
-    let again = casebook::demo::seed(store.clone()).await.unwrap_err();
+    let again = casebook::demo::seed(&stores).await.unwrap_err();
     assert!(
         again.to_string().contains("already has sessions"),
         "{again}"
     );
-    store.close().await;
+    stores.sessions.close().await;
 
     let app = TestApp::spawn_on(db).await;
     let list: Value = app

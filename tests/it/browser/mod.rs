@@ -12,6 +12,7 @@ mod history;
 mod hostile;
 mod http;
 mod live;
+mod owners;
 mod phone;
 mod reports;
 mod runbooks;
@@ -209,6 +210,18 @@ where
     with_page_for(TestApp::spawn_on(db).await, script, test).await;
 }
 
+/// The same, signed in as the admin `root`, who may act on every session
+/// (the demo's sessions belong to its sample engineers, who cannot sign in).
+pub async fn with_admin_page_on<F, Fut>(db: TestDb, script: Script, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let app = TestApp::spawn_on(db).await;
+    user(&app.accounts, "root", Role::Admin).await;
+    with_page_signed_in(app, script, "root", test).await;
+}
+
 /// The same, on a server whose settings `configure` adjusts.
 pub async fn with_page_where<F, Fut>(
     configure: impl FnOnce(&mut casebook::config::Settings),
@@ -254,8 +267,16 @@ where
     F: FnOnce(Page) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_page_signed_in(app, script, "dana", test).await;
+}
+
+async fn with_page_signed_in<F, Fut>(app: TestApp, script: Script, username: &str, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let client = connect(script).await;
-    sign_in(&app, &client, "dana").await;
+    sign_in(&app, &client, username).await;
     let page = Page {
         app,
         client: client.clone(),

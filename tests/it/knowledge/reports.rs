@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use casebook::domain::{Actor, NewSession, Outcome, OutcomeNotes, Surface};
+use casebook::domain::{Actor, NewSession, Outcome, OutcomeNotes, Role, Surface};
 use casebook::service::{ManualClock, SessionService};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::StatusCode;
@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp, problem};
+use crate::helpers::{Backend, TestApp, problem, user};
 
 backend_tests!(
     a_report_counts_outcomes_and_computes_median_and_p90_per_range_and_week,
@@ -28,6 +28,8 @@ struct Clocked {
 
 impl Clocked {
     async fn on(app: &TestApp) -> Self {
+        // Owners are accounts: dana has hers; sam needs one.
+        user(&app.accounts, "sam", Role::Engineer).await;
         let store = casebook::store::connect(&app.db().url).await.unwrap();
         let clock = Arc::new(ManualClock::new(at("2026-03-02T09:00:00Z")));
         Clocked {

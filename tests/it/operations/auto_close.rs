@@ -140,7 +140,10 @@ async fn only_sessions_idle_past_the_limit_are_closed_by_the_system(backend: Bac
         .text()
         .await
         .unwrap();
-    assert!(details.contains("<strong>system</strong>"), "{details}");
+    assert!(
+        details.contains("<strong title=\"system\">system</strong>"),
+        "{details}"
+    );
     assert!(details.contains("via system"));
 
     // This process counted the closure and its runs.
