@@ -319,7 +319,7 @@ async fn a_change_another_process_makes_is_found_by_search_within_seconds() {
     };
     assert_eq!(
         found(app.get_json("/api/sessions?q=printer").await),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
 
     let file = file_of(&app.db().url);
@@ -337,7 +337,7 @@ async fn a_change_another_process_makes_is_found_by_search_within_seconds() {
 
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if found(app.get_json("/api/sessions?q=plotter").await) == [id.clone()] {
+        if found(app.get_json("/api/sessions?q=plotter").await) == std::slice::from_ref(&id) {
             break;
         }
         assert!(Instant::now() < deadline, "the new title was never indexed");
