@@ -152,7 +152,9 @@ mod tests {
     fn an_event_that_changes_no_text_leaves_the_index_untouched() {
         let mut conn = schema();
         conn.execute_batch(
-            "insert into sessions (id, title, owner, created_at, updated_at) \
+            "insert into users (id, username, display_name, password_hash, role, created_at) \
+             values (randomblob(16), 'dana', 'Dana Kim', 'x', 'engineer', 1); \
+             insert into sessions (id, title, owner, created_at, updated_at) \
              values (randomblob(16), 'VPN drops', 'dana', 1, 1); \
              insert into session_steps (id, session_id, position, text) \
              select randomblob(16), id, 1, 'Check the tunnel' from sessions;",
