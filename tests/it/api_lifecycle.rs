@@ -203,7 +203,7 @@ async fn completing_a_prepared_session_is_a_409_naming_prepared(backend: Backend
     )
     .await;
     assert_eq!(body["current_status"], "prepared");
-    app.post(&format!("/api/sessions/{id}/start")).await;
+    app.start(&id).await;
     let body = problem(
         app.post(&format!("/api/sessions/{id}/start")).await,
         StatusCode::CONFLICT,

@@ -32,7 +32,7 @@ fn kinds(events: &Value) -> Vec<String> {
 async fn active_with_step(app: &TestApp) -> (String, String) {
     let created = app.create("VPN drops", &["Check tunnel logs"]).await;
     let id = created["id"].as_str().unwrap().to_string();
-    app.post(&format!("/api/sessions/{id}/start")).await;
+    app.start(&id).await;
     (id, created["steps"][0]["id"].as_str().unwrap().to_string())
 }
 

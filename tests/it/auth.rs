@@ -2,14 +2,23 @@
 //! page with its throttle, and what pages show to whom.
 
 use casebook::domain::Role;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, PASSWORD, TestApp, TestDb, problem};
+use crate::helpers::{
+    Backend, PASSWORD, TestApp, TestDb, cookie_of, csrf_of, problem, sign_in, sign_in_with,
+};
 
-backend_tests!(tokens_and_login_sessions_are_stored_only_as_hashes);
+backend_tests!(
+    tokens_and_login_sessions_are_stored_only_as_hashes,
+    a_disabled_account_signs_in_with_nothing,
+    repeated_failed_sign_ins_are_refused_for_a_while_with_retry_after,
+    unknown_and_revoked_tokens_authenticate_nobody,
+    pages_send_strangers_to_sign_in_and_the_cookie_is_safe,
+    the_history_page_shows_mine_by_default_and_close_only_where_the_viewer_may_close,
+);
 
 /// Sends `method path` with an optional JSON body through `client`.
 async fn send(
@@ -144,9 +153,8 @@ async fn every_state_changing_route_is_for_the_owner_and_admins_and_reads_are_fo
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_and_revoked_tokens_authenticate_nobody() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn unknown_and_revoked_tokens_authenticate_nobody(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let bogus = reqwest::Client::new()
         .get(app.url("/api/sessions"))
         .bearer_auth("cb_not-a-token")
@@ -159,51 +167,8 @@ async fn unknown_and_revoked_tokens_authenticate_nobody() {
     problem(app.get("/api/sessions").await, StatusCode::UNAUTHORIZED).await;
 }
 
-/// Signs in through the form and returns the cookie pair to send back.
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    app.anonymous_without_redirects()
-        .post(app.url("/login"))
-        .form(&[
-            ("username", username),
-            ("password", password),
-            ("next", "/sessions?status=active"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-fn cookie_of(response: &reqwest::Response) -> (String, String) {
-    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_string();
-    let pair = set_cookie.split(';').next().unwrap().to_string();
-    (pair, set_cookie)
-}
-
-/// The CSRF token a signed-in page carries.
-async fn csrf_of(app: &TestApp, cookie: &str) -> String {
-    let html = app
-        .anonymous()
-        .get(app.url("/sessions"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = html
-        .find("name=\"csrf-token\" content=\"")
-        .expect("a CSRF meta tag")
-        + 27;
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_send_strangers_to_sign_in_and_the_cookie_is_safe() {
-    let app = TestApp::spawn_with(TestDb::new(Backend::Sqlite).await, |s| {
-        s.secure_cookies = true
-    })
-    .await;
+async fn pages_send_strangers_to_sign_in_and_the_cookie_is_safe(backend: Backend) {
+    let app = TestApp::spawn_with(TestDb::new(backend).await, |s| s.secure_cookies = true).await;
     let page = app
         .anonymous_without_redirects()
         .get(app.url("/sessions?status=active"))
@@ -226,7 +191,12 @@ async fn pages_send_strangers_to_sign_in_and_the_cookie_is_safe() {
             .contains("Wrong username or password.")
     );
 
-    let signed_in = sign_in(&app, "dana", PASSWORD).await;
+    let form = [
+        ("username", "dana"),
+        ("password", PASSWORD),
+        ("next", "/sessions?status=active"),
+    ];
+    let signed_in = sign_in_with(&app, &form, &[]).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         signed_in.headers()[LOCATION],
@@ -353,9 +323,8 @@ async fn cookie_writes_need_the_csrf_token_and_casebooks_own_origin() {
     problem(cross_site, StatusCode::FORBIDDEN).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failed_sign_ins_are_refused_for_a_while_with_retry_after() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn repeated_failed_sign_ins_are_refused_for_a_while_with_retry_after(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     for _ in 0..5 {
         assert_eq!(
             sign_in(&app, "dana", "guess").await.status(),
@@ -379,9 +348,10 @@ async fn repeated_failed_sign_ins_are_refused_for_a_while_with_retry_after() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_history_page_shows_mine_by_default_and_close_only_where_the_viewer_may_close() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_history_page_shows_mine_by_default_and_close_only_where_the_viewer_may_close(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let id = app.create_active("dana's active").await;
     let sam = app.client_as("sam", Role::Engineer).await;
     let page = |client: reqwest::Client, path: &'static str| {
@@ -483,9 +453,8 @@ async fn tokens_and_login_sessions_are_stored_only_as_hashes(backend: Backend) {
     assert!(dump.contains("$argon2id$"), "passwords are argon2id hashes");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disabled_account_signs_in_with_nothing() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_disabled_account_signs_in_with_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (cookie, _) = cookie_of(&sign_in(&app, "dana", PASSWORD).await);
     let dana = casebook::domain::Username::parse("dana").unwrap();
     app.accounts.disable_user(&dana).await.unwrap();

@@ -2,40 +2,29 @@
 //! real server, as an engineer runs it from a terminal.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 use casebook::domain::Role;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, Run, TestApp, casebook_with};
 
-/// What one run of the binary left behind.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// A run of the command-line client, whose refusals are `error: …` lines.
+struct ClientRun(Run);
+
+impl std::ops::Deref for ClientRun {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        &self.0
+    }
 }
 
-impl Run {
-    fn succeeded(&self) -> &str {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        &self.stdout
-    }
-
+impl ClientRun {
     /// A refusal: exit code 1, nothing on stdout, one `error: …` line.
     fn refused(&self) -> &str {
-        assert_eq!(
-            self.code, 1,
-            "stdout: {} stderr: {}",
-            self.stdout, self.stderr
-        );
-        assert_eq!(self.stdout, "");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one line: {:?}", self.stderr);
-        assert!(lines[0].starts_with("error: "), "{}", lines[0]);
-        lines[0]
+        let line = self.0.refused();
+        assert!(line.starts_with("error: "), "{line}");
+        line
     }
 }
 
@@ -56,31 +45,18 @@ impl Terminal {
         self.home.path().join("config/casebook/config.toml")
     }
 
-    async fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_casebook"))
-            .args(args)
-            .env_remove("CASEBOOK_URL")
-            .env_remove("CASEBOOK_TOKEN")
-            .env_remove("CASEBOOK_DATABASE_URL")
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("casebook runs");
-        let mut input = child.stdin.take().unwrap();
-        // A command that reads nothing may exit before the input is written.
-        let _ = input.write_all(stdin.as_bytes()).await;
-        drop(input);
-        let output = child.wait_with_output().await.unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+    async fn run(&self, args: &[&str], env: &[(&str, &str)], stdin: &str) -> ClientRun {
+        let home = self.home.path().to_str().unwrap();
+        let config = self.home.path().join("config");
+        let env = [
+            &[
+                ("HOME", home),
+                ("XDG_CONFIG_HOME", config.to_str().unwrap()),
+            ],
+            env,
+        ]
+        .concat();
+        ClientRun(casebook_with(args, &env, stdin).await)
     }
 }
 

@@ -10,18 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestDb, eventually, open_sqlite};
-use crate::process::{ServerProcess, bearer_client, cli_token};
-
-async fn casebook(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_casebook"))
-        .args(args)
-        .env_remove("CASEBOOK_DATABASE_URL")
-        .env_remove("CASEBOOK_DATA_DIR")
-        .output()
-        .await
-        .expect("casebook runs")
-}
+use crate::helpers::{
+    Backend, PASSWORD, ServerProcess, TestDb, bearer_client, casebook, cli_token, cookie_of,
+    eventually, open_sqlite, sign_in,
+};
 
 async fn tool(program: &str, args: &[&str]) -> Output {
     let output = tokio::process::Command::new(program)
@@ -37,15 +29,6 @@ async fn tool(program: &str, args: &[&str]) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-async fn spawn_server(args: Vec<String>) -> ServerProcess {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ServerProcess::spawn(&args, &[])
-    })
-    .await
-    .unwrap()
 }
 
 async fn create(client: &reqwest::Client, base: &str, title: &str) -> String {
@@ -84,16 +67,11 @@ async fn session(client: &reqwest::Client, base: &str, id: &str) -> Value {
 async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data").to_str().unwrap().to_string();
-    let token = tokio::task::spawn_blocking({
-        let data_dir = data_dir.clone();
-        move || cli_token(&["--data-dir", &data_dir])
-    })
-    .await
-    .unwrap();
-    let client = bearer_client(&token);
-    let migrated = casebook(&["migrate", "--data-dir", &data_dir]).await;
-    assert!(migrated.status.success());
-    let server = spawn_server(vec!["--data-dir".into(), data_dir.clone()]).await;
+    let client = bearer_client(&cli_token(&["--data-dir", &data_dir]).await);
+    casebook(&["migrate", "--data-dir", &data_dir])
+        .await
+        .succeeded();
+    let server = ServerProcess::start(&["--data-dir", &data_dir], &[]).await;
     let base = server.base_url.clone();
     let mut before = Vec::new();
     for i in 0..20 {
@@ -124,12 +102,7 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
     let output = casebook(&["backup", backup_arg, "--data-dir", &data_dir]).await;
     stop.store(true, Ordering::SeqCst);
     writer.await.unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let said = String::from_utf8(output.stdout).unwrap();
+    let said = output.succeeded();
     let copied: usize = said
         .strip_prefix("Backed up ")
         .and_then(|rest| rest.split(' ').next())
@@ -161,14 +134,11 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
 
     // Upgrading a restored copy, then serving it: the same sessions, the same token.
     let backup_url = format!("sqlite://{backup_arg}");
-    let migrated = casebook(&["migrate", "--database-url", &backup_url]).await;
-    assert!(migrated.status.success());
-    let restored = spawn_server(vec![
-        "--database-url".into(),
-        backup_url,
-        "--secure-cookies".into(),
-    ])
-    .await;
+    casebook(&["migrate", "--database-url", &backup_url])
+        .await
+        .succeeded();
+    let restored =
+        ServerProcess::start(&["--database-url", &backup_url, "--secure-cookies"], &[]).await;
     for id in &before {
         let original = session(&client, &base, id).await;
         let copy = session(&client, &restored.base_url, id).await;
@@ -177,23 +147,14 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
     let closed = session(&client, &restored.base_url, &before[3]).await;
     assert_eq!(closed["outcome"], "workaround");
     // dana signs in there too, and behind HTTPS her cookie is `Secure`.
-    let signed_in = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/login", restored.base_url))
-        .form(&[("username", "dana"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = sign_in(&restored, "dana", PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let (_, cookie) = cookie_of(&signed_in);
     assert!(cookie.contains("; Secure"), "{cookie}");
 
     // It never overwrites a file, and it leaves PostgreSQL to pg_dump.
     let again = casebook(&["backup", backup_arg, "--data-dir", &data_dir]).await;
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert!(again.refused().contains("already exists"), "{again:?}");
     let postgres = casebook(&[
         "backup",
         dir.path().join("pg.db").to_str().unwrap(),
@@ -201,28 +162,20 @@ async fn a_backup_taken_while_the_server_writes_is_whole_and_serves_the_same_ses
         "postgres://postgres@127.0.0.1:5432/casebook",
     ])
     .await;
-    assert_eq!(postgres.status.code(), Some(1));
-    let refusal = String::from_utf8_lossy(&postgres.stderr);
+    let refusal = postgres.refused();
     assert!(refusal.contains("use pg_dump"), "{refusal}");
-    assert_eq!(refusal.lines().count(), 1);
     drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pg_dump_restored_into_a_fresh_database_serves_the_same_sessions() {
     let original_db = TestDb::new(Backend::Postgres).await;
-    let migrated = casebook(&["migrate", "--database-url", &original_db.url]).await;
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
-    let url = original_db.url.clone();
-    let token = tokio::task::spawn_blocking(move || cli_token(&["--database-url", &url]))
+    let original = ["--database-url", original_db.url.as_str()];
+    casebook(&[&["migrate"], &original[..]].concat())
         .await
-        .unwrap();
-    let client = bearer_client(&token);
-    let server = spawn_server(vec!["--database-url".into(), original_db.url.clone()]).await;
+        .succeeded();
+    let client = bearer_client(&cli_token(&original).await);
+    let server = ServerProcess::start(&original, &[]).await;
     let kept = create(&client, &server.base_url, "Kept by pg_dump").await;
     close(&client, &server.base_url, &kept).await;
     let original = session(&client, &server.base_url, &kept).await;
@@ -241,7 +194,7 @@ async fn a_pg_dump_restored_into_a_fresh_database_serves_the_same_sessions() {
         &["--no-owner", "--dbname", &fresh_db.url, dump_arg],
     )
     .await;
-    let restored = spawn_server(vec!["--database-url".into(), fresh_db.url.clone()]).await;
+    let restored = ServerProcess::start(&["--database-url", &fresh_db.url], &[]).await;
     assert_eq!(session(&client, &restored.base_url, &kept).await, original);
     drop((server, restored));
 }

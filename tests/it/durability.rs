@@ -11,8 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, OUTCOMES, TestDb};
-use crate::process::{ServerProcess, bearer_client, cli_token};
+use crate::helpers::{Backend, OUTCOMES, ServerProcess, TestDb, bearer_client, cli_token};
 
 backend_tests!(completions_acknowledged_before_a_sigkill_are_all_there_after_a_restart);
 
@@ -20,13 +19,6 @@ const SESSIONS: usize = 120;
 const WORKERS: usize = 8;
 /// The server is killed once this many completions have been acknowledged.
 const KILL_AFTER: usize = 30;
-
-async fn spawn_server(url: &str) -> ServerProcess {
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || ServerProcess::spawn(&["--database-url", &url], &[]))
-        .await
-        .unwrap()
-}
 
 async fn get_json(client: &reqwest::Client, url: String) -> Value {
     let response = client.get(&url).send().await.unwrap();
@@ -36,15 +28,9 @@ async fn get_json(client: &reqwest::Client, url: String) -> Value {
 
 async fn completions_acknowledged_before_a_sigkill_are_all_there_after_a_restart(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let url = db.url.clone();
-    let token = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || cli_token(&["--database-url", &url])
-    })
-    .await
-    .unwrap();
-    let client = bearer_client(&token);
-    let server = spawn_server(&url).await;
+    let database = ["--database-url", db.url.as_str()];
+    let client = bearer_client(&cli_token(&database).await);
+    let server = ServerProcess::start(&database, &[]).await;
     let base = server.base_url.clone();
 
     let mut ids = Vec::new();
@@ -106,9 +92,7 @@ async fn completions_acknowledged_before_a_sigkill_are_all_there_after_a_restart
         assert!(Instant::now() < deadline, "completions are acknowledged");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    tokio::task::spawn_blocking(move || server.kill())
-        .await
-        .unwrap();
+    server.kill().await;
     let acked: Vec<usize> = join_all(workers)
         .await
         .into_iter()
@@ -119,7 +103,7 @@ async fn completions_acknowledged_before_a_sigkill_are_all_there_after_a_restart
         "the kill came in the middle of the run"
     );
 
-    let again = spawn_server(&url).await;
+    let again = ServerProcess::start(&database, &[]).await;
     let base = again.base_url.clone();
     let mut lost = 0;
     let mut stored_unacknowledged = 0;

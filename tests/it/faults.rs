@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Backend, TestApp, TestDb, open_sqlite, problem};
+use crate::helpers::{Backend, TestApp, TestDb, casebook, casebook_with, open_sqlite, problem};
 
 /// A TCP proxy between Casebook and the shared PostgreSQL that the test can
 /// cut (every open connection dropped, new ones closed at once) and restore.
@@ -344,31 +344,26 @@ async fn serve_on_a_read_only_database_refuses_to_start_with_a_clear_error() {
     let disk = TinyDisk::mount("4m");
     let file = disk.path.join("casebook.db");
     let url = format!("sqlite://{}", file.display());
-    let migrated = Command::new(env!("CARGO_BIN_EXE_casebook"))
-        .args(["migrate", "--database-url", &url])
-        .output()
-        .unwrap();
-    assert!(migrated.status.success());
+    casebook(&["migrate", "--database-url", &url])
+        .await
+        .succeeded();
     disk.remount("ro");
 
-    let served = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_casebook"))
-                .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
-                .env("RUST_BACKTRACE", "0")
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    assert!(
-        !served.status.success(),
+    let served = casebook_with(
+        &["serve", "--addr", "127.0.0.1:0", "--database-url", &url],
+        &[("RUST_BACKTRACE", "0")],
+        "",
+    )
+    .await;
+    assert_ne!(
+        served.code, 0,
         "it does not serve a database it cannot write"
     );
-    let stderr = String::from_utf8_lossy(&served.stderr);
-    assert!(stderr.contains("cannot open the database"), "{stderr}");
+    assert!(
+        served.stderr.contains("cannot open the database"),
+        "{}",
+        served.stderr
+    );
 
     disk.remount("rw");
     assert_eq!(integrity(&file), "ok");

@@ -130,7 +130,7 @@ async fn a_body_sent_after_the_headers_leaves_the_connection_usable_on_every_kin
         with_step["id"].as_str().unwrap().to_string(),
         with_step["steps"][0]["id"].as_str().unwrap().to_string(),
     );
-    app.post(&format!("/api/sessions/{checked}/start")).await;
+    app.start(&checked).await;
     let check = app
         .post_json(
             &format!("/api/sessions/{checked}/steps/{step}/check"),

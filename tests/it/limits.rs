@@ -13,8 +13,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Backend, TestApp, TestDb, problem};
-use crate::summary::{Behaviour, fake_llm};
+use crate::helpers::{Backend, Behaviour, TestApp, TestDb, fake_llm, problem};
 
 async fn app_with(limits: Limits, llm_url: Option<String>) -> TestApp {
     TestApp::spawn_with(TestDb::new(Backend::Sqlite).await, |settings| {

@@ -6,8 +6,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::OUTCOMES;
-use crate::process::TwoProcesses;
+use crate::helpers::{OUTCOMES, TwoProcesses};
 
 const REQUESTS: usize = 32;
 

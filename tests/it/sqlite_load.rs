@@ -11,8 +11,9 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDb, problem};
-use crate::process::{ServerProcess, bearer_client, cli_token};
+use crate::helpers::{
+    Backend, ServerProcess, TestApp, TestDb, bearer_client, cli_token, open_sqlite, problem,
+};
 
 const WAL_LIMIT_MB: u64 = 4;
 const WAL_LIMIT: u64 = WAL_LIMIT_MB * 1024 * 1024;
@@ -23,23 +24,10 @@ const WORKERS: usize = 8;
 /// some 40 KB of WAL frames.
 const NOTES: usize = 1_200;
 
-fn file_of(url: &str) -> PathBuf {
-    PathBuf::from(url.trim_start_matches("sqlite://"))
-}
-
 fn wal_of(db: &std::path::Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
     name.into()
-}
-
-async fn spawn_server(args: Vec<String>) -> ServerProcess {
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ServerProcess::spawn(&args, &[])
-    })
-    .await
-    .unwrap()
 }
 
 /// Samples the WAL file's size every few milliseconds until stopped; the peak.
@@ -65,22 +53,11 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_sustained_writes_the_wal_stays_within_its_limit_and_a_clean_stop_leaves_none() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let url = db.url.clone();
-    let file = file_of(&url);
-    let token = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || cli_token(&["--database-url", &url])
-    })
-    .await
-    .unwrap();
-    let client = bearer_client(&token);
-    let args = vec![
-        "--database-url".to_string(),
-        url.clone(),
-        "--sqlite-wal-max-mb".to_string(),
-        WAL_LIMIT_MB.to_string(),
-    ];
-    let server = spawn_server(args.clone()).await;
+    let file = db.sqlite_file();
+    let client = bearer_client(&cli_token(&["--database-url", &db.url]).await);
+    let limit = WAL_LIMIT_MB.to_string();
+    let args = ["--database-url", &db.url, "--sqlite-wal-max-mb", &limit];
+    let server = ServerProcess::start(&args, &[]).await;
     let base = server.base_url.clone();
     let mut ids = Vec::new();
     for i in 0..SESSIONS {
@@ -163,20 +140,18 @@ async fn under_sustained_writes_the_wal_stays_within_its_limit_and_a_clean_stop_
         "{metrics}"
     );
 
-    let status = tokio::task::spawn_blocking(move || server.terminate())
-        .await
-        .unwrap();
+    let status = server.terminate().await;
     assert!(status.success(), "a clean stop: {status:?}");
     let wal_after = std::fs::metadata(wal_of(&file)).map_or(0, |m| m.len());
     assert_eq!(wal_after, 0, "the WAL is checkpointed away on a clean stop");
-    let check = rusqlite::Connection::open(&file).unwrap();
+    let check = open_sqlite(&file);
     let integrity: String = check
         .query_row("pragma integrity_check", [], |row| row.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
     drop(check);
 
-    let again = spawn_server(args).await;
+    let again = ServerProcess::start(&args, &[]).await;
     let base = again.base_url.clone();
     for (session, id) in ids.iter().enumerate() {
         let events: Value = client
@@ -235,7 +210,7 @@ async fn while_another_process_holds_the_write_lock_reads_answer_at_once_and_wri
 
     let hold = Duration::from_secs(2);
     let (_release, held) = std::sync::mpsc::channel();
-    let holder = hold_the_write_lock(file_of(&app.db().url), hold, held).await;
+    let holder = hold_the_write_lock(app.db().sqlite_file(), hold, held).await;
     let locked_at = Instant::now();
     let write = tokio::spawn({
         let (client, url) = (app.client.clone(), app.url("/api/sessions"));
@@ -283,7 +258,7 @@ async fn a_write_that_cannot_get_the_lock_in_time_is_told_to_retry_with_503() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     // Until the write has given up waiting (after 5 s).
     let (release, held) = std::sync::mpsc::channel();
-    let holder = hold_the_write_lock(file_of(&app.db().url), Duration::from_secs(60), held).await;
+    let holder = hold_the_write_lock(app.db().sqlite_file(), Duration::from_secs(60), held).await;
     let response = app
         .post_json("/api/sessions", &json!({ "title": "Too late" }))
         .await;
@@ -322,7 +297,7 @@ async fn a_change_another_process_makes_is_found_by_search_within_seconds() {
         std::slice::from_ref(&id)
     );
 
-    let file = file_of(&app.db().url);
+    let file = app.db().sqlite_file();
     tokio::task::spawn_blocking(move || {
         let conn = rusqlite::Connection::open(file).unwrap();
         conn.busy_timeout(Duration::from_secs(5)).unwrap();

@@ -11,8 +11,7 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestDb, open_sqlite};
-use crate::process::bearer_client;
+use crate::helpers::{PASSWORD, TestApp, TestDb, bearer_client, open_sqlite, sign_in};
 
 /// dana's token, as `casebook token create` printed it for the fixtures.
 const TOKEN: &str = "cb_MBlYKBk1cJ7vyhq12yYgXNTlzKXd8GnbzzerqFgzAiw";
@@ -143,13 +142,7 @@ async fn assert_the_fixtures_data_is_served(app: &TestApp) {
         );
     }
     // dana's password still signs her in.
-    let signed_in = app
-        .anonymous_without_redirects()
-        .post(app.url("/login"))
-        .form(&[("username", "dana"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = sign_in(app, "dana", PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
 }
 

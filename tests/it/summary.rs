@@ -1,17 +1,20 @@
 //! Summaries: the local summarizer through the API, and an OpenAI-compatible
 //! endpoint played by a local server that speaks the chat-completions protocol.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
 use casebook::summary::OpenAiSettings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestDb, problem};
+use crate::backend_tests;
+use crate::helpers::{Backend, Behaviour, TestApp, TestDb, fake_llm, problem};
+
+backend_tests!(
+    the_local_summary_is_generated_on_request_and_recorded_in_the_timeline,
+    an_openai_compatible_endpoint_writes_the_summary_from_the_sessions_data,
+    a_failing_or_silent_endpoint_gives_a_clear_error_and_leaves_the_session_unsummarized,
+);
 
 /// Prepares, works and completes a session with findings, a note and notes.
 async fn worked_session(app: &TestApp) -> String {
@@ -48,9 +51,8 @@ async fn worked_session(app: &TestApp) -> String {
     id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_local_summary_is_generated_on_request_and_recorded_in_the_timeline() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_local_summary_is_generated_on_request_and_recorded_in_the_timeline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let id = worked_session(&app).await;
     assert_eq!(
         app.session(&id).await["summary"],
@@ -114,109 +116,26 @@ async fn the_local_summary_is_generated_on_request_and_recorded_in_the_timeline(
     .await;
 }
 
-/// What the fake endpoint saw: the JSON body and the Authorization header.
-pub type Seen = Arc<Mutex<Vec<(Value, Option<String>)>>>;
-
-#[derive(Clone)]
-pub enum Behaviour {
-    Answer,
-    Fail,
-    Hang,
-    /// Answers 307 to another endpoint (which would answer).
-    Redirect,
-    /// Answers 200 with a body of many megabytes.
-    Huge,
-    /// Answers once the test releases it, to hold a request in flight.
-    AnswerWhenReleased(Arc<tokio::sync::Notify>),
-}
-
-/// A local server speaking the chat-completions wire protocol.
-pub async fn fake_llm(behaviour: Behaviour) -> (String, Seen) {
-    let seen: Seen = Arc::default();
-    let record = seen.clone();
-    let handler = move |headers: HeaderMap, Json(body): Json<Value>| {
-        let record = record.clone();
-        let behaviour = behaviour.clone();
-        async move {
-            let auth = headers
-                .get("authorization")
-                .map(|v| v.to_str().unwrap().to_string());
-            record.lock().unwrap().push((body, auth));
-            if let Behaviour::AnswerWhenReleased(gate) = &behaviour {
-                gate.notified().await;
-            }
-            match behaviour {
-                Behaviour::Answer | Behaviour::AnswerWhenReleased(_) => (
-                    StatusCode::OK,
-                    Json(json!({
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "model": "casebook-test",
-                        "choices": [{
-                            "index": 0,
-                            "message": { "role": "assistant", "content": "  The VPN dropped hourly; a longer rekey timer works around it.  " },
-                            "finish_reason": "stop"
-                        }]
-                    })),
-                ),
-                Behaviour::Fail => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(
-                        json!({ "error": { "message": "model overloaded", "type": "server_error" } }),
-                    ),
-                ),
-                Behaviour::Hang => std::future::pending().await,
-                Behaviour::Redirect => (
-                    StatusCode::TEMPORARY_REDIRECT,
-                    Json(json!({ "moved": "/elsewhere/v1/chat/completions" })),
-                ),
-                Behaviour::Huge => (
-                    StatusCode::OK,
-                    Json(json!({
-                        "choices": [{ "message": { "content": "x".repeat(8 * 1024 * 1024) } }]
-                    })),
-                ),
-            }
-        }
-    };
-    // Where a redirect points: it would answer, so following it would show.
-    let elsewhere = || async {
-        Json(json!({ "choices": [{ "message": { "content": "followed a redirect" } }] }))
-    };
-    let router = Router::new()
-        .route("/v1/chat/completions", post(handler))
-        .route("/elsewhere/v1/chat/completions", post(elsewhere))
-        .layer(axum::middleware::map_response(
-            |mut response: axum::response::Response| async move {
-                if response.status() == StatusCode::TEMPORARY_REDIRECT {
-                    let location = "/elsewhere/v1/chat/completions".parse().unwrap();
-                    response.headers_mut().insert("location", location);
-                }
-                response
-            },
-        ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (url, seen)
-}
-
-async fn app_with_llm(url: String) -> TestApp {
-    TestApp::spawn_with(TestDb::new(Backend::Sqlite).await, |settings| {
+/// A server whose summaries come from the endpoint at `url`, given
+/// `timeout` to answer.
+async fn app_with_llm(backend: Backend, url: String, timeout: Duration) -> TestApp {
+    TestApp::spawn_with(TestDb::new(backend).await, |settings| {
         settings.llm = Some(OpenAiSettings {
             base_url: url,
             model: "casebook-test".into(),
             api_key: Some("sk-test-123".into()),
-            timeout: Duration::from_secs(1),
+            timeout,
         });
     })
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_openai_compatible_endpoint_writes_the_summary_from_the_sessions_data() {
+/// Long enough for a loaded machine, where every test shares two cores.
+const ANSWERS_IN: Duration = Duration::from_secs(20);
+
+async fn an_openai_compatible_endpoint_writes_the_summary_from_the_sessions_data(backend: Backend) {
     let (url, seen) = fake_llm(Behaviour::Answer).await;
-    let app = app_with_llm(url).await;
+    let app = app_with_llm(backend, url, ANSWERS_IN).await;
     let id = worked_session(&app).await;
     let session: Value = app
         .post(&format!("/api/sessions/{id}/summary"))
@@ -248,11 +167,17 @@ async fn an_openai_compatible_endpoint_writes_the_summary_from_the_sessions_data
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_or_silent_endpoint_gives_a_clear_error_and_leaves_the_session_unsummarized() {
+async fn a_failing_or_silent_endpoint_gives_a_clear_error_and_leaves_the_session_unsummarized(
+    backend: Backend,
+) {
     for behaviour in [Behaviour::Fail, Behaviour::Hang] {
         let (url, _) = fake_llm(behaviour.clone()).await;
-        let app = app_with_llm(url).await;
+        // A silent endpoint is given a second; one that fails, all the time it needs.
+        let timeout = match behaviour {
+            Behaviour::Hang => Duration::from_secs(1),
+            _ => ANSWERS_IN,
+        };
+        let app = app_with_llm(backend, url, timeout).await;
         let id = worked_session(&app).await;
         let body = problem(
             app.post(&format!("/api/sessions/{id}/summary")).await,
@@ -287,7 +212,7 @@ async fn a_failing_or_silent_endpoint_gives_a_clear_error_and_leaves_the_session
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_from_the_history_page_never_calls_the_summarizer() {
     let (url, seen) = fake_llm(Behaviour::Answer).await;
-    let app = app_with_llm(url).await;
+    let app = app_with_llm(Backend::Sqlite, url, ANSWERS_IN).await;
     let in_place = app.create_active("Closed by the popover").await;
     let response = app
         .client
@@ -339,7 +264,7 @@ async fn the_summary_endpoint_is_never_followed_elsewhere_nor_read_without_limit
         let (url, _) = fake_llm(behaviour).await;
         // The user-info of the URL must not reach the page either.
         let url = url.replace("http://", "http://casebook:s3cret-pass@");
-        let app = app_with_llm(url).await;
+        let app = app_with_llm(Backend::Sqlite, url, ANSWERS_IN).await;
         let id = worked_session(&app).await;
         let body = problem(
             app.post(&format!("/api/sessions/{id}/summary")).await,

@@ -5,9 +5,9 @@ use casebook::domain::{Password, Role};
 use casebook::service::{AccountError, UserChange};
 use reqwest::StatusCode;
 
-use super::{PASSWORD, fixture, name, new_user};
+use super::{fixture, name, new_user};
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, PASSWORD, TestApp};
 
 backend_tests!(
     an_admin_disables_enables_and_changes_roles_but_never_locks_themselves_out,
@@ -33,10 +33,13 @@ async fn an_admin_disables_enables_and_changes_roles_but_never_locks_themselves_
 
     let dana = change("dana", UserChange::Disable).await.unwrap();
     assert!(dana.is_disabled());
-    assert!(f.sign_in("dana", PASSWORD).await.is_err(), "disabled");
+    assert!(f.authenticate("dana", PASSWORD).await.is_err(), "disabled");
     let dana = change("dana", UserChange::Enable).await.unwrap();
     assert!(!dana.is_disabled());
-    assert!(f.sign_in("dana", PASSWORD).await.is_ok(), "enabled again");
+    assert!(
+        f.authenticate("dana", PASSWORD).await.is_ok(),
+        "enabled again"
+    );
 
     let dana = change("dana", UserChange::MakeAdmin).await.unwrap();
     assert_eq!(dana.role, Role::Admin);
@@ -73,7 +76,10 @@ async fn only_an_admin_manages_accounts(backend: Backend) {
         .reset_password_as(&dana, &name("lee"), &password)
         .await;
     assert!(matches!(refused, Err(AccountError::AdminOnly)));
-    assert!(f.sign_in("lee", PASSWORD).await.is_ok(), "lee unchanged");
+    assert!(
+        f.authenticate("lee", PASSWORD).await.is_ok(),
+        "lee unchanged"
+    );
 }
 
 async fn the_users_page_adds_changes_and_refuses_with_the_clis_rules(backend: Backend) {

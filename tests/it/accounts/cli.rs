@@ -1,16 +1,13 @@
 //! `casebook user …` and `casebook token …` through the real binary, against
 //! a fresh database that the test then reads through the service.
 
-use std::process::{Output, Stdio};
 use std::sync::Arc;
 
 use casebook::service::{AccountService, SystemClock};
 use casebook::store;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{Backend, Run, TestDb, casebook_with};
 
 backend_tests!(
     user_add_reads_the_password_from_stdin_and_user_list_shows_every_account,
@@ -20,43 +17,17 @@ backend_tests!(
 );
 
 /// Runs `casebook ARGS --database-url URL` with `stdin` as its input.
-async fn casebook(db: &TestDb, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_casebook"))
-        .args(args)
-        .args(["--database-url", &db.url])
-        .env_remove("CASEBOOK_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("casebook starts");
-    let mut input = child.stdin.take().unwrap();
-    // A command that refuses before reading its input closes the pipe early.
-    let _ = input.write_all(stdin.as_bytes()).await;
-    drop(input);
-    child.wait_with_output().await.unwrap()
+async fn casebook(db: &TestDb, args: &[&str], stdin: &str) -> Run {
+    casebook_with(&[args, &["--database-url", &db.url]].concat(), &[], stdin).await
 }
 
 async fn ok(db: &TestDb, args: &[&str], stdin: &str) -> String {
-    let output = casebook(db, args, stdin).await;
-    assert!(
-        output.status.success(),
-        "casebook {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    casebook(db, args, stdin).await.succeeded().to_string()
 }
 
-/// The refusal's stderr, after checking the exit status is 1.
+/// The refusal's one line, after checking the exit status is 1.
 async fn refused(db: &TestDb, args: &[&str], stdin: &str) -> String {
-    let output = casebook(db, args, stdin).await;
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "casebook {args:?} should fail"
-    );
-    assert!(output.stdout.is_empty());
-    String::from_utf8(output.stderr).unwrap()
+    casebook(db, args, stdin).await.refused().to_string()
 }
 
 async fn accounts(db: &TestDb) -> AccountService {
@@ -148,8 +119,8 @@ async fn user_add_refuses_a_short_password_or_a_taken_username_in_one_line(backe
     assert!(bad.contains("username may contain only"), "{bad}");
     // Without --password-stdin there is no way to give a password at all.
     let output = casebook(&db, &["user", "add", "sam"], "long enough now\n").await;
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--password-stdin"));
+    assert_ne!(output.code, 0);
+    assert!(output.stderr.contains("--password-stdin"), "{output:?}");
 }
 
 async fn set_password_and_disable_change_how_a_user_signs_in(backend: Backend) {

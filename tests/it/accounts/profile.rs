@@ -3,9 +3,9 @@
 
 use casebook::domain::{DisplayName, Role};
 
-use super::{HOME, PASSWORD, addr, fixture, name};
+use super::{HOME, addr, fixture, name};
 use crate::backend_tests;
-use crate::helpers::Backend;
+use crate::helpers::{Backend, PASSWORD};
 
 backend_tests!(
     a_display_name_changes_and_the_username_stays,

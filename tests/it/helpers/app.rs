@@ -58,7 +58,7 @@ impl TestApp {
         let accounts = app.accounts().clone();
         let (token, client) = if with_dana {
             let token = token_for(&accounts, "dana", Role::Engineer).await;
-            let client = client_with_token(&token);
+            let client = bearer_client(&token);
             (token, client)
         } else {
             (String::new(), reqwest::Client::new())
@@ -79,7 +79,7 @@ impl TestApp {
 
     /// A client acting as `username` (created with `role` if new).
     pub async fn client_as(&self, username: &str, role: Role) -> reqwest::Client {
-        client_with_token(&token_for(&self.accounts, username, role).await)
+        bearer_client(&token_for(&self.accounts, username, role).await)
     }
 
     /// A client acting as dana that does not follow redirects.
@@ -146,9 +146,14 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_string();
-        let response = self.post(&format!("/api/sessions/{id}/start")).await;
-        assert_eq!(response.status(), StatusCode::OK);
+        self.start(&id).await;
         id
+    }
+
+    /// Starts the prepared session `id`, expecting 200.
+    pub async fn start(&self, id: &str) {
+        let response = self.post(&format!("/api/sessions/{id}/start")).await;
+        assert_eq!(response.status(), StatusCode::OK, "start {id}");
     }
 
     pub async fn complete(&self, id: &str, outcome: &str, notes: Option<&str>) -> Response {
@@ -222,7 +227,8 @@ fn with_token(builder: reqwest::ClientBuilder, token: &str) -> reqwest::ClientBu
     builder.default_headers(headers)
 }
 
-fn client_with_token(token: &str) -> reqwest::Client {
+/// A client that sends `token` as `Authorization: Bearer …`.
+pub fn bearer_client(token: &str) -> reqwest::Client {
     with_token(reqwest::Client::builder(), token)
         .build()
         .unwrap()

@@ -1,15 +1,23 @@
-//! Shared fixtures: fresh databases, servers on random ports, HTTP helpers.
+//! Shared fixtures: fresh databases, servers in this process (`TestApp`) and
+//! as child processes (`ServerProcess`), the command line (`casebook`), the
+//! sign-in form, a fake language model, races, and waiting for a condition.
 
 mod app;
 mod db;
+mod llm;
+mod process;
 mod races;
+mod sign_in;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-pub use app::{PASSWORD, TestApp, problem, user};
+pub use app::{PASSWORD, TestApp, bearer_client, problem, user};
 pub use db::{Backend, TestDb, open_sqlite};
+pub use llm::{Behaviour, fake_llm};
+pub use process::{Run, ServerProcess, TwoProcesses, casebook, casebook_with, cli_token};
 pub use races::{OUTCOMES, assert_one_winner, race_to_complete};
+pub use sign_in::{cookie_of, csrf_of, page, sign_in, sign_in_with};
 
 /// Runs each named test body once per backend, each in its own fresh database:
 /// `backend_tests!(a_test, another_test);` expects `async fn a_test(backend: Backend)`.

@@ -131,7 +131,7 @@ async fn a_client_reconnecting_with_last_event_id_is_sent_what_it_missed(backend
     drop(stream);
 
     // Away: one session changes twice, another is created.
-    app.post(&format!("/api/sessions/{seen_id}/start")).await;
+    app.start(&seen_id).await;
     app.post_json(
         &format!("/api/sessions/{seen_id}/complete"),
         &json!({ "outcome": "escalated" }),

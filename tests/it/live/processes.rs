@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use super::EventStream;
-use crate::helpers::{Backend, TestApp};
-use crate::process::TwoProcesses;
+use crate::helpers::{Backend, TestApp, TwoProcesses};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_process_reaches_a_stream_on_another() {

@@ -5,8 +5,7 @@
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use super::{cookie_of, csrf_of, page, sign_in_with};
-use crate::helpers::{Backend, PASSWORD, TestApp, TestDb};
+use crate::helpers::{Backend, PASSWORD, TestApp, TestDb, cookie_of, csrf_of, page, sign_in_with};
 
 fn assert_hardened(what: &str, headers: &HeaderMap) {
     let get = |name: &str| {

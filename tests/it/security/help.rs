@@ -1,8 +1,10 @@
 //! ASVS 8.3.4 / 14.3: `--help` shows which variables are set, never their
 //! secret values (a database URL holds a password, the LLM key is a key).
 
-#[test]
-fn help_never_prints_the_values_of_secret_settings() {
+use crate::helpers::casebook_with;
+
+#[tokio::test]
+async fn help_never_prints_the_values_of_secret_settings() {
     let secrets = [
         (
             "CASEBOOK_DATABASE_URL",
@@ -20,13 +22,8 @@ fn help_never_prints_the_values_of_secret_settings() {
         &["migrate", "--help"],
         &["backup", "--help"],
     ] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_casebook"))
-            .args(command)
-            .envs(secrets)
-            .output()
-            .expect("casebook runs");
-        assert!(output.status.success(), "{command:?}");
-        let help = String::from_utf8_lossy(&output.stdout);
+        let help = casebook_with(command, &secrets, "").await;
+        let help = help.succeeded();
         assert!(help.contains("CASEBOOK_DATABASE_URL"), "{help}");
         for secret in ["db-s3cret", "sk-llm-s3cret", "url-s3cret", "metrics-s3cret"] {
             assert!(!help.contains(secret), "{command:?} printed {secret}");

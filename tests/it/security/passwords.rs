@@ -5,8 +5,13 @@
 use casebook::domain::{Password, Username};
 use reqwest::StatusCode;
 
-use super::{cookie_of, csrf_of, page, sign_in_with};
-use crate::helpers::{Backend, PASSWORD, TestApp, TestDb};
+use crate::backend_tests;
+use crate::helpers::{Backend, PASSWORD, TestApp, TestDb, cookie_of, csrf_of, page, sign_in_with};
+
+backend_tests!(
+    a_unicode_passphrase_of_64_characters_signs_in,
+    a_user_changes_their_password_on_the_account_page_and_other_sign_ins_end,
+);
 
 #[test]
 fn passwords_have_twelve_to_1024_characters_of_any_kind() {
@@ -40,9 +45,8 @@ async fn the_setup_form_refuses_a_password_under_twelve_characters() {
     assert!(html.contains("at least 12 characters"), "{html}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_unicode_passphrase_of_64_characters_signs_in() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_unicode_passphrase_of_64_characters_signs_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let passphrase = "Ünïcödé pässphrâse — 正しい馬 🐴🔋📎 ".repeat(3);
     let passphrase: String = passphrase.chars().take(64).collect();
     app.accounts
@@ -83,9 +87,10 @@ async fn change(
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_changes_their_password_on_the_account_page_and_other_sign_ins_end() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_user_changes_their_password_on_the_account_page_and_other_sign_ins_end(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let form = [("username", "dana"), ("password", PASSWORD)];
     let (here, _) = cookie_of(&sign_in_with(&app, &form, &[]).await);
     let (laptop, _) = cookie_of(&sign_in_with(&app, &form, &[]).await);

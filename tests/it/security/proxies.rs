@@ -4,8 +4,10 @@
 
 use reqwest::StatusCode;
 
-use super::sign_in_with;
-use crate::helpers::{Backend, PASSWORD, TestApp, TestDb};
+use crate::backend_tests;
+use crate::helpers::{Backend, PASSWORD, TestApp, TestDb, sign_in_with};
+
+backend_tests!(behind_a_trusted_proxy_one_attacker_locks_out_only_their_own_address,);
 
 /// Twenty wrong passwords (four for each of five usernames, so no username
 /// locks) from `attacker`, as the proxy reports it.
@@ -32,9 +34,8 @@ async fn dana_signs_in_from(app: &TestApp, forwarded: &[(&str, &str)]) -> Status
     .status()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_trusted_proxy_one_attacker_locks_out_only_their_own_address() {
-    let app = TestApp::spawn_with(TestDb::new(Backend::Sqlite).await, |s| {
+async fn behind_a_trusted_proxy_one_attacker_locks_out_only_their_own_address(backend: Backend) {
+    let app = TestApp::spawn_with(TestDb::new(backend).await, |s| {
         s.security.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
     })
     .await;

@@ -5,8 +5,7 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use url::Url;
 
-use super::sign_in_with;
-use crate::helpers::{Backend, PASSWORD, TestApp};
+use crate::helpers::{Backend, PASSWORD, TestApp, sign_in_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_goes_back_only_to_a_path_on_casebook_however_next_is_disguised() {

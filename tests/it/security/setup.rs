@@ -6,11 +6,13 @@ use casebook::config::Settings;
 use casebook::startup::Application;
 use reqwest::StatusCode;
 
+use crate::backend_tests;
 use crate::helpers::{Backend, PASSWORD, TestDb};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_setup_link_that_no_longer_works_says_so_and_creates_nobody() {
-    let db = TestDb::new(Backend::Sqlite).await;
+backend_tests!(a_setup_link_that_no_longer_works_says_so_and_creates_nobody,);
+
+async fn a_setup_link_that_no_longer_works_says_so_and_creates_nobody(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let app = Application::build(&Settings::on_database(db.url.clone()))
         .await
         .unwrap();

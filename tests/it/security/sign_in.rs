@@ -6,9 +6,15 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::{cookie_of, page, sign_in_with};
-use crate::helpers::{Backend, PASSWORD, TestApp, TestDb};
-use crate::process::{ServerProcess, cli_token};
+use crate::backend_tests;
+use crate::helpers::{
+    Backend, PASSWORD, ServerProcess, TestApp, TestDb, cli_token, cookie_of, page, sign_in_with,
+};
+
+backend_tests!(
+    signing_in_again_while_holding_a_live_cookie_replaces_the_old_login_session,
+    the_cookie_ends_with_the_browser_unless_the_user_stays_signed_in,
+);
 
 /// ASVS 3.5: a leaked personal token cannot mint another one (that would
 /// outlive its revocation), list tokens, or change the password.
@@ -44,9 +50,10 @@ async fn a_personal_token_cannot_reach_token_or_account_management() {
 
 /// A second tab signing in while the first one's cookie is live gets in
 /// (a new login session replaces the old one) instead of a bare 403.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signing_in_again_while_holding_a_live_cookie_replaces_the_old_login_session() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn signing_in_again_while_holding_a_live_cookie_replaces_the_old_login_session(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let form = [("username", "dana"), ("password", PASSWORD)];
     let (first, _) = cookie_of(&sign_in_with(&app, &form, &[]).await);
     let again = sign_in_with(&app, &form, &[("cookie", first.as_str())]).await;
@@ -79,9 +86,8 @@ async fn signing_in_again_while_holding_a_live_cookie_replaces_the_old_login_ses
 
 /// ASVS 3.3.2: the cookie ends with the browser unless the user asks to
 /// stay signed in, and then lives as long as the session may (12 hours).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cookie_ends_with_the_browser_unless_the_user_stays_signed_in() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_cookie_ends_with_the_browser_unless_the_user_stays_signed_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (_, plain) =
         cookie_of(&sign_in_with(&app, &[("username", "dana"), ("password", PASSWORD)], &[]).await);
     assert!(
@@ -171,16 +177,9 @@ fn peak_memory_mib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_sixty_wrong_passwords_is_checked_at_most_five_times_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap().to_string();
-    let server = tokio::task::spawn_blocking({
-        let data_dir = data_dir.clone();
-        move || {
-            cli_token(&["--data-dir", &data_dir]);
-            ServerProcess::spawn(&["--data-dir", &data_dir], &[])
-        }
-    })
-    .await
-    .unwrap();
+    let data_dir = ["--data-dir", dir.path().to_str().unwrap()];
+    cli_token(&data_dir).await;
+    let server = ServerProcess::start(&data_dir, &[]).await;
     let pid = server.pid();
     let before = peak_memory_mib(pid);
     let url = format!("{}/login", server.base_url);

@@ -22,6 +22,7 @@ backend_tests!(
     a_receiver_that_fails_three_times_then_answers_gets_the_same_delivery_id_again,
     a_receiver_that_hangs_does_not_slow_complete,
     a_delivery_that_keeps_failing_is_marked_failed_when_its_retry_period_ends,
+    only_admins_see_the_webhook_pages_and_bad_urls_are_refused_with_a_message,
 );
 
 const WITHIN: Duration = Duration::from_secs(20);
@@ -206,9 +207,10 @@ async fn a_delivery_that_keeps_failing_is_marked_failed_when_its_retry_period_en
     assert_eq!(attempts as u32, failed.attempts);
 }
 
-#[tokio::test]
-async fn only_admins_see_the_webhook_pages_and_bad_urls_are_refused_with_a_message() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn only_admins_see_the_webhook_pages_and_bad_urls_are_refused_with_a_message(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let engineer = app.get("/admin/webhooks").await;
     assert_eq!(engineer.status(), StatusCode::FORBIDDEN);
     assert!(engineer.text().await.unwrap().contains("Admins only"));

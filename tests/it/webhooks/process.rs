@@ -2,52 +2,38 @@
 //! SIGKILL, and two processes on one PostgreSQL that send each delivery once.
 
 use std::collections::HashSet;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::receiver::{Answer, Receiver};
 use crate::backend_tests;
-use crate::helpers::{Backend, TestDb};
-use crate::process::{ServerProcess, bearer_client, cli_token};
+use crate::helpers::{
+    Backend, Run, ServerProcess, TestDb, bearer_client, casebook, cli_token, eventually,
+};
 
 backend_tests!(a_delivery_survives_a_sigkill_between_the_change_and_its_delivery);
 
 const WITHIN: Duration = Duration::from_secs(30);
 
-/// Runs `casebook <args>` against `database_url` and returns what it printed.
-async fn casebook(args: &[&str], database_url: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_casebook"));
-    command
-        .args(args)
-        .args(["--database-url", database_url])
-        .env_remove("CASEBOOK_DATABASE_URL")
-        .stdin(Stdio::null());
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
+/// Runs `casebook <args> --database-url <database_url>`.
+async fn webhook_cli(args: &[&str], database_url: &str) -> Run {
+    casebook(&[args, &["--database-url", database_url]].concat()).await
 }
 
 /// `casebook webhook add`: returns the webhook's id and its secret.
 async fn add_webhook(url: &str, events: &str, database_url: &str) -> (String, String) {
-    let added = casebook(&["webhook", "add", url, "--events", events], database_url).await;
-    let secret = stdout(&added).trim().to_string();
+    let added = webhook_cli(&["webhook", "add", url, "--events", events], database_url).await;
+    let secret = added.succeeded().trim().to_string();
     assert!(
         secret.starts_with("whsec_"),
         "only the secret on stdout: {secret}"
     );
-    let listed = stdout(&casebook(&["webhook", "list"], database_url).await);
+    let listed = webhook_cli(&["webhook", "list"], database_url)
+        .await
+        .succeeded()
+        .to_string();
     let row = listed.lines().find(|l| l.ends_with(url)).expect("listed");
     assert!(
         row.contains("active") && !listed.contains(&secret),
@@ -56,33 +42,23 @@ async fn add_webhook(url: &str, events: &str, database_url: &str) -> (String, St
     (row.split_whitespace().next().unwrap().to_string(), secret)
 }
 
+/// `casebook serve` on `database_url`, quick to retry a delivery.
 async fn spawn_server(database_url: &str) -> ServerProcess {
-    let url = database_url.to_string();
-    tokio::task::spawn_blocking(move || {
-        ServerProcess::spawn(
-            &[
-                "--database-url",
-                &url,
-                "--webhook-timeout",
-                "2s",
-                "--webhook-retry-base",
-                "100ms",
-                "--webhook-poll-interval",
-                "50ms",
-            ],
-            &[],
-        )
-    })
-    .await
-    .unwrap()
+    let args = [
+        "--database-url",
+        database_url,
+        "--webhook-timeout",
+        "2s",
+        "--webhook-retry-base",
+        "100ms",
+        "--webhook-poll-interval",
+        "50ms",
+    ];
+    ServerProcess::start(&args, &[]).await
 }
 
 async fn token(database_url: &str) -> reqwest::Client {
-    let url = database_url.to_string();
-    let token = tokio::task::spawn_blocking(move || cli_token(&["--database-url", &url]))
-        .await
-        .unwrap();
-    bearer_client(&token)
+    bearer_client(&cli_token(&["--database-url", database_url]).await)
 }
 
 async fn create_active(client: &reqwest::Client, base: &str, title: &str) -> String {
@@ -111,9 +87,8 @@ async fn complete(client: &reqwest::Client, base: &str, id: &str) {
 async fn a_delivery_survives_a_sigkill_between_the_change_and_its_delivery(backend: Backend) {
     let db = TestDb::new(backend).await;
     let client = token(&db.url).await;
-    let refused = casebook(&["webhook", "add", "ftp://example.com/x"], &db.url).await;
-    assert_eq!(refused.status.code(), Some(1));
-    let why = String::from_utf8_lossy(&refused.stderr);
+    let refused = webhook_cli(&["webhook", "add", "ftp://example.com/x"], &db.url).await;
+    let why = refused.refused();
     assert!(why.contains("must start with http:// or https://"), "{why}");
 
     let receiver = Receiver::start(Answer::Hang).await;
@@ -124,9 +99,7 @@ async fn a_delivery_survives_a_sigkill_between_the_change_and_its_delivery(backe
 
     // The change is committed and its delivery is on the wire, unanswered.
     let first = receiver.wait_for(1, WITHIN).await.remove(0);
-    tokio::task::spawn_blocking(move || server.kill())
-        .await
-        .unwrap();
+    server.kill().await;
     receiver.answer(Answer::Ok);
 
     let _restarted = spawn_server(&db.url).await;
@@ -138,23 +111,23 @@ async fn a_delivery_survives_a_sigkill_between_the_change_and_its_delivery(backe
     assert_eq!(again.json()["session"]["status"], "completed");
 
     // The listing shows it delivered, with the answer and the attempts.
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let listed = stdout(&casebook(&["webhook", "deliveries", &webhook], &db.url).await);
-        let row = listed.lines().find(|l| l.starts_with(&first.delivery));
-        if let Some(row) = row.filter(|r| r.contains("delivered")) {
-            assert!(row.contains("completed") && row.contains("200"), "{row}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never listed delivered: {listed}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let disabled = casebook(&["webhook", "disable", &webhook], &db.url).await;
-    stdout(&disabled);
-    let listed = stdout(&casebook(&["webhook", "list"], &db.url).await);
+    let row = eventually("the delivery listed as delivered", || async {
+        let listed = webhook_cli(&["webhook", "deliveries", &webhook], &db.url).await;
+        let listed = listed.succeeded();
+        listed
+            .lines()
+            .find(|l| l.starts_with(&first.delivery) && l.contains("delivered"))
+            .map(str::to_string)
+    })
+    .await;
+    assert!(row.contains("completed") && row.contains("200"), "{row}");
+    webhook_cli(&["webhook", "disable", &webhook], &db.url)
+        .await
+        .succeeded();
+    let listed = webhook_cli(&["webhook", "list"], &db.url)
+        .await
+        .succeeded()
+        .to_string();
     assert!(listed.contains("disabled"), "{listed}");
 }
 
@@ -175,16 +148,16 @@ async fn two_processes_on_one_postgres_send_each_delivery_once() {
     receiver.wait_for(SESSIONS, WITHIN).await;
 
     // Once every delivery is recorded as delivered, none can be sent again.
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let listed = stdout(&casebook(&["webhook", "deliveries", &webhook], &db.url).await);
-        let delivered = listed.lines().filter(|l| l.contains(" delivered ")).count();
-        if delivered == SESSIONS {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not all delivered: {listed}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("every delivery listed as delivered", || async {
+        let listed = webhook_cli(&["webhook", "deliveries", &webhook], &db.url).await;
+        let delivered = listed
+            .succeeded()
+            .lines()
+            .filter(|l| l.contains(" delivered "))
+            .count();
+        (delivered == SESSIONS).then_some(())
+    })
+    .await;
     let received = receiver.received();
     let ids: HashSet<&str> = received.iter().map(|r| r.delivery.as_str()).collect();
     assert_eq!(ids.len(), SESSIONS);

@@ -4,11 +4,13 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, TestDb};
 
-#[tokio::test]
-async fn demo_data_fills_an_empty_database_with_every_status_and_outcome_once() {
-    let db = TestDb::new(Backend::Sqlite).await;
+backend_tests!(demo_data_fills_an_empty_database_with_every_status_and_outcome_once,);
+
+async fn demo_data_fills_an_empty_database_with_every_status_and_outcome_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let stores = casebook::store::connect_all(&db.url).await.unwrap();
     let added = casebook::demo::seed(&stores).await.unwrap();
     assert!(

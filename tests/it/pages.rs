@@ -5,7 +5,17 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, LOCATION};
 use serde_json::json;
 
+use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
+
+backend_tests!(
+    the_root_redirects_to_session_history,
+    load_more_continues_after_the_last_card_and_keeps_the_filters,
+    the_no_script_close_explains_a_missing_outcome_and_a_session_closed_before,
+    details_and_workspace_pages_show_the_session_and_unknown_ids_are_404_pages,
+    a_prepared_sessions_workspace_offers_start_and_a_completed_one_leads_to_details,
+    workspace_posts_refuse_bad_input_with_the_message_and_the_input_kept,
+);
 
 /// The stylesheet and script addresses a page links to.
 fn asset_hrefs(html: &str) -> Vec<String> {
@@ -37,9 +47,8 @@ async fn body_len(app: &TestApp, path: &str, encoding: &str) -> (usize, Option<S
     (response.bytes().await.unwrap().len(), used)
 }
 
-#[tokio::test]
-async fn the_root_redirects_to_session_history() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_root_redirects_to_session_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let response = app
         .without_redirects()
         .get(app.url("/"))
@@ -128,9 +137,8 @@ async fn the_history_page_with_fifty_active_cards_stays_light() {
     assert!(gzip <= 30 * 1024 && br <= 30 * 1024, "{gzip} gzip, {br} br");
 }
 
-#[tokio::test]
-async fn load_more_continues_after_the_last_card_and_keeps_the_filters() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn load_more_continues_after_the_last_card_and_keeps_the_filters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let oldest = app.create_active("The oldest session").await;
     for i in 0..50 {
         app.create_active(&format!("Session {i}")).await;
@@ -159,9 +167,10 @@ async fn load_more_continues_after_the_last_card_and_keeps_the_filters() {
     assert!(!next.contains("load-more"), "nothing after the last page");
 }
 
-#[tokio::test]
-async fn the_no_script_close_explains_a_missing_outcome_and_a_session_closed_before() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn the_no_script_close_explains_a_missing_outcome_and_a_session_closed_before(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let id = app.create_active("Form post").await;
     let next = format!("/sessions?status=active&closed={id}");
     let close = |outcome: &'static str| {
@@ -340,9 +349,10 @@ async fn post_to(client: &reqwest::Client, app: &TestApp, path: &str) -> StatusC
         .status()
 }
 
-#[tokio::test]
-async fn details_and_workspace_pages_show_the_session_and_unknown_ids_are_404_pages() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn details_and_workspace_pages_show_the_session_and_unknown_ids_are_404_pages(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let id = app.create_active("Details please").await;
     app.complete(&id, "escalated", Some("Handed to networking"))
         .await;
@@ -368,9 +378,10 @@ async fn details_and_workspace_pages_show_the_session_and_unknown_ids_are_404_pa
     assert!(missing.text().await.unwrap().contains("Session not found"));
 }
 
-#[tokio::test]
-async fn a_prepared_sessions_workspace_offers_start_and_a_completed_one_leads_to_details() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn a_prepared_sessions_workspace_offers_start_and_a_completed_one_leads_to_details(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
     let client = app.without_redirects();
     let prepared = app.create("Not yet", &[]).await["id"]
         .as_str()
@@ -400,9 +411,8 @@ async fn a_prepared_sessions_workspace_offers_start_and_a_completed_one_leads_to
     );
 }
 
-#[tokio::test]
-async fn workspace_posts_refuse_bad_input_with_the_message_and_the_input_kept() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn workspace_posts_refuse_bad_input_with_the_message_and_the_input_kept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let client = app.without_redirects();
     let id = app.create_active("Keep my words").await;
     let long_note = "n".repeat(10_001);
