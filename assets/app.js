@@ -147,7 +147,7 @@ function toast(text, { undo, error } = {}) {
   return el;
 }
 
-async function post(url, body, via = HISTORY, method = "POST") {
+async function post(url, body, via, method = "POST") {
   const headers = { Accept: "application/json", "X-CSRF-Token": CSRF };
   if (via) headers["Casebook-Via"] = via;
   if (body) headers["Content-Type"] = "application/json";
@@ -164,7 +164,7 @@ const viaOf = (form) => form.elements.via?.value || form.closest("[data-via]")?.
 
 async function reopen(id) {
   try {
-    const { res, json } = await post(`/api/sessions/${id}/reopen`);
+    const { res, json } = await post(`/api/sessions/${id}/reopen`, undefined, HISTORY);
     await refreshCard(id);
     toast(res.ok ? "Session reopened" : problemText(res, json), { error: !res.ok });
   } catch {

@@ -85,7 +85,7 @@ pub async fn page(
 }
 
 /// The toast after an Undo: the card itself shows the session active again.
-pub const REOPENED: &str = "Session reopened";
+const REOPENED: &str = "Session reopened";
 
 /// The history view `params` name (the remembered owner when they name
 /// none), with `notice` in its toast region and `status`: what a form post

@@ -356,13 +356,24 @@ impl Page {
         .await;
     }
 
-    /// The whole page, not only what fits the window, as a PNG under
-    /// target/screenshots/.
+    /// A PNG under target/screenshots/ (`name` may hold a folder): the whole
+    /// page when it is at its top, else (a popover or toast where the
+    /// engineer scrolled to) the window, as the sticky header and the toasts
+    /// stay with the window.
     pub async fn screenshot(&self, name: &str) {
         use base64::Engine;
         let size = self
-            .js("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            .js("[document.documentElement.scrollWidth, document.documentElement.scrollHeight, scrollY]")
             .await;
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/screenshots")
+            .join(format!("{name}.png"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        if size[2].as_f64() != Some(0.0) {
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(file, png).unwrap();
+            return;
+        }
         let shot = self
             .cdp(
                 "Page.captureScreenshot",
@@ -376,9 +387,7 @@ impl Page {
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("a PNG"))
             .unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        std::fs::write(file, png).unwrap();
     }
 
     /// The card's popover id, Close button and card, by session id.

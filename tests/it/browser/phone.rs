@@ -1,7 +1,7 @@
 //! Every page on a phone (375 px, touch) and on a desktop, in light and dark:
 //! nothing scrolls sideways, the header folds into a menu, toasts fit, and
-//! the Close popover opens by touch. Screenshots of each land in
-//! target/screenshots/.
+//! the Close popover opens by touch. Screenshots of every page land in
+//! target/screenshots/pages/.
 
 use serde_json::{Value, json};
 
@@ -99,7 +99,8 @@ async fn visit_each(page: &Page, pages: &[(&str, String)]) -> Vec<String> {
                 if scroll > i64::from(width) {
                     too_wide.push(format!("{name} at {width}px is {scroll}px wide"));
                 }
-                page.screenshot(&format!("{name}-{device}-{scheme}")).await;
+                page.screenshot(&format!("pages/{name}-{device}-{scheme}"))
+                    .await;
             }
         }
     }
