@@ -84,7 +84,7 @@ fn is_stop_word(word: &str) -> bool {
 /// costs time for every session a word is in (the engine counts them to
 /// weigh the word), so the rarest words — the ones that say most about a
 /// problem — are taken first, until they would match more than this.
-pub const MATCH_BUDGET: u64 = 20_000;
+pub const MATCH_BUDGET: u64 = 8_000;
 /// At most this many words in one search.
 pub const MAX_TERMS: usize = 12;
 

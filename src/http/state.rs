@@ -9,9 +9,22 @@ pub use super::auth::{CurrentActor, Viewer};
 pub use super::metrics::MetricsAccess;
 pub use super::security::TrustedProxies;
 
-/// Everything a handler may need, shared by every request.
+/// Everything a handler may need, shared by every request. Cloned for
+/// every extractor and middleware of every request, so a clone is one
+/// reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Clone)]
+pub struct Shared {
     pub sessions: SessionService,
     pub accounts: AccountService,
     /// Mark cookies `Secure`: Casebook is reached over HTTPS.
@@ -29,7 +42,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(sessions: SessionService, accounts: AccountService, secure_cookies: bool) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             sessions,
             accounts,
             secure_cookies,
@@ -38,39 +51,45 @@ impl AppState {
             trusted_proxies: TrustedProxies::default(),
             webhooks: None,
             streams: Arc::new(Semaphore::new(crate::config::Limits::default().max_streams)),
-        }
+        }))
+    }
+
+    /// The state with `change` made; only while the server is being built.
+    fn changed(self, change: impl FnOnce(Shared) -> Shared) -> Self {
+        let shared = Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone());
+        Self(Arc::new(change(shared)))
     }
 
     /// Requests from `proxies` are judged by the client their headers name.
     pub fn with_trusted_proxies(self, proxies: TrustedProxies) -> Self {
-        Self {
+        self.changed(|shared| Shared {
             trusted_proxies: proxies,
-            ..self
-        }
+            ..shared
+        })
     }
 
     /// Webhooks are managed on the admin pages through `webhooks`.
     pub fn with_webhooks(self, webhooks: WebhookService) -> Self {
-        Self {
+        self.changed(|shared| Shared {
             webhooks: Some(webhooks),
-            ..self
-        }
+            ..shared
+        })
     }
 
     /// At most `max` live streams open at once.
     pub fn with_max_streams(self, max: usize) -> Self {
-        Self {
+        self.changed(|shared| Shared {
             streams: Arc::new(Semaphore::new(max)),
-            ..self
-        }
+            ..shared
+        })
     }
 
     /// Requests are counted in `metrics`, which `access` guards.
     pub fn with_metrics(self, metrics: Arc<Metrics>, access: MetricsAccess) -> Self {
-        Self {
+        self.changed(|shared| Shared {
             metrics,
             metrics_access: access,
-            ..self
-        }
+            ..shared
+        })
     }
 }

@@ -12,8 +12,10 @@ use crate::domain::{ListQuery, Session, SimilarQuery};
 /// time per match; the chosen words are the rarest ones (see
 /// `domain::choose_terms`), so on real histories their matches are
 /// usually fewer than this and the ranking is exact. When common words are
-/// all a session has, the newest matches are the ones ranked.
-pub const SIMILAR_WINDOW: u32 = 400;
+/// all a session has, the newest matches are the ones ranked. (At 100,000
+/// sessions a window of 400 cost a quarter more CPU per request than 200,
+/// and took p99 at 32 connections past 25 ms; see docs/BENCHMARKS.md.)
+pub const SIMILAR_WINDOW: u32 = 200;
 
 #[async_trait]
 pub trait SearchStore: Send + Sync {

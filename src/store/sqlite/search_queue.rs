@@ -91,35 +91,54 @@ pub(super) fn anything_queued_store(conn: &Connection) -> Result<bool, StoreErro
 
 /// Replaces up to [`BATCH`] queued documents in one transaction and takes
 /// them off the queue; returns how many it took.
+///
+/// Each step is one statement for the whole batch: FTS5 writes what it
+/// gathered in memory to disk (a new index segment, then merging) whenever
+/// a statement in a transaction starts, so a statement per document made a
+/// segment per document, and most of the indexer's work was that.
 pub(super) fn index_batch(conn: &mut Connection) -> Result<usize, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let queued: Vec<i64> = tx
-        .prepare_cached("select seq from sessions_fts_pending order by seq limit ?")?
-        .query_map([BATCH as i64], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
-    for seq in &queued {
-        tx.prepare_cached(REMOVE_IF_CHANGED)?.execute([seq])?;
-        tx.prepare_cached(INSERT_IF_ABSENT)?.execute([seq])?;
-        tx.prepare_cached("delete from sessions_fts_pending where seq = ?")?
-            .execute([seq])?;
+    // The batch is every queued session up to this one: nothing else can
+    // queue while this transaction holds the write lock.
+    let last: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "select max(seq), count(*) from \
+             (select seq from sessions_fts_pending order by seq limit ?)",
+        )?
+        .query_row([BATCH as i64], |row| {
+            Ok(row.get::<_, Option<i64>>(0)?.zip(Some(row.get(1)?)))
+        })?;
+    let Some((last, taken)) = last else {
+        return Ok(0);
+    };
+    for step in [
+        REMOVE_CHANGED,
+        INSERT_ABSENT,
+        "delete from sessions_fts_pending where seq <= ?1",
+    ] {
+        tx.prepare_cached(step)?.execute([last])?;
     }
     tx.commit()?;
-    Ok(queued.len())
+    Ok(taken as usize)
 }
 
-/// Takes the session's document out of the index unless its text is as it
-/// was: replacing a document costs FTS5 far more than comparing it.
-const REMOVE_IF_CHANGED: &str = "\
-    delete from sessions_fts where rowid = ?1 and not exists ( \
+/// Takes each batched session's document out of the index unless its text
+/// is as it was: replacing a document costs FTS5 far more than comparing it.
+const REMOVE_CHANGED: &str = "\
+    delete from sessions_fts \
+     where rowid in (select seq from sessions_fts_pending where seq <= ?1) \
+       and not exists ( \
         select 1 from session_documents d, sessions_fts f \
-         where d.seq = ?1 and f.rowid = ?1 \
+         where d.seq = sessions_fts.rowid and f.rowid = d.seq \
            and (f.title, f.reference, f.customer, f.problem, f.plan, f.findings, f.notes, \
                 f.outcome_notes, f.summary, f.owner) \
             is (d.title, d.reference, d.customer, d.problem, d.plan, d.findings, d.notes, \
                 d.outcome_notes, d.summary, d.owner))";
 
-const INSERT_IF_ABSENT: &str = "\
+/// Indexes each batched session that is not in the index (new, or just
+/// taken out above); a deleted session has no document and is skipped.
+const INSERT_ABSENT: &str = "\
     insert into sessions_fts (rowid, title, reference, customer, problem, plan, findings, \
                               notes, outcome_notes, summary, owner) \
-    select * from session_documents d \
-     where d.seq = ?1 and not exists (select 1 from sessions_fts where rowid = ?1)";
+    select d.* from sessions_fts_pending p join session_documents d on d.seq = p.seq \
+     where p.seq <= ?1 and not exists (select 1 from sessions_fts where rowid = p.seq)";

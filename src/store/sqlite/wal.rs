@@ -26,7 +26,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
-use super::database::LOCK_WAIT;
+use super::database::{LOCK_WAIT, wait_in_short_steps};
 use crate::store::{DatabaseError, WalUsage};
 
 /// A passive checkpoint every this many writes at least.
@@ -36,7 +36,7 @@ const IDLE_AFTER: Duration = Duration::from_secs(1);
 /// How long a RESTART checkpoint waits for the write lock and for readers of
 /// older frames: a writer holds the lock for microseconds, a quick read
 /// lasts a millisecond. A longer reader (an export) makes it try again later.
-const RESTART_WAIT: Duration = Duration::from_millis(200);
+const RESTART_WAIT_MS: u64 = 200;
 /// The longest a write is held back for a full WAL: a reader that pins the
 /// WAL (an export of everything, a backup) slows writers without stopping
 /// them.
@@ -205,7 +205,7 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Starts the checkpointer on `conn`, a read-write connection of its own.
     pub fn start(conn: Connection, wal: Arc<Wal>) -> Result<Self, DatabaseError> {
-        conn.busy_timeout(RESTART_WAIT)?;
+        conn.busy_handler(Some(wait_in_short_steps::<RESTART_WAIT_MS>))?;
         let (due, wake) = sync_channel::<()>(1);
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
