@@ -152,20 +152,35 @@ impl Database {
         Ok(())
     }
 
-    /// One batch of the queue, on the writer in a blocking task; not counted
-    /// as a write (it would wake the indexer again).
+    /// One batch of the queue (see `search_queue::index_batch`); how many
+    /// sessions it took.
     async fn index_batch(&self) -> Result<usize, StoreError> {
+        self.indexer_turn(search_queue::index_batch).await
+    }
+
+    /// One step of merging the search index's segments (see
+    /// `search_queue::merge_step`); whether there was anything to merge.
+    pub(super) async fn merge_search_index(&self) -> Result<bool, StoreError> {
+        Ok(self.indexer_turn(search_queue::merge_step).await? > 0)
+    }
+
+    /// `work` on the writer in a blocking task; not counted as a write (it
+    /// would wake the indexer again).
+    async fn indexer_turn(
+        &self,
+        work: fn(&mut Connection) -> Result<usize, StoreError>,
+    ) -> Result<usize, StoreError> {
         self.wal.room_to_write(&self.checkpoints).await;
         let result = self
             .writer
-            .handed_off(|conn| {
+            .handed_off(move |conn| {
                 MET_A_LOCK.set(false);
-                let first = search_queue::index_batch(conn);
+                let first = work(conn);
                 if first.is_ok() || !MET_A_LOCK.get() {
                     return first;
                 }
                 drop(first);
-                wait_for_the_lock(conn, &mut search_queue::index_batch)
+                wait_for_the_lock(conn, &mut { work })
             })
             .await;
         self.checkpoints.count_write(&self.wal);

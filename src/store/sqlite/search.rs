@@ -190,4 +190,45 @@ mod tests {
         assert_eq!(found(&conn, "rekey"), 1);
         assert_eq!(found(&conn, "tunnel"), 1);
     }
+
+    #[test]
+    fn merging_the_index_ends_and_every_document_is_still_found() {
+        let mut conn = schema();
+        conn.execute_batch(
+            "insert into users (id, username, display_name, password_hash, role, created_at) \
+             values (randomblob(16), 'dana', 'Dana Kim', 'x', 'engineer', 1);",
+        )
+        .unwrap();
+        // A batch per session: a segment each.
+        for n in 0..40 {
+            conn.execute(
+                "insert into sessions (id, title, owner, created_at, updated_at) \
+                 values (randomblob(16), ?1, 'dana', 1, 1)",
+                [format!("tunnel {n} drops")],
+            )
+            .unwrap();
+            conn.execute(
+                "insert into session_events (id, session_id, at, actor, kind, via, data) \
+                 select randomblob(16), id, 2, 'dana', 'created', 'api', '{}' \
+                 from sessions where seq = last_insert_rowid()",
+                [],
+            )
+            .unwrap();
+            super::super::search_queue::index_batch(&mut conn).unwrap();
+        }
+        let merge = super::super::search_queue::merge_step;
+        assert_eq!(merge(&mut conn).unwrap(), 1, "40 segments to merge");
+        let steps = (0..1000)
+            .take_while(|_| merge(&mut conn).unwrap() == 1)
+            .count();
+        assert!(steps < 1000, "merging never ended");
+        let found: i64 = conn
+            .query_row(
+                "select count(*) from sessions_fts where sessions_fts match 'tunnel'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 40);
+    }
 }
