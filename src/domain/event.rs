@@ -131,6 +131,24 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind's `name`, in the order the enum declares them.
+    pub const NAMES: [&'static str; 14] = [
+        "created",
+        "started",
+        "note_added",
+        "step_checked",
+        "step_unchecked",
+        "completed",
+        "reopened",
+        "step_added",
+        "step_reworded",
+        "step_skipped",
+        "note_corrected",
+        "edited",
+        "owner_changed",
+        "summary_generated",
+    ];
+
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::Created => "created",
@@ -165,6 +183,60 @@ pub struct Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `NAMES` is what webhooks offer to subscribe to: a kind missing from
+    /// it could never be delivered.
+    #[test]
+    fn names_lists_every_kind_once() {
+        let id = Uuid::nil();
+        let text = || String::from("x");
+        let every_kind = [
+            EventKind::Created,
+            EventKind::Started,
+            EventKind::NoteAdded { text: text() },
+            EventKind::StepChecked {
+                step_id: id,
+                finding: None,
+            },
+            EventKind::StepUnchecked { step_id: id },
+            EventKind::Completed {
+                outcome: Outcome::Resolved,
+                outcome_notes: None,
+            },
+            EventKind::Reopened,
+            EventKind::StepAdded {
+                step_id: id,
+                text: text(),
+            },
+            EventKind::StepReworded {
+                step_id: id,
+                previous: text(),
+                text: text(),
+            },
+            EventKind::StepSkipped { step_id: id },
+            EventKind::NoteCorrected {
+                note_id: id,
+                text: text(),
+            },
+            EventKind::Edited {
+                title: text(),
+                problem: text(),
+                reference: None,
+                customer: None,
+                steps: Vec::new(),
+            },
+            EventKind::OwnerChanged {
+                from: text(),
+                to: text(),
+            },
+            EventKind::SummaryGenerated {
+                summarizer: text(),
+                summary: text(),
+            },
+        ];
+        let names: Vec<&str> = every_kind.iter().map(EventKind::name).collect();
+        assert_eq!(names, EventKind::NAMES);
+    }
 
     #[test]
     fn event_kinds_serialize_with_their_name_as_tag() {

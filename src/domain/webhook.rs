@@ -10,17 +10,7 @@ use super::{Event, Session};
 /// The event kinds a webhook can subscribe to: every kind of timeline
 /// event (`EventKind::name`). An auto-close is a `completed` event by
 /// `system` via `system`.
-pub const WEBHOOK_EVENTS: [&str; 9] = [
-    "created",
-    "started",
-    "note_added",
-    "step_checked",
-    "step_unchecked",
-    "completed",
-    "reopened",
-    "owner_changed",
-    "summary_generated",
-];
+pub const WEBHOOK_EVENTS: [&str; 14] = super::EventKind::NAMES;
 
 /// The longest URL a webhook may have.
 pub const MAX_URL_LENGTH: usize = 2000;

@@ -79,7 +79,7 @@ pub async fn page(
     let owner = filters.owner.clone();
     let mut response = history(&state, &viewer, filters, p.cursor.as_deref(), notice).await?;
     if chosen {
-        owners::remember(&mut response, &owner);
+        owners::remember(&mut response, &owner, state.secure_cookies);
     }
     Ok(response)
 }

@@ -18,8 +18,10 @@ pub fn remembered(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Remembers an owner choice the visitor made. Only values that need no
-/// escaping in a cookie are kept: `mine`, `all` and valid usernames.
-pub fn remember(response: &mut Response, owner: &OwnerFilter) {
+/// escaping in a cookie are kept: `mine`, `all` and valid usernames. Over
+/// HTTPS (`secure`) the cookie is never sent over plain HTTP, as the
+/// sign-in cookie is not: it says whose sessions someone looks at.
+pub fn remember(response: &mut Response, owner: &OwnerFilter, secure: bool) {
     let value = match owner {
         OwnerFilter::Mine => "mine",
         OwnerFilter::Everyone => "all",
@@ -29,6 +31,7 @@ pub fn remember(response: &mut Response, owner: &OwnerFilter) {
     let cookie = Cookie::build((OWNER_COOKIE, value.to_string()))
         .path("/sessions")
         .http_only(true)
+        .secure(secure)
         .same_site(SameSite::Lax)
         .max_age(time::Duration::days(365))
         .build();

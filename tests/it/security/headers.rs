@@ -145,6 +145,18 @@ async fn over_https_the_cookie_is_host_prefixed_and_browsers_are_told_to_stay_on
         page(&app, "/sessions", &cookie).await.status(),
         StatusCode::OK
     );
+    // The history page's remembered owner filter is kept as carefully.
+    let chosen = page(&app, "/sessions?owner=all", &cookie).await;
+    let remembered = chosen
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("casebook_owner="))
+        .expect("the owner choice is remembered");
+    for flag in ["Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(remembered.contains(flag), "{remembered} has {flag}");
+    }
     // The old name is not read any more: it could be set by another host.
     let value = cookie.split_once('=').unwrap().1;
     let plain = format!("casebook_session={value}");
