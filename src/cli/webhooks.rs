@@ -28,7 +28,8 @@ pub enum WebhookCommand {
         url: String,
         /// The event kinds to send, comma-separated (every kind when omitted):
         /// created, started, note_added, step_checked, step_unchecked,
-        /// completed, reopened, owner_changed, summary_generated.
+        /// completed, reopened, step_added, step_reworded, step_skipped,
+        /// note_corrected, edited, owner_changed, summary_generated.
         #[arg(long, value_name = "KINDS")]
         events: Option<String>,
         #[command(flatten)]
