@@ -364,39 +364,9 @@ async fn a_reassignment_from_an_owner_the_session_no_longer_has_changes_nothing(
     assert_eq!(f.kinds(id).await, before);
 }
 
-/// Applies the migrations before this feature's (0011) to `db`.
-async fn migrate_before_owner_accounts(db: &TestDb) {
-    use sqlx::Connection;
-    match db.backend {
-        Backend::Sqlite => {
-            use casebook::store::sqlite_migrate::{MIGRATIONS, migrate};
-            let older: Vec<_> = MIGRATIONS
-                .iter()
-                .filter(|m| m.version < 11)
-                .copied()
-                .collect();
-            let mut conn = rusqlite::Connection::open(db.sqlite_file()).unwrap();
-            migrate(&mut conn, &older).unwrap();
-        }
-        Backend::Postgres => {
-            let dir = std::path::Path::new("migrations/postgres");
-            let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
-            let older: Vec<_> = migrator
-                .migrations
-                .iter()
-                .filter(|m| m.version < 11)
-                .cloned()
-                .collect();
-            migrator.migrations = older.into();
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            migrator.run(&mut conn).await.unwrap();
-        }
-    }
-}
-
 async fn an_existing_database_upgrades_with_each_owner_as_an_account_of_its_own(backend: Backend) {
     let db = TestDb::new(backend).await;
-    migrate_before_owner_accounts(&db).await;
+    db.migrate_before(11).await;
     // Before: olga owns two sessions without an account; dana has one.
     let (now, dana_id) = match backend {
         Backend::Sqlite => ("1700000000000000", "x'018f0000000070008000000000000001'"),

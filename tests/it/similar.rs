@@ -435,39 +435,9 @@ async fn the_new_session_form_copies_a_similar_sessions_plan_without_script(back
     assert!(page.contains("value=\"TLS errors from the gateway\""));
 }
 
-/// Applies the migrations before this feature's (0007) to `db`.
-async fn migrate_before_search(db: &TestDb) {
-    match db.backend {
-        Backend::Sqlite => {
-            use casebook::store::sqlite_migrate::{MIGRATIONS, migrate};
-            let older: Vec<_> = MIGRATIONS
-                .iter()
-                .filter(|m| m.version < 7)
-                .copied()
-                .collect();
-            let mut conn = rusqlite::Connection::open(db.sqlite_file()).unwrap();
-            migrate(&mut conn, &older).unwrap();
-        }
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let dir = std::path::Path::new("migrations/postgres");
-            let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
-            let older: Vec<_> = migrator
-                .migrations
-                .iter()
-                .filter(|m| m.version < 7)
-                .cloned()
-                .collect();
-            migrator.migrations = older.into();
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            migrator.run(&mut conn).await.unwrap();
-        }
-    }
-}
-
 async fn an_existing_database_is_indexed_when_it_upgrades(backend: Backend) {
     let db = TestDb::new(backend).await;
-    migrate_before_search(&db).await;
+    db.migrate_before(7).await;
     // A session written before the upgrade, with a finding and a note.
     let (id, now) = match backend {
         Backend::Sqlite => ("randomblob(16)", "1700000000000000"),

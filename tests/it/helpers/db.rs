@@ -71,6 +71,37 @@ impl TestDb {
         open_sqlite(&self.sqlite_file())
     }
 
+    /// Applies the migrations numbered below `version` and no others: the
+    /// schema as a release before that migration left it, so a test can
+    /// write rows the old way and then watch the upgrade.
+    pub async fn migrate_before(&self, version: i64) {
+        match self.backend {
+            Backend::Sqlite => {
+                use casebook::store::sqlite_migrate::{MIGRATIONS, migrate};
+                let older: Vec<_> = MIGRATIONS
+                    .iter()
+                    .filter(|m| m.version < version)
+                    .copied()
+                    .collect();
+                let mut conn = rusqlite::Connection::open(self.sqlite_file()).unwrap();
+                migrate(&mut conn, &older).unwrap();
+            }
+            Backend::Postgres => {
+                let dir = std::path::Path::new("migrations/postgres");
+                let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+                let older: Vec<_> = migrator
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version < version)
+                    .cloned()
+                    .collect();
+                migrator.migrations = older.into();
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                migrator.run(&mut conn).await.unwrap();
+            }
+        }
+    }
+
     /// Runs one statement on a connection of its own, for writing (or
     /// reading) straight to the tables; the rows a write changed.
     pub async fn raw_execute(&self, sql: &str) -> anyhow::Result<u64> {
