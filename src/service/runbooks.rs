@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::{ServiceError, SessionService};
-use crate::domain::{Actor, Runbook, RunbookDraft, RunbookQuery, ValidationErrors};
+use crate::domain::{Actor, NewSession, Runbook, RunbookDraft, RunbookQuery, ValidationErrors};
 use crate::store::StoreError;
 
 /// Why a runbook operation did not happen.
@@ -19,6 +19,13 @@ pub enum RunbookError {
     /// The session has no plan to save.
     #[error("the session has no plan")]
     NoPlan,
+    /// Steps added while working took the session's plan past what a
+    /// runbook holds; the request was fine, the session cannot give it.
+    #[error(
+        "This session's plan has {steps} steps; a runbook holds at most {max}.",
+        max = NewSession::MAX_STEPS
+    )]
+    PlanTooLong { steps: usize },
     /// Reading the session to save its plan failed (it may not exist).
     #[error(transparent)]
     Session(ServiceError),
@@ -75,6 +82,11 @@ impl SessionService {
         let session = self.get(id).await.map_err(RunbookError::Session)?;
         if session.steps.is_empty() {
             return Err(RunbookError::NoPlan);
+        }
+        if session.steps.len() > NewSession::MAX_STEPS {
+            return Err(RunbookError::PlanTooLong {
+                steps: session.steps.len(),
+            });
         }
         let steps: Vec<String> = session.steps.into_iter().map(|s| s.text).collect();
         let draft = RunbookDraft::parse(Some(name), Some(&session.problem), &steps)

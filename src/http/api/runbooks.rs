@@ -44,6 +44,9 @@ impl From<RunbookError> for ApiError {
             RunbookError::NoPlan => ApiError::StateConflict(
                 "This session has no plan: a runbook needs at least one step.".into(),
             ),
+            too_long @ RunbookError::PlanTooLong { .. } => {
+                ApiError::StateConflict(too_long.to_string())
+            }
             RunbookError::Session(error) => error.into(),
         }
     }
@@ -207,7 +210,7 @@ async fn create_runbook(
     (status = 201, description = "The new runbook.", body = RunbookBody,
         headers(("Location" = String, description = "The new runbook's address."))),
     (status = 404, description = "No session has this id.", body = ProblemDetails, content_type = "application/problem+json"),
-    (status = 409, description = "The session has no plan to save.", body = ProblemDetails, content_type = "application/problem+json"),
+    (status = 409, description = "The session has no plan to save, or more steps than a runbook holds.", body = ProblemDetails, content_type = "application/problem+json"),
     (status = 422, description = "The name is invalid.", body = ProblemDetails, content_type = "application/problem+json"),
 ))]
 #[tracing::instrument(skip_all, fields(session = %id))]

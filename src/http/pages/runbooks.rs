@@ -43,6 +43,11 @@ impl From<RunbookError> for PageError {
                 heading: "No plan to save",
                 message: "This session has no plan: a runbook needs at least one step.".into(),
             },
+            too_long @ RunbookError::PlanTooLong { .. } => PageError::Refused {
+                status: StatusCode::CONFLICT,
+                heading: "Plan too long for a runbook",
+                message: too_long.to_string(),
+            },
             RunbookError::Session(error) => error.into(),
         }
     }

@@ -251,6 +251,46 @@ async fn invalid_runbooks_are_refused_naming_every_field(backend: Backend) {
     // The request is valid; the session is in no state to give a plan.
     let body = problem(response, StatusCode::CONFLICT).await;
     assert!(body["detail"].as_str().unwrap().contains("no plan"));
+
+    // Steps added while working may take a plan past what a runbook holds:
+    // the request is still valid, so the refusal is a conflict, not a 422.
+    let steps: Vec<String> = (1..=100).map(|i| format!("Step {i}")).collect();
+    let full = app
+        .post_json(
+            "/api/sessions",
+            &json!({ "title": "A long hunt", "steps": steps, "start": true }),
+        )
+        .await;
+    assert_eq!(full.status(), StatusCode::CREATED);
+    let full = full.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let added = app
+        .post_json(
+            &format!("/api/sessions/{full}/steps"),
+            &json!({ "text": "One more" }),
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let path = format!("/api/sessions/{full}/runbook");
+    let response = app.post_json(&path, &json!({ "name": "Too long" })).await;
+    let body = problem(response, StatusCode::CONFLICT).await;
+    assert_eq!(
+        body["detail"],
+        "This session's plan has 101 steps; a runbook holds at most 100."
+    );
+    let listed = app
+        .get("/api/runbooks")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(
+        listed["items"].as_array().unwrap().is_empty(),
+        "nothing was saved: {listed}"
+    );
+
     let response = app
         .post_json(
             "/api/sessions/0190f1c4-0000-7000-8000-000000000000/runbook",
