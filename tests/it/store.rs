@@ -25,6 +25,7 @@ backend_tests!(
     every_filter_narrows_the_list,
     a_list_without_steps_is_the_same_list_without_steps,
     text_search_matches_words_by_prefix_in_every_searchable_field,
+    a_search_pages_through_the_newest_matches_however_far_apart,
     only_the_owner_or_an_admin_may_change_a_session,
 );
 
@@ -540,6 +541,62 @@ async fn text_search_matches_words_by_prefix_in_every_searchable_field(backend: 
     );
     assert!(f.ids(&search("disk tls")).await.is_empty());
     assert!(f.ids(&search("nothing")).await.is_empty());
+}
+
+/// PostgreSQL looks for a search's page among the newest sessions first
+/// (`store::SEARCH_WINDOW`) and asks the text index when they hold too few
+/// matches; both ways give the same pages, newest first.
+async fn a_search_pages_through_the_newest_matches_however_far_apart(backend: Backend) {
+    let f = fixture(backend).await;
+    let a = dana();
+    let prepare = |title: String| {
+        let service = &f.service;
+        let a = &a;
+        async move {
+            service
+                .prepare(a, Surface::Api, new_session(&title, &[]))
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let old_needles = [
+        prepare("Kerberos clock skew".into()).await,
+        prepare("Kerberos ticket expired".into()).await,
+    ];
+    let mut disks = Vec::new();
+    for i in 0..store::SEARCH_WINDOW + 10 {
+        disks.push(prepare(format!("Disk full {i}")).await);
+    }
+    let new_needle = prepare("Kerberos realm renamed".into()).await;
+    disks.reverse();
+
+    let search = |q: &str, limit: u32| ListQuery {
+        search: SearchTerms::parse(q),
+        limit,
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        f.ids(&search("kerb", 25)).await,
+        [new_needle, old_needles[1], old_needles[0]],
+        "one match among the newest, two far beyond them"
+    );
+    // Common words: three pages, each the next newest five.
+    let mut query = search("disk full", 5);
+    for page in disks.chunks(5).take(3) {
+        let found = f.service.list(&query).await.unwrap();
+        assert_eq!(found.items.iter().map(|s| s.id).collect::<Vec<_>>(), page);
+        query.after = found.next;
+    }
+    // The last page, past every other match.
+    query.after = f
+        .service
+        .list(&search("disk", disks.len() as u32 - 3))
+        .await
+        .unwrap()
+        .next;
+    assert_eq!(f.ids(&query).await, disks[disks.len() - 3..]);
+    assert!(f.ids(&search("kerberos disk", 25)).await.is_empty());
 }
 
 fn id_literal(db: &TestDb, id: Uuid) -> String {
