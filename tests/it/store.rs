@@ -597,6 +597,23 @@ async fn a_search_pages_through_the_newest_matches_however_far_apart(backend: Ba
         .next;
     assert_eq!(f.ids(&query).await, disks[disks.len() - 3..]);
     assert!(f.ids(&search("kerberos disk", 25)).await.is_empty());
+
+    // How many sessions hold a word, for the similarity ranking: exact for
+    // rare words; for common ones PostgreSQL reads ANALYZE's statistics
+    // (its sample of 30,000 rows holds every session here, so the estimate
+    // is close to exact).
+    if f.db.backend == Backend::Postgres {
+        f.db.raw_execute("analyze sessions").await.unwrap();
+    }
+    let store = store::connect(&f.db.url).await.unwrap();
+    let words = ["disk", "kerberos", "absent"].map(String::from);
+    let counts = store.term_counts(&words).await.unwrap();
+    let disks = disks.len() as u64;
+    assert!(
+        counts[0].abs_diff(disks) <= disks / 50,
+        "about {disks} sessions hold disk: {counts:?}"
+    );
+    assert_eq!(counts[1..], [3, 0], "{counts:?}");
 }
 
 fn id_literal(db: &TestDb, id: Uuid) -> String {

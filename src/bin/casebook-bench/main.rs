@@ -11,6 +11,7 @@
 
 mod export;
 mod load;
+mod pg_copy;
 mod report;
 mod seed;
 mod streams;
@@ -51,9 +52,11 @@ struct Args {
     #[arg(long, default_value = "docs/BENCHMARKS.md")]
     out: String,
 
-    /// SQLite only: a seeded database to start from instead of seeding. When
-    /// the file does not exist yet, the fresh seed is saved there (with the
-    /// ids the cases need beside it, in PATH.ids.json). The run works on a
+    /// A seeded database to start from instead of seeding. SQLite: when the
+    /// file does not exist yet, the fresh seed is saved there (with the ids
+    /// the cases need beside it, in PATH.ids.json). PostgreSQL: the database
+    /// of --database-url is the seed, and PATH.ids.json says whether it was
+    /// seeded yet (delete it to seed again). Either way the run works on a
     /// copy, since the complete case consumes active sessions.
     #[arg(long, value_name = "PATH")]
     reuse: Option<PathBuf>,
@@ -97,22 +100,17 @@ const NOTES_HEADING: &str = "## What changed and what it bought";
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let workdir = tempfile_dir()?;
-    let url = match &args.database_url {
-        Some(url) => url.clone(),
-        None => format!("sqlite://{}", workdir.join("bench.db").display()),
-    };
     let db = workdir.join("bench.db");
-    let seeded = match &args.reuse {
-        Some(saved) if args.database_url.is_none() && saved.exists() => {
+    let (url, seeded) = match (&args.database_url, &args.reuse) {
+        (None, Some(saved)) if saved.exists() => {
             eprintln!("reusing the seeded database {}", saved.display());
             std::fs::copy(saved, &db).context("copying the seeded database")?;
-            seed::Seeded::load(&ids_path(saved))?
+            (sqlite_url(&db), seed::Seeded::load(&ids_path(saved))?)
         }
-        _ => {
-            eprintln!("seeding {} sessions into {}", args.sessions, redact(&url));
-            let seeded = seed::seed(&url, args.sessions).await.context("seeding")?;
-            eprintln!("seeded in {:.1} s", seeded.took.as_secs_f64());
-            if let (Some(saved), None) = (&args.reuse, &args.database_url) {
+        (None, saved) => {
+            let url = sqlite_url(&db);
+            let seeded = seed_into(&url, args.sessions).await?;
+            if let Some(saved) = saved {
                 // The store's close checkpointed everything into the file.
                 let wal = std::fs::metadata(wal_path(&db)).map_or(0, |m| m.len());
                 anyhow::ensure!(
@@ -123,7 +121,22 @@ async fn main() -> anyhow::Result<()> {
                 seeded.save(&ids_path(saved))?;
                 eprintln!("saved the seeded database as {}", saved.display());
             }
-            seeded
+            (url, seeded)
+        }
+        (Some(url), None) => (url.clone(), seed_into(url, args.sessions).await?),
+        (Some(url), Some(saved)) => {
+            let ids = ids_path(saved);
+            let seeded = if ids.exists() {
+                eprintln!("reusing the seeded database {}", redact(url));
+                seed::Seeded::load(&ids)?
+            } else {
+                let seeded = seed_into(url, args.sessions).await?;
+                seeded.save(&ids)?;
+                seeded
+            };
+            let copy = pg_copy::fresh_copy(url).await?;
+            eprintln!("working on the copy {}", redact(&copy));
+            (copy, seeded)
         }
     };
 
@@ -222,6 +235,17 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("wrote {}", args.out);
     }
     Ok(())
+}
+
+async fn seed_into(url: &str, sessions: usize) -> anyhow::Result<seed::Seeded> {
+    eprintln!("seeding {sessions} sessions into {}", redact(url));
+    let seeded = seed::seed(url, sessions).await.context("seeding")?;
+    eprintln!("seeded in {:.1} s", seeded.took.as_secs_f64());
+    Ok(seeded)
+}
+
+fn sqlite_url(db: &std::path::Path) -> String {
+    format!("sqlite://{}", db.display())
 }
 
 fn wal_path(db: &std::path::Path) -> PathBuf {

@@ -1,0 +1,75 @@
+//! A seeded PostgreSQL database kept for later runs, as `--reuse` keeps a
+//! SQLite file: each run works on a copy (`CREATE DATABASE … TEMPLATE`),
+//! since the complete case consumes active sessions.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, Executor};
+
+/// Copies the database of `seeded_url` to a fresh `<name>_run` and returns
+/// the copy's URL (any earlier copy is dropped first).
+pub async fn fresh_copy(seeded_url: &str) -> anyhow::Result<String> {
+    let options = PgConnectOptions::from_str(seeded_url).context("reading the database URL")?;
+    let seeded = options
+        .get_database()
+        .context("the database URL names no database")?
+        .to_string();
+    let copy = format!("{seeded}_run");
+    let mut admin = options
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to the server's postgres database")?;
+    admin
+        .execute(format!("drop database if exists {} with (force)", quoted(&copy)).as_str())
+        .await?;
+    admin
+        .execute(
+            format!(
+                "create database {} template {}",
+                quoted(&copy),
+                quoted(&seeded)
+            )
+            .as_str(),
+        )
+        .await
+        .context("copying the seeded database (is another client connected to it?)")?;
+    admin.close().await?;
+    Ok(url_with_database(seeded_url, &copy))
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `url` with its path (the database name) replaced, its query kept.
+fn url_with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host_part = base.rsplit_once('/').map_or(base, |(head, _)| head);
+    match query {
+        Some(query) => format!("{host_part}/{database}?{query}"),
+        None => format!("{host_part}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_with_database;
+
+    #[test]
+    fn only_the_database_name_changes() {
+        assert_eq!(
+            url_with_database("postgres://u@h:5432/seed?sslmode=disable", "seed_run"),
+            "postgres://u@h:5432/seed_run?sslmode=disable"
+        );
+        assert_eq!(
+            url_with_database("postgres://u@h/seed", "seed_run"),
+            "postgres://u@h/seed_run"
+        );
+    }
+}
