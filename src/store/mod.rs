@@ -36,7 +36,7 @@ pub use changes::{Announcement, ChangeLog, ChangeRef};
 pub use postgres::PostgresStore;
 pub use reports::ReportStore;
 pub use runbooks::RunbookStore;
-pub use search::{SEARCH_WINDOW, SIMILAR_WINDOW, SearchStore};
+pub use search::{SIMILAR_WINDOW, SearchStore};
 pub use sqlite::STATEMENT_LOG as SQLITE_STATEMENT_LOG;
 pub use sqlite::file_of as sqlite_file_of;
 pub use sqlite::migrate as sqlite_migrate;

@@ -22,7 +22,6 @@ use super::{
 use crate::domain::{
     Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
 };
-use crate::store::SEARCH_WINDOW;
 
 pub struct PostgresStore {
     // Shared with the account store (store::accounts), one pool for both traits.
@@ -62,49 +61,6 @@ struct SessionRow {
 
 const SESSION_COLUMNS: &str = "id, title, problem, reference, customer, owner, created_at, \
      updated_at, started_at, completed_at, completed_by, outcome, outcome_notes, summary";
-
-/// The list's statement. With `window`, the search's words are matched only
-/// within that many of the newest sessions passing the other filters; a full
-/// page from it is the same page the whole table gives, since both keep the
-/// newest matches.
-fn list_sql(query: &ListQuery, window: Option<i64>) -> QueryBuilder<'static, Postgres> {
-    let mut sql = QueryBuilder::<Postgres>::new(match window {
-        Some(_) => format!(
-            "select {SESSION_COLUMNS} from (select {SESSION_COLUMNS}, search from sessions where true"
-        ),
-        None => format!("select {SESSION_COLUMNS} from sessions where true"),
-    });
-    if let Some(status) = query.status {
-        sql.push(" and ").push(status_condition(status));
-    }
-    if let Some(outcome) = query.outcome {
-        sql.push(" and outcome = ").push_bind(outcome.as_str());
-    }
-    if let Some(owner) = &query.owner {
-        sql.push(" and owner = ").push_bind(owner.clone());
-    }
-    if let Some(after) = query.after {
-        sql.push(" and (created_at, id) < (")
-            .push_bind(after.created_at)
-            .push(", ")
-            .push_bind(after.id)
-            .push(")");
-    }
-    if let Some(window) = window {
-        sql.push(" order by created_at desc, id desc limit ")
-            .push_bind(window)
-            .push(") newest where true");
-    }
-    if let Some(search) = &query.search {
-        let terms: Vec<String> = search.terms().iter().map(|t| format!("{t}:*")).collect();
-        sql.push(" and search @@ to_tsquery('simple', ")
-            .push_bind(terms.join(" & "))
-            .push(")");
-    }
-    sql.push(" order by created_at desc, id desc limit ")
-        .push_bind(i64::from(query.limit) + 1);
-    sql
-}
 
 impl From<SessionRow> for Session {
     fn from(row: SessionRow) -> Self {
@@ -268,25 +224,36 @@ impl SessionStore for PostgresStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let mut rows: Vec<SessionRow> = Vec::new();
-        if query.search.is_some() {
-            // The newest sessions first: a search for common words finds its
-            // page among them without the index handing over every match.
-            rows = list_sql(query, Some(i64::from(SEARCH_WINDOW)))
-                .build_query_as()
-                .fetch_all(&mut *conn)
-                .await?;
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "select {SESSION_COLUMNS} from sessions where true"
+        ));
+        if let Some(status) = query.status {
+            sql.push(" and ").push(status_condition(status));
         }
-        if rows.len() <= query.limit as usize {
-            // No search, or too few matches among the newest: rare words,
-            // which the text index finds at once.
-            rows = list_sql(query, None)
-                .build_query_as()
-                .fetch_all(&mut *conn)
-                .await?;
+        if let Some(outcome) = query.outcome {
+            sql.push(" and outcome = ").push_bind(outcome.as_str());
         }
+        if let Some(owner) = &query.owner {
+            sql.push(" and owner = ").push_bind(owner.clone());
+        }
+        if let Some(search) = &query.search {
+            let terms: Vec<String> = search.terms().iter().map(|t| format!("{t}:*")).collect();
+            sql.push(" and search @@ to_tsquery('simple', ")
+                .push_bind(terms.join(" & "))
+                .push(")");
+        }
+        if let Some(after) = query.after {
+            sql.push(" and (created_at, id) < (")
+                .push_bind(after.created_at)
+                .push(", ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        sql.push(" order by created_at desc, id desc limit ")
+            .push_bind(i64::from(query.limit) + 1);
 
+        let mut conn = self.pool.acquire().await?;
+        let rows: Vec<SessionRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
         let mut items: Vec<Session> = rows.into_iter().map(Session::from).collect();
         let next = page_cursor(&mut items, query.limit);
         if query.with_steps {

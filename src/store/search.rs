@@ -17,15 +17,6 @@ use crate::domain::{ListQuery, Session, SimilarQuery};
 /// and took p99 at 32 connections past 25 ms; see docs/BENCHMARKS.md.)
 pub const SIMILAR_WINDOW: u32 = 200;
 
-/// How many of the newest sessions (after a page's cursor and filters) a
-/// search on PostgreSQL reads before it asks the text index instead. GIN
-/// hands over every match of a word before the newest can be picked (12,500
-/// rows for "disk full" at 100,000 sessions); reading the newest sessions in
-/// order stops at the page when the words are common, and the index is quick
-/// when they are rare. (SQLite's FTS5 walks its matches newest first, so it
-/// needs no window.) See docs/BENCHMARKS-postgres.md.
-pub const SEARCH_WINDOW: u32 = 2_000;
-
 #[async_trait]
 pub trait SearchStore: Send + Sync {
     /// Completed sessions matching any of the query's terms, best first,

@@ -3,44 +3,16 @@
 //! 0007; weighed A–D by part).
 
 use async_trait::async_trait;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{PostgresStore, SESSION_COLUMNS, SessionRow, attach_steps, load_steps};
 use crate::domain::{ListQuery, MATCH_END, MATCH_START, Session, SimilarQuery};
-use crate::store::{SEARCH_WINDOW, SIMILAR_WINDOW, SearchStore, StoreError};
+use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
 
 /// Any of the words, each whole. Words are letters and digits only (see
 /// `SimilarityWords`), so they are safe in a tsquery.
 fn any_of(terms: &[String]) -> String {
     terms.join(" | ")
-}
-
-/// The newest sessions (at most SIMILAR_WINDOW) matching `terms`, with
-/// their ts_rank; with `window`, only among that many of the newest.
-async fn newest_matches(
-    conn: &mut PgConnection,
-    terms: &str,
-    window: Option<i64>,
-) -> Result<Vec<(Uuid, f32)>, StoreError> {
-    let sessions = match window {
-        Some(_) => {
-            "(select id, created_at, search from sessions \
-                    order by created_at desc, id desc limit $3) newest"
-        }
-        None => "sessions",
-    };
-    let sql = format!(
-        "select id, ts_rank(search, q) from {sessions}, to_tsquery('simple', $1) q \
-         where search @@ q order by created_at desc, id desc limit $2"
-    );
-    let mut matches = sqlx::query_as(&sql)
-        .bind(terms)
-        .bind(i64::from(SIMILAR_WINDOW));
-    if let Some(window) = window {
-        matches = matches.bind(window);
-    }
-    Ok(matches.fetch_all(conn).await?)
 }
 
 /// Words in at least this many sessions (by the statistics) are not counted
@@ -54,26 +26,20 @@ impl SearchStore for PostgresStore {
             return Ok(Vec::new());
         }
         // The newest matches (at most SIMILAR_WINDOW) ranked by ts_rank,
-        // then the completed ones other than the excluded session. The
-        // matches are looked for among the newest sessions first, as the
-        // list's search does (see SEARCH_WINDOW): the text index hands over
-        // every match of a common word before the newest can be picked.
-        let terms = any_of(&query.terms);
-        let mut conn = self.pool.acquire().await?;
-        let mut matches = newest_matches(&mut conn, &terms, Some(i64::from(SEARCH_WINDOW))).await?;
-        if matches.len() < SIMILAR_WINDOW as usize {
-            matches = newest_matches(&mut conn, &terms, None).await?;
-        }
-        let (ids, scores): (Vec<Uuid>, Vec<f32>) = matches.into_iter().unzip();
+        // then the completed ones other than the excluded session.
         let sql = format!(
-            "select {SESSION_COLUMNS} from unnest($1::uuid[], $2::real[]) m(id, score) \
-             join sessions using (id) \
+            "select {SESSION_COLUMNS} from ( \
+                 select id, ts_rank(search, q) as score \
+                 from sessions, to_tsquery('simple', $1) q where search @@ q \
+                 order by created_at desc, id desc limit $2 \
+             ) m join sessions using (id) \
              where completed_at is not null and id is distinct from $3 \
              order by m.score desc, created_at desc limit $4"
         );
+        let mut conn = self.pool.acquire().await?;
         let rows: Vec<SessionRow> = sqlx::query_as(&sql)
-            .bind(ids)
-            .bind(scores)
+            .bind(any_of(&query.terms))
+            .bind(i64::from(SIMILAR_WINDOW))
             .bind(query.excluding)
             .bind(i64::from(query.limit))
             .fetch_all(&mut *conn)
