@@ -253,7 +253,12 @@ impl SessionStore for PostgresStore {
             .push_bind(i64::from(query.limit) + 1);
 
         let mut conn = self.pool.acquire().await?;
-        let rows: Vec<SessionRow> = sql.build_query_as().fetch_all(&mut *conn).await?;
+        // A search is planned for its words (see postgres/search.rs).
+        let rows: Vec<SessionRow> = sql
+            .build_query_as()
+            .persistent(query.search.is_none())
+            .fetch_all(&mut *conn)
+            .await?;
         let mut items: Vec<Session> = rows.into_iter().map(Session::from).collect();
         let next = page_cursor(&mut items, query.limit);
         if query.with_steps {

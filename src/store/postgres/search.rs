@@ -9,6 +9,13 @@ use super::{PostgresStore, SESSION_COLUMNS, SessionRow, attach_steps, load_steps
 use crate::domain::{ListQuery, MATCH_END, MATCH_START, Session, SimilarQuery};
 use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
 
+// Statements whose best plan depends on the words searched for run
+// unprepared (`persistent(false)`), so PostgreSQL plans each for its words.
+// A prepared statement switches to a generic plan after five runs, and that
+// plan, blind to the words, asks the text index for every match: for a
+// common word, 17 ms instead of 2 ms (EXPLAIN in docs/BENCHMARKS-postgres.md).
+// Planning each costs far less than that.
+
 /// Any of the words, each whole. Words are letters and digits only (see
 /// `SimilarityWords`), so they are safe in a tsquery.
 fn any_of(terms: &[String]) -> String {
@@ -38,6 +45,7 @@ impl SearchStore for PostgresStore {
         );
         let mut conn = self.pool.acquire().await?;
         let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+            .persistent(false)
             .bind(any_of(&query.terms))
             .bind(i64::from(SIMILAR_WINDOW))
             .bind(query.excluding)
@@ -85,6 +93,7 @@ impl SearchStore for PostgresStore {
                 "select w, (select count(*) from sessions where search @@ to_tsquery('simple', w)) \
                  from unnest($1::text[]) with ordinality as t(w, i) order by i",
             )
+            .persistent(false)
             .bind(&rare)
             .fetch_all(&self.pool)
             .await?;
