@@ -26,6 +26,8 @@ use crate::domain::{
 pub struct PostgresStore {
     // Shared with the account store (store::accounts), one pool for both traits.
     pub(super) pool: PgPool,
+    /// The common words' counts, from ANALYZE's statistics (see search.rs).
+    common_words: search::CommonWords,
 }
 
 impl PostgresStore {
@@ -37,7 +39,10 @@ impl PostgresStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            common_words: search::CommonWords::default(),
+        })
     }
 }
 

@@ -2,7 +2,12 @@
 //! search vectors (`sessions.search`, kept by the triggers of migration
 //! 0007; weighed A–D by part).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{PostgresStore, SESSION_COLUMNS, SessionRow, attach_steps, load_steps};
@@ -22,9 +27,45 @@ fn any_of(terms: &[String]) -> String {
     terms.join(" | ")
 }
 
-/// Words in at least this many sessions (by the statistics) are not counted
-/// one by one.
-const COMMON: u64 = 1_000;
+/// The words in at least [`Self::COMMON`] sessions by ANALYZE's statistics
+/// (the search column's most common elements, their frequencies times the
+/// table's rows), read again when older than [`Self::LIFETIME`]: the
+/// statistics change only when ANALYZE runs, and reading `pg_stats` costs
+/// about a millisecond of planning.
+#[derive(Default)]
+pub(super) struct CommonWords(Mutex<Option<(Instant, CommonCounts)>>);
+
+type CommonCounts = Arc<HashMap<String, u64>>;
+
+impl CommonWords {
+    const COMMON: f64 = 1_000.0;
+    const LIFETIME: Duration = Duration::from_secs(60);
+
+    async fn get(&self, pool: &PgPool) -> Result<CommonCounts, StoreError> {
+        if let Some((at, words)) = &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            if at.elapsed() < Self::LIFETIME {
+                return Ok(words.clone());
+            }
+        }
+        let rows: Vec<(String, f64)> = sqlx::query_as(
+            "select w, (f * greatest(c.reltuples, 0))::float8 \
+             from pg_stats s, pg_class c, \
+                  unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) as m(w, f) \
+             where s.schemaname = current_schema() and s.tablename = 'sessions' \
+               and s.attname = 'search' and c.oid = 'sessions'::regclass and w is not null",
+        )
+        .fetch_all(pool)
+        .await?;
+        let words: HashMap<String, u64> = rows
+            .into_iter()
+            .filter(|(_, n)| *n >= Self::COMMON)
+            .map(|(w, n)| (w, n.round() as u64))
+            .collect();
+        let words = Arc::new(words);
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), words.clone()));
+        Ok(words)
+    }
+}
 
 #[async_trait]
 impl SearchStore for PostgresStore {
@@ -62,26 +103,10 @@ impl SearchStore for PostgresStore {
     async fn term_counts(&self, words: &[String]) -> Result<Vec<u64>, StoreError> {
         // Counting a common word reads every session that holds it (40–80
         // ms for a word in a tenth of 100,000 sessions), so common words are
-        // taken from the statistics ANALYZE keeps (the search column's most
-        // common elements and their frequencies); the rarer words, which
-        // decide a ranking, are counted exactly, and that is quick.
-        let estimated: Vec<(String, Option<f64>)> = sqlx::query_as(
-            "with stats as ( \
-                 select most_common_elems::text::text[] as elems, most_common_elem_freqs as freqs \
-                 from pg_stats where schemaname = current_schema() \
-                 and tablename = 'sessions' and attname = 'search' \
-             ), total as (select reltuples from pg_class where oid = 'sessions'::regclass) \
-             select w, ((select freqs[array_position(elems, w)] from stats) \
-                        * (select reltuples from total))::float8 \
-             from unnest($1::text[]) with ordinality as t(w, i) order by i",
-        )
-        .bind(words)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut counts: Vec<Option<u64>> = estimated
-            .into_iter()
-            .map(|(_, n)| n.filter(|n| *n >= COMMON as f64).map(|n| n.round() as u64))
-            .collect();
+        // taken from ANALYZE's statistics; the rarer words, which decide a
+        // ranking, are counted exactly, and that is quick.
+        let common = self.common_words.get(&self.pool).await?;
+        let mut counts: Vec<Option<u64>> = words.iter().map(|w| common.get(w).copied()).collect();
         let rare: Vec<&String> = words
             .iter()
             .zip(&counts)
