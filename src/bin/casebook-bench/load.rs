@@ -105,6 +105,11 @@ impl Server {
     }
 }
 
+/// User plus system CPU time of all `servers` so far.
+pub fn cpu_time(servers: &[Server]) -> anyhow::Result<Duration> {
+    servers.iter().map(Server::cpu_time).sum()
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -341,25 +346,26 @@ pub struct Row {
     pub wal_peak_bytes: Option<u64>,
 }
 
-/// Runs `case` on `connections` connections for `duration`.
+/// Runs `case` on `connections` connections for `duration`, the
+/// connections spread over `servers` in turn.
 pub async fn run(
-    server: &Server,
+    servers: &[Server],
     case: &Case,
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Row> {
     let case = Arc::new(case_ref(case));
-    let cpu_before = server.cpu_time()?;
+    let cpu_before = cpu_time(servers)?;
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = Vec::new();
-    for _ in 0..connections {
+    for worker in 0..connections {
         // One client each, so each worker keeps exactly one connection.
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(1)
             .build()?;
         let case = case.clone();
-        let base = server.base.clone();
+        let base = servers[worker % servers.len()].base.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0;
@@ -400,7 +406,7 @@ pub async fn run(
         failures += f;
     }
     let elapsed = started.elapsed();
-    let cpu = server.cpu_time()?.saturating_sub(cpu_before);
+    let cpu = cpu_time(servers)?.saturating_sub(cpu_before);
     latencies.sort_unstable();
     let at = |q: f64| {
         latencies

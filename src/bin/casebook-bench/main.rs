@@ -86,6 +86,11 @@ struct Args {
     #[arg(long)]
     export: bool,
 
+    /// Casebook processes to start on the one database, the connections
+    /// spread over them (PostgreSQL only: SQLite serves from one process).
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+
     /// Measure only live streams (GET /api/stream): the time for one change
     /// to reach 300 open streams, write latency with and without them, and
     /// the server's memory per idle stream with 1,000 open. Writes no report.
@@ -155,11 +160,18 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Some(wrk::Wrk::find(&workdir)?)
     };
-    let server = load::Server::start(&args.server, &url).context("starting the server")?;
+    anyhow::ensure!(
+        args.processes >= 1 && (args.processes == 1 || args.database_url.is_some()),
+        "--processes above 1 needs --database-url postgres://…: SQLite is served by one process"
+    );
+    let servers = (0..args.processes)
+        .map(|_| load::Server::start(&args.server, &url).context("starting the server"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let server = &servers[0];
     if args.streams {
-        return streams::measure(&server, &token, seeded.active.clone()).await;
+        return streams::measure(server, &token, seeded.active.clone()).await;
     }
-    let mut cases = load::cases(&server, &seeded, &token).await?;
+    let mut cases = load::cases(server, &seeded, &token).await?;
     if !args.only.is_empty() {
         cases.retain(|c| {
             c.name == "GET /healthz" || args.only.iter().any(|o| c.name.contains(o.as_str()))
@@ -172,12 +184,12 @@ async fn main() -> anyhow::Result<()> {
         for case in &cases {
             let runs_left = (args.connections.len() - run) * drivers;
             case.target.ration(runs_left);
-            let row = load::run(&server, case, connections, duration).await?;
+            let row = load::run(&servers, case, connections, duration).await?;
             eprintln!("{}", report::line(&row));
             rows.push(row);
             if let Some(wrk) = &wrk {
                 case.target.ration(runs_left - 1);
-                let row = wrk.run(&server, case, connections, duration).await?;
+                let row = wrk.run(&servers, case, connections, duration).await?;
                 eprintln!("{}", report::line(&row));
                 rows.push(row);
             }
@@ -198,8 +210,8 @@ async fn main() -> anyhow::Result<()> {
             let sampler = load::sample_wal(wal.clone(), stop.clone());
             let duration = Duration::from_secs(args.sustained_seconds);
             let row = match &wrk {
-                Some(wrk) => wrk.run(&server, &case, connections, duration).await,
-                None => load::run(&server, &case, connections, duration).await,
+                Some(wrk) => wrk.run(&servers, &case, connections, duration).await,
+                None => load::run(&servers, &case, connections, duration).await,
             };
             stop.store(true, Ordering::Relaxed);
             let peak = sampler.join().expect("the WAL sampler ends");
@@ -209,7 +221,11 @@ async fn main() -> anyhow::Result<()> {
             sustained.push(row);
         }
     }
-    let peak_kib = server.peak_rss_kib()?;
+    // Summed over the processes: what the machine gave the servers.
+    let peak_kib = servers
+        .iter()
+        .map(load::Server::peak_rss_kib)
+        .sum::<anyhow::Result<u64>>()?;
     let meta = report::Meta {
         backend: if args.database_url.is_some() {
             "PostgreSQL".into()
@@ -217,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
             "SQLite".into()
         },
         sessions: seeded.sessions,
+        processes: args.processes,
         seconds: args.seconds,
         seed_seconds: seeded.took.as_secs_f64(),
         sustained_seconds: args.sustained_seconds,

@@ -41,6 +41,8 @@ fn us(d: std::time::Duration) -> f64 {
 pub struct Meta {
     pub backend: String,
     pub sessions: usize,
+    /// Casebook processes serving the one database.
+    pub processes: usize,
     pub seconds: f64,
     pub seed_seconds: f64,
     pub sustained_seconds: u64,
@@ -62,6 +64,17 @@ pub fn markdown(rows: &[Row], sustained: &[Row], peak_kib: u64, meta: &Meta) -> 
          throughput relative to `/healthz` with the same driver and concurrency.\n",
         meta.backend, meta.sessions, meta.seed_seconds, meta.seconds
     );
+    if meta.processes > 1 {
+        let _ = writeln!(
+            out,
+            "{} Casebook processes served the one database, each driver's connections spread \
+             over them in turn (wrk: one wrk per process, its p50, p99 and max the worst of \
+             them). Server CPU and memory are summed over the processes. On this machine's two \
+             cores, PostgreSQL included, this shows what coordination costs, not how Casebook \
+             scales.\n",
+            meta.processes
+        );
+    }
     let _ = writeln!(
         out,
         "| case | conns | bench req/s | wrk req/s | bench p50 / p99 ms | wrk p50 / p99 ms | bench CPU µs/req | wrk CPU µs/req | × healthz (bench / wrk) | failed (bench / wrk) |"

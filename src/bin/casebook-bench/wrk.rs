@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::load::{Case, Row, Server, Target};
+use crate::load::{Case, Row, Server, Target, cpu_time};
 
 const SCRIPT: &str = include_str!("wrk.lua");
 
@@ -45,10 +45,12 @@ impl Wrk {
         })
     }
 
-    /// Runs `case` with wrk on `connections` connections for `duration`.
+    /// Runs `case` with wrk on `connections` connections for `duration`:
+    /// one wrk per server, each with its share of the connections (and, for
+    /// a case that uses each path once, of the paths), all at once.
     pub async fn run(
         &self,
-        server: &Server,
+        servers: &[Server],
         case: &Case,
         connections: usize,
         duration: Duration,
@@ -58,59 +60,87 @@ impl Wrk {
             Target::Cycle(paths, _) => (paths.to_vec(), false),
             Target::EachOnce(..) => (case.target.take_share(), true),
         };
-        let list = self.workdir.join("paths.txt");
-        std::fs::write(&list, paths.join("\n") + "\n")?;
-        let threads = connections.clamp(1, 2);
-        let mut command = Command::new("wrk");
-        command
-            .arg(format!("-t{threads}"))
-            .arg(format!("-c{connections}"))
-            .arg(format!("-d{}s", duration.as_secs().max(1)))
-            .arg("--timeout")
-            .arg("10s")
-            .arg("-s")
-            .arg(&self.script)
-            .arg(&server.base)
-            .env("BENCH_METHOD", case.method.as_str())
-            .env("BENCH_AUTH", case.auth.as_deref().unwrap_or(""))
-            .env("BENCH_BODY", case.body.unwrap_or(""))
-            .env("BENCH_ONCE", if once { "1" } else { "0" })
-            .env("BENCH_THREADS", threads.to_string())
-            .env("BENCH_PATHS", &list);
-        let cpu_before = server.cpu_time()?;
+        let n = servers.len().min(connections).max(1);
+        let mut commands = Vec::new();
+        for (i, server) in servers.iter().take(n).enumerate() {
+            let share = connections / n + usize::from(i < connections % n);
+            let paths: Vec<String> = if once {
+                paths.iter().skip(i).step_by(n).cloned().collect()
+            } else {
+                paths.clone()
+            };
+            let list = self.workdir.join(format!("paths-{i}.txt"));
+            std::fs::write(&list, paths.join("\n") + "\n")?;
+            let threads = share.clamp(1, 2);
+            let mut command = Command::new("wrk");
+            command
+                .arg(format!("-t{threads}"))
+                .arg(format!("-c{share}"))
+                .arg(format!("-d{}s", duration.as_secs().max(1)))
+                .arg("--timeout")
+                .arg("10s")
+                .arg("-s")
+                .arg(&self.script)
+                .arg(&server.base)
+                .env("BENCH_METHOD", case.method.as_str())
+                .env("BENCH_AUTH", case.auth.as_deref().unwrap_or(""))
+                .env("BENCH_BODY", case.body.unwrap_or(""))
+                .env("BENCH_ONCE", if once { "1" } else { "0" })
+                .env("BENCH_THREADS", threads.to_string())
+                .env("BENCH_PATHS", &list);
+            commands.push(command);
+        }
+        let cpu_before = cpu_time(servers)?;
         let started = Instant::now();
-        let output = tokio::task::spawn_blocking(move || command.output()).await??;
+        let runs: Vec<_> = commands
+            .into_iter()
+            .map(|mut command| tokio::task::spawn_blocking(move || command.output()))
+            .collect();
+        let mut summaries = Vec::new();
+        for run in runs {
+            summaries.push(summary(&run.await??)?);
+        }
         let elapsed = started.elapsed();
-        let cpu = server.cpu_time()?.saturating_sub(cpu_before);
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let summary: Summary = stdout
-            .lines()
-            .find_map(|line| line.strip_prefix("BENCH "))
-            .with_context(|| {
-                format!(
-                    "wrk printed no summary: {stdout}{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            })
-            .and_then(|json| Ok(serde_json::from_str(json)?))?;
-        let seconds = if summary.duration_us > 0 {
-            summary.duration_us as f64 / 1e6
+        let cpu = cpu_time(servers)?.saturating_sub(cpu_before);
+        let requests: usize = summaries.iter().map(|s| s.requests).sum();
+        let longest = summaries.iter().map(|s| s.duration_us).max().unwrap_or(0);
+        let seconds = if longest > 0 {
+            longest as f64 / 1e6
         } else {
             elapsed.as_secs_f64()
         };
-        let us = Duration::from_micros;
+        // One wrk's percentiles cannot be merged with another's exactly:
+        // with several servers, the worst of them is reported.
+        let worst = |f: fn(&Summary) -> u64| {
+            Duration::from_micros(summaries.iter().map(f).max().unwrap_or(0))
+        };
         Ok(Row {
             case: case.name,
             driver: "wrk",
             connections,
-            requests: summary.requests,
-            failures: summary.non2xx + summary.socket_errors,
-            per_second: summary.requests as f64 / seconds,
-            p50: us(summary.p50_us),
-            p99: us(summary.p99_us),
-            max: us(summary.max_us),
-            cpu_per_request: cpu / summary.requests.max(1) as u32,
+            requests,
+            failures: summaries.iter().map(|s| s.non2xx + s.socket_errors).sum(),
+            per_second: requests as f64 / seconds,
+            p50: worst(|s| s.p50_us),
+            p99: worst(|s| s.p99_us),
+            max: worst(|s| s.max_us),
+            cpu_per_request: cpu / requests.max(1) as u32,
             wal_peak_bytes: None,
         })
     }
+}
+
+/// What the script printed after `BENCH `.
+fn summary(output: &std::process::Output) -> anyhow::Result<Summary> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("BENCH "))
+        .with_context(|| {
+            format!(
+                "wrk printed no summary: {stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .and_then(|json| Ok(serde_json::from_str(json)?))
 }
