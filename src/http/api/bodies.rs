@@ -200,6 +200,7 @@ pub struct ListParams {
     #[param(value_type = Option<Outcome>)]
     pub outcome: Option<String>,
     /// Only sessions of this owner (a username).
+    #[param(pattern = "^[^\\u0000]*$")]
     pub owner: Option<String>,
     /// Words that must all appear (as prefixes) in what a session says:
     /// title, reference, customer, problem, plan, findings, notes, outcome

@@ -53,6 +53,7 @@ struct ExportParams {
     #[param(value_type = Option<Outcome>)]
     outcome: Option<String>,
     /// Only sessions of this username.
+    #[param(pattern = "^[^\\u0000]*$")]
     owner: Option<String>,
     /// Words every exported session contains (prefix match).
     q: Option<String>,

@@ -283,11 +283,12 @@ async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_s
             text_of(&page, "document.querySelector('#username').value").await,
             "dana"
         );
-        assert_eq!(
-            text_of(&page, "document.activeElement.id").await,
-            "password",
-            "after a wrong password, focus is on the password"
-        );
+        // The browser applies autofocus in a task after the page loads.
+        page.wait_for(
+            "document.activeElement.id === 'password'",
+            "after a wrong password, focus on the password",
+        )
+        .await;
         type_into(&page, "#password", crate::helpers::PASSWORD).await;
         click(&page, "form[action='/login'] button").await;
         wait_for_path(&page, "/sessions").await;
