@@ -323,8 +323,10 @@ impl SessionStore for PostgresStore {
         }
         let mut tx = self.pool.begin().await?;
         let Some(at) = update.fetch_optional(&mut *tx).await? else {
+            // Re-read in the same transaction, as the SQLite store does, so
+            // the conflict names the state that refused the change.
+            let current = load(&mut tx, id).await?;
             tx.rollback().await?;
-            let current = self.get(id).await?;
             return Err(explain_miss(current));
         };
         let at: DateTime<Utc> = at.try_get("updated_at")?;
