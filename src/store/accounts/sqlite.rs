@@ -277,20 +277,25 @@ impl AccountStore for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                // Each step refuses unless this caller is first; any refusal
-                // rolls back everything before it (dropping `tx` does).
-                let consumed = tx
-                    .prepare_cached(
-                        "delete from setup_tokens where token_hash = ? and created_at > ?",
-                    )?
-                    .execute(params![token_hash, micros(issued_after)])?;
+                // The same steps in the same order as on PostgreSQL (see
+                // there why the claim comes first); each refuses unless this
+                // caller is first, and a refusal rolls back everything
+                // before it (dropping `tx` does).
                 let marked = tx
                     .prepare_cached(
                         "insert into setup_completed (id, at) select 1, ? \
                          where not exists (select 1 from users) on conflict do nothing",
                     )?
                     .execute([micros(at)])?;
-                if consumed != 1 || marked != 1 {
+                if marked != 1 {
+                    return Ok(false);
+                }
+                let consumed = tx
+                    .prepare_cached(
+                        "delete from setup_tokens where token_hash = ? and created_at > ?",
+                    )?
+                    .execute(params![token_hash, micros(issued_after)])?;
+                if consumed != 1 {
                     return Ok(false);
                 }
                 insert_user(&tx, admin, password_hash)?;
