@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::service::WebhookSettings;
-use crate::store::SqliteOptions;
+use crate::store::{PostgresOptions, SqliteOptions};
 use crate::summary::OpenAiSettings;
 
 #[derive(Debug, Parser)]
@@ -134,6 +134,9 @@ pub struct ServeArgs {
     pub sqlite: SqliteArgs,
 
     #[command(flatten)]
+    pub postgres: PostgresArgs,
+
+    #[command(flatten)]
     pub webhooks: WebhookArgs,
 }
 
@@ -153,6 +156,25 @@ impl SqliteArgs {
         SqliteOptions {
             wal_max_bytes: self.sqlite_wal_max_mb * 1024 * 1024,
         }
+    }
+}
+
+/// The connection pool to PostgreSQL.
+#[derive(Debug, Clone, Args)]
+pub struct PostgresArgs {
+    /// Connections to PostgreSQL this process keeps, at most; default twice
+    /// the machine's cores, from 4 to 16. Ignored on SQLite.
+    #[arg(long, env = "CASEBOOK_POSTGRES_POOL_SIZE",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub postgres_pool_size: Option<u32>,
+}
+
+impl PostgresArgs {
+    pub fn options(&self) -> PostgresOptions {
+        self.postgres_pool_size
+            .map_or_else(PostgresOptions::default, |pool_size| PostgresOptions {
+                pool_size,
+            })
     }
 }
 
@@ -324,6 +346,8 @@ pub struct Settings {
     pub auto_close_after: Option<Duration>,
     /// The SQLite store's settings (the WAL's limit).
     pub sqlite: SqliteOptions,
+    /// The PostgreSQL store's settings (the pool's size).
+    pub postgres: PostgresOptions,
     /// Sign-in sessions, proxies, password hashing.
     pub security: SecuritySettings,
     /// How outbound webhook deliveries are sent.
@@ -343,6 +367,7 @@ impl Settings {
             metrics_token: None,
             auto_close_after: None,
             sqlite: SqliteOptions::default(),
+            postgres: PostgresOptions::default(),
             security: SecuritySettings::default(),
             webhooks: WebhookSettings::default(),
         }
@@ -360,6 +385,7 @@ impl ServeArgs {
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             auto_close_after: self.auto_close_after,
             sqlite: self.sqlite.options(),
+            postgres: self.postgres.options(),
             security: self.security.settings(),
             webhooks: self.webhooks.settings(),
         })

@@ -40,9 +40,10 @@ pub struct Application {
 impl Application {
     /// Opens and migrates the database, then binds the listening socket.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let stores = store::connect_all_with(&settings.database_url, settings.sqlite)
-            .await
-            .context("cannot open the database")?;
+        let stores =
+            store::connect_all_with(&settings.database_url, settings.sqlite, settings.postgres)
+                .await
+                .context("cannot open the database")?;
         let store = stores.sessions;
         let clock = Arc::new(SystemClock);
         let accounts = AccountService::new(stores.accounts, clock.clone())

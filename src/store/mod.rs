@@ -33,7 +33,7 @@ use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Ste
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use changes::{Announcement, ChangeLog, ChangeRef};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use reports::ReportStore;
 pub use runbooks::RunbookStore;
 pub use search::{SIMILAR_WINDOW, SearchStore};
@@ -272,11 +272,16 @@ pub struct Stores {
 
 /// Like [`connect`], for callers that need the account store as well.
 pub async fn connect_all(url: &str) -> anyhow::Result<Stores> {
-    connect_all_with(url, SqliteOptions::default()).await
+    connect_all_with(url, SqliteOptions::default(), PostgresOptions::default()).await
 }
 
-/// Like [`connect_all`], with the SQLite store's settings (ignored on PostgreSQL).
-pub async fn connect_all_with(url: &str, sqlite: SqliteOptions) -> anyhow::Result<Stores> {
+/// Like [`connect_all`], with each engine's settings (only the URL's engine's
+/// are used).
+pub async fn connect_all_with(
+    url: &str,
+    sqlite: SqliteOptions,
+    postgres: PostgresOptions,
+) -> anyhow::Result<Stores> {
     fn both<S: SessionStore + AccountStore + WebhookStore + ChangeLog>(store: S) -> Stores {
         let store = Arc::new(store);
         Stores {
@@ -287,7 +292,7 @@ pub async fn connect_all_with(url: &str, sqlite: SqliteOptions) -> anyhow::Resul
         }
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(both(PostgresStore::connect(url).await?))
+        Ok(both(PostgresStore::connect_with(url, postgres).await?))
     } else if url.starts_with("sqlite:") {
         Ok(both(SqliteStore::connect_with(url, sqlite).await?))
     } else {

@@ -193,3 +193,22 @@ async fn without_a_token_a_scrape_through_a_proxy_is_refused() {
         .unwrap();
     assert_eq!(direct.status(), StatusCode::OK);
 }
+
+/// `--postgres-pool-size` bounds the connections one process opens: under
+/// more concurrent requests than that, they wait for a connection and are
+/// all answered.
+#[tokio::test]
+async fn the_postgres_pool_never_opens_more_connections_than_its_size() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let app = TestApp::spawn_with(db, |s| s.postgres.pool_size = 2).await;
+    for i in 0..5 {
+        app.create(&format!("Session {i}"), &["look"]).await;
+    }
+    let requests = (0..40).map(|_| app.get("/api/sessions?q=session"));
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let last = scrape(&app).await;
+    let open = sample(&last, "casebook_db_pool_connections{pool=\"postgres\"}");
+    assert!(open.is_some_and(|n| (1.0..=2.0).contains(&n)), "{open:?}");
+}
