@@ -162,19 +162,18 @@ impl SqliteArgs {
 /// The connection pool to PostgreSQL.
 #[derive(Debug, Clone, Args)]
 pub struct PostgresArgs {
-    /// Connections to PostgreSQL this process keeps, at most; default twice
-    /// the machine's cores, from 4 to 16. Ignored on SQLite.
-    #[arg(long, env = "CASEBOOK_POSTGRES_POOL_SIZE",
+    /// Connections to PostgreSQL this process keeps, at most. Ignored on
+    /// SQLite.
+    #[arg(long, env = "CASEBOOK_POSTGRES_POOL_SIZE", default_value_t = PostgresOptions::DEFAULT_POOL_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub postgres_pool_size: Option<u32>,
+    pub postgres_pool_size: u32,
 }
 
 impl PostgresArgs {
     pub fn options(&self) -> PostgresOptions {
-        self.postgres_pool_size
-            .map_or_else(PostgresOptions::default, |pool_size| PostgresOptions {
-                pool_size,
-            })
+        PostgresOptions {
+            pool_size: self.postgres_pool_size,
+        }
     }
 }
 

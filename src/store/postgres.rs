@@ -38,20 +38,20 @@ pub struct PostgresOptions {
 }
 
 impl PostgresOptions {
-    /// Twice the machine's cores, from 4 to 16. More connections than the
-    /// database can run at once only queue inside PostgreSQL: on 2 cores, 4
-    /// connections gave the list p99 15–16 ms at 32 concurrent requests, 16
-    /// gave 25–27 ms and 32 gave 34–37 ms (docs/BENCHMARKS-postgres.md).
-    pub fn default_pool_size() -> u32 {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        u32::try_from(cores * 2).unwrap_or(u32::MAX).clamp(4, 16)
-    }
+    /// More connections than the database can run at once only queue inside
+    /// PostgreSQL, and fewer let slow statements (reports) hold up the rest.
+    /// On 2 cores at 32 concurrent requests, the list's p99 was 15–16 ms
+    /// with 4 connections, 17–21 with 8, 25–27 with 16 and 34–37 with 32;
+    /// with 4, reports waited past the pool's 3 s and failed, with 8 none
+    /// did (docs/BENCHMARKS-postgres.md). A larger database server may want
+    /// more: `--postgres-pool-size`.
+    pub const DEFAULT_POOL_SIZE: u32 = 8;
 }
 
 impl Default for PostgresOptions {
     fn default() -> Self {
         Self {
-            pool_size: Self::default_pool_size(),
+            pool_size: Self::DEFAULT_POOL_SIZE,
         }
     }
 }
