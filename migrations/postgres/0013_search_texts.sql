@@ -31,10 +31,11 @@ language sql stable as $$
     from session_search_parts(ids) p
 $$;
 
-create or replace function session_search_text(session uuid) returns text
-language sql stable as $$
-    select text from session_search_texts(array[session])
-$$;
+-- What the parts replace, now read by nothing.
+drop function session_search_text(uuid);
+drop function session_plan(uuid);
+drop function session_findings(uuid);
+drop function session_notes(uuid);
 
 -- Weighed for ranking as in 0007: A the title; B problem, reference and
 -- customer; C what was planned, found and noted, and the outcome notes; D

@@ -17,7 +17,7 @@ pub enum RunbookError {
     #[error("invalid runbook: {0}")]
     Invalid(ValidationErrors),
     /// The session has no plan to save.
-    #[error("the session has no plan")]
+    #[error("This session has no plan: a runbook needs at least one step.")]
     NoPlan,
     /// Steps added while working took the session's plan past what a
     /// runbook holds; the request was fine, the session cannot give it.

@@ -41,11 +41,8 @@ impl From<RunbookError> for ApiError {
                 "Only the runbook's creator ({created_by}) or an admin can change it."
             )),
             RunbookError::Invalid(errors) => ApiError::Validation(errors),
-            RunbookError::NoPlan => ApiError::StateConflict(
-                "This session has no plan: a runbook needs at least one step.".into(),
-            ),
-            too_long @ RunbookError::PlanTooLong { .. } => {
-                ApiError::StateConflict(too_long.to_string())
+            refused @ (RunbookError::NoPlan | RunbookError::PlanTooLong { .. }) => {
+                ApiError::StateConflict(refused.to_string())
             }
             RunbookError::Session(error) => error.into(),
         }

@@ -38,10 +38,10 @@ impl From<RunbookError> for PageError {
                 heading: "Invalid runbook",
                 message: errors.to_string(),
             },
-            RunbookError::NoPlan => PageError::Refused {
+            no_plan @ RunbookError::NoPlan => PageError::Refused {
                 status: StatusCode::CONFLICT,
                 heading: "No plan to save",
-                message: "This session has no plan: a runbook needs at least one step.".into(),
+                message: no_plan.to_string(),
             },
             too_long @ RunbookError::PlanTooLong { .. } => PageError::Refused {
                 status: StatusCode::CONFLICT,

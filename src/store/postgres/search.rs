@@ -118,7 +118,6 @@ impl SearchStore for PostgresStore {
                 "select w, (select count(*) from sessions where search @@ to_tsquery('simple', w)) \
                  from unnest($1::text[]) with ordinality as t(w, i) order by i",
             )
-            .persistent(false)
             .bind(&rare)
             .fetch_all(&self.pool)
             .await?;

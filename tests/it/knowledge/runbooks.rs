@@ -255,17 +255,12 @@ async fn invalid_runbooks_are_refused_naming_every_field(backend: Backend) {
     // Steps added while working may take a plan past what a runbook holds:
     // the request is still valid, so the refusal is a conflict, not a 422.
     let steps: Vec<String> = (1..=100).map(|i| format!("Step {i}")).collect();
-    let full = app
-        .post_json(
-            "/api/sessions",
-            &json!({ "title": "A long hunt", "steps": steps, "start": true }),
-        )
-        .await;
-    assert_eq!(full.status(), StatusCode::CREATED);
-    let full = full.json::<Value>().await.unwrap()["id"]
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    let full = app.create("A long hunt", &steps).await["id"]
         .as_str()
         .unwrap()
         .to_string();
+    app.start(&full).await;
     let added = app
         .post_json(
             &format!("/api/sessions/{full}/steps"),
