@@ -1,8 +1,8 @@
 //! The session lifecycle as pure data and rules: no I/O, no HTTP, no SQL.
 
 mod account;
+mod action;
 mod actor;
-mod change;
 mod duration;
 mod event;
 mod list;
@@ -17,8 +17,8 @@ mod validation;
 mod webhook;
 
 pub use account::{ApiToken, DisplayName, Password, Role, TokenName, User, Username};
+pub use action::Requirement;
 pub use actor::Actor;
-pub use change::Change;
 pub use duration::human_duration;
 pub use event::{Event, EventKind, Surface};
 pub use list::{Cursor, ListQuery, ListQueryError, Page, SearchTerms};

@@ -38,6 +38,24 @@ pub struct Step {
     pub skipped_at: Option<DateTime<Utc>>,
 }
 
+impl Step {
+    /// A plan: these texts as unchecked steps, numbered from 1.
+    pub fn plan(texts: impl IntoIterator<Item = String>) -> Vec<Step> {
+        texts
+            .into_iter()
+            .zip(1..)
+            .map(|(text, position)| Step {
+                id: Uuid::now_v7(),
+                position,
+                text,
+                checked_at: None,
+                finding: None,
+                skipped_at: None,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::domain::{
-    Actor, Change, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome,
-    OutcomeNotes, Page, Session, Status, Step, StepText, Surface, User,
+    Actor, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome, OutcomeNotes, Page,
+    Session, Status, Step, StepText, Surface, User,
 };
 use crate::metrics::Metrics;
 use crate::store::{SessionStore, StoreError};
@@ -110,22 +110,14 @@ impl SessionService {
     ) -> Result<Session, ServiceError> {
         let (title, problem) = (edited.title.into_inner(), edited.problem.into_inner());
         let (reference, customer) = (edited.reference.into_inner(), edited.customer.into_inner());
-        let steps = plan(edited.steps);
         let kind = EventKind::Edited {
-            title: title.clone(),
-            problem: problem.clone(),
-            reference: reference.clone(),
-            customer: customer.clone(),
-            steps: steps.iter().map(|s| s.text.clone()).collect(),
-        };
-        let change = Change::Edit {
             title,
             problem,
             reference,
             customer,
-            steps,
+            steps: edited.steps.into_iter().map(StepText::into_inner).collect(),
         };
-        self.apply(actor, via, id, change, kind).await
+        self.apply(actor, via, id, kind).await
     }
 
     /// Deletes a prepared session: nothing was done in it yet, so nothing
@@ -159,7 +151,7 @@ impl SessionService {
         new: NewSession,
     ) -> Result<Session, ServiceError> {
         let now = self.clock.now();
-        let steps = plan(new.steps);
+        let steps = Step::plan(new.steps.into_iter().map(StepText::into_inner));
         let session = Session {
             id: Uuid::now_v7(),
             title: new.title.into_inner(),
@@ -224,24 +216,16 @@ impl SessionService {
             to: to_name.to_owned(),
         };
         let event = self.event(id, actor, via, kind);
-        let change = Change::Reassign {
-            from: from.clone(),
-            to: to_name.to_owned(),
-        };
-        let session = self
-            .store
-            .apply(id, &change, &event)
-            .await
-            .map_err(|e| match e {
-                StoreError::WrongStatus(now) if now.owner != from => {
-                    ServiceError::OwnerChanged { owner: now.owner }
-                }
-                // Still the same owner: `to` was disabled meanwhile.
-                StoreError::WrongStatus(_) => ServiceError::OwnerDisabled {
-                    username: to_name.to_owned(),
-                },
-                other => other.into(),
-            })?;
+        let session = self.store.apply(&event).await.map_err(|e| match e {
+            StoreError::WrongStatus(now) if now.owner != from => {
+                ServiceError::OwnerChanged { owner: now.owner }
+            }
+            // Still the same owner: `to` was disabled meanwhile.
+            StoreError::WrongStatus(_) => ServiceError::OwnerDisabled {
+                username: to_name.to_owned(),
+            },
+            other => other.into(),
+        })?;
         tracing::info!(by = %actor.username, %from, "session reassigned");
         self.announce();
         Ok(session)
@@ -253,8 +237,7 @@ impl SessionService {
         via: Surface,
         id: Uuid,
     ) -> Result<Session, ServiceError> {
-        self.apply(actor, via, id, Change::Start, EventKind::Started)
-            .await
+        self.apply(actor, via, id, EventKind::Started).await
     }
 
     pub async fn complete(
@@ -265,17 +248,11 @@ impl SessionService {
         outcome: Outcome,
         notes: OutcomeNotes,
     ) -> Result<Session, ServiceError> {
-        let notes = notes.into_inner();
         let kind = EventKind::Completed {
             outcome,
-            outcome_notes: notes.clone(),
+            outcome_notes: notes.into_inner(),
         };
-        let change = Change::Complete {
-            outcome,
-            notes,
-            by: actor.username.clone(),
-        };
-        let session = self.apply(actor, via, id, change, kind).await?;
+        let session = self.apply(actor, via, id, kind).await?;
         if let Some(metrics) = &self.metrics {
             metrics.count_closure(outcome, via);
         }
@@ -288,8 +265,7 @@ impl SessionService {
         via: Surface,
         id: Uuid,
     ) -> Result<Session, ServiceError> {
-        self.apply(actor, via, id, Change::Reopen, EventKind::Reopened)
-            .await
+        self.apply(actor, via, id, EventKind::Reopened).await
     }
 
     /// Adds a note to an active session and returns it as its timeline event.
@@ -308,7 +284,7 @@ impl SessionService {
                 text: text.into_inner(),
             },
         );
-        let session = self.write(actor, id, Change::AddNote, &event).await?;
+        let session = self.write(actor, &event).await?;
         // The store may have moved the time later to keep the timeline in
         // commit order (see `store`); the note took effect when the session
         // was last updated.
@@ -326,13 +302,11 @@ impl SessionService {
         step_id: Uuid,
         finding: Finding,
     ) -> Result<Session, ServiceError> {
-        let finding = finding.into_inner();
         let kind = EventKind::StepChecked {
             step_id,
-            finding: finding.clone(),
+            finding: finding.into_inner(),
         };
-        self.apply(actor, via, id, Change::CheckStep { step_id, finding }, kind)
-            .await
+        self.apply(actor, via, id, kind).await
     }
 
     pub async fn uncheck_step(
@@ -342,8 +316,7 @@ impl SessionService {
         id: Uuid,
         step_id: Uuid,
     ) -> Result<Session, ServiceError> {
-        let kind = EventKind::StepUnchecked { step_id };
-        self.apply(actor, via, id, Change::UncheckStep { step_id }, kind)
+        self.apply(actor, via, id, EventKind::StepUnchecked { step_id })
             .await
     }
 
@@ -355,13 +328,11 @@ impl SessionService {
         id: Uuid,
         text: StepText,
     ) -> Result<Session, ServiceError> {
-        let (step_id, text) = (Uuid::now_v7(), text.into_inner());
         let kind = EventKind::StepAdded {
-            step_id,
-            text: text.clone(),
+            step_id: Uuid::now_v7(),
+            text: text.into_inner(),
         };
-        self.apply(actor, via, id, Change::AddStep { step_id, text }, kind)
-            .await
+        self.apply(actor, via, id, kind).await
     }
 
     /// Rewords a step of an active session; the timeline keeps both texts.
@@ -383,14 +354,12 @@ impl SessionService {
             .find(|s| s.id == step_id)
             .ok_or(ServiceError::StepNotFound)?
             .text;
-        let text = text.into_inner();
         let kind = EventKind::StepReworded {
             step_id,
             previous,
-            text: text.clone(),
+            text: text.into_inner(),
         };
-        let change = Change::RewordStep { step_id, text };
-        self.apply(actor, via, id, change, kind).await
+        self.apply(actor, via, id, kind).await
     }
 
     pub async fn skip_step(
@@ -400,8 +369,7 @@ impl SessionService {
         id: Uuid,
         step_id: Uuid,
     ) -> Result<Session, ServiceError> {
-        let kind = EventKind::StepSkipped { step_id };
-        self.apply(actor, via, id, Change::SkipStep { step_id }, kind)
+        self.apply(actor, via, id, EventKind::StepSkipped { step_id })
             .await
     }
 
@@ -431,7 +399,7 @@ impl SessionService {
             text: text.into_inner(),
         };
         let event = self.event(id, actor, via, kind);
-        let session = self.write(actor, id, Change::CorrectNote, &event).await?;
+        let session = self.write(actor, &event).await?;
         Ok(Event {
             at: session.updated_at,
             ..event
@@ -452,15 +420,18 @@ impl SessionService {
                 owner: session.owner,
             });
         }
-        let change = Change::SetSummary {
-            text: String::new(),
-        };
         // Checked first only to spare a needless summarizer call; the write
         // below is conditional all the same.
-        if session.status() != Status::Completed {
+        let summarizing = EventKind::SummaryGenerated {
+            summarizer: String::new(),
+            summary: String::new(),
+        };
+        if let Some(required) = summarizing.required_status()
+            && session.status() != required
+        {
             return Err(ServiceError::Conflict(Conflict {
-                attempted: change.verb(),
-                required: Status::Completed,
+                attempted: summarizing.verb(),
+                required,
                 current: Box::new(session),
             }));
         }
@@ -476,10 +447,9 @@ impl SessionService {
             .map_err(|e| ServiceError::Summary(e.to_string()))?;
         let kind = EventKind::SummaryGenerated {
             summarizer: self.summarizer.name(),
-            summary: summary.clone(),
+            summary,
         };
-        self.apply(actor, via, id, Change::SetSummary { text: summary }, kind)
-            .await
+        self.apply(actor, via, id, kind).await
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Session, ServiceError> {
@@ -505,42 +475,37 @@ impl SessionService {
         actor: &Actor,
         via: Surface,
         id: Uuid,
-        change: Change,
         kind: EventKind,
     ) -> Result<Session, ServiceError> {
         let event = self.event(id, actor, via, kind);
-        self.write(actor, id, change, &event).await
+        self.write(actor, &event).await
     }
 
-    /// Applies a change with its event; a wrong status becomes a conflict
+    /// Makes the change `event` records; a wrong status becomes a conflict
     /// that says what was attempted and how the session is now.
-    async fn write(
-        &self,
-        actor: &Actor,
-        id: Uuid,
-        change: Change,
-        event: &Event,
-    ) -> Result<Session, ServiceError> {
+    async fn write(&self, actor: &Actor, event: &Event) -> Result<Session, ServiceError> {
         if !actor.is_admin() {
             // NOTE: read first; only an admin's reassignment changes an
             // owner, and a write racing one is judged by the owner before it.
-            let owner = self.get(id).await?.owner;
+            let owner = self.get(event.session_id).await?.owner;
             if !actor.may_write(&owner) {
                 return Err(ServiceError::Forbidden { owner });
             }
         }
-        let session = self.store.apply(id, &change, event).await.map_err(|e| {
-            match (e, change.required_status()) {
-                (StoreError::WrongStatus(current), Some(required)) => {
-                    ServiceError::Conflict(Conflict {
-                        attempted: change.verb(),
-                        required,
-                        current,
-                    })
-                }
-                (other, _) => other.into(),
-            }
-        })?;
+        let session =
+            self.store
+                .apply(event)
+                .await
+                .map_err(|e| match (e, event.kind.required_status()) {
+                    (StoreError::WrongStatus(current), Some(required)) => {
+                        ServiceError::Conflict(Conflict {
+                            attempted: event.kind.verb(),
+                            required,
+                            current,
+                        })
+                    }
+                    (other, _) => other.into(),
+                })?;
         self.announce();
         Ok(session)
     }
@@ -562,20 +527,4 @@ impl SessionService {
             kind,
         }
     }
-}
-
-/// A plan's steps, unchecked and numbered from 1.
-fn plan(texts: Vec<StepText>) -> Vec<Step> {
-    texts
-        .into_iter()
-        .enumerate()
-        .map(|(i, text)| Step {
-            id: Uuid::now_v7(),
-            position: i as u32 + 1,
-            text: text.into_inner(),
-            checked_at: None,
-            finding: None,
-            skipped_at: None,
-        })
-        .collect()
 }

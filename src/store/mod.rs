@@ -22,6 +22,7 @@ mod runbooks;
 mod search;
 mod sqlite;
 mod webhooks;
+mod writes;
 
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Change, Cursor, Event, ListQuery, Page, Session, Status, Step};
+use crate::domain::{Cursor, Event, ListQuery, Page, Session, Status, Step};
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use changes::{Announcement, ChangeLog, ChangeRef};
@@ -82,6 +83,9 @@ pub enum DatabaseError {
     /// A stored value the schema should have made impossible.
     #[error("{0}")]
     Corrupt(String),
+    /// An event that creates a session was given as a change to one.
+    #[error("a `{0}` event changes no session: it is stored with the session it creates")]
+    NotAChange(&'static str),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -167,9 +171,9 @@ pub trait SessionStore: RunbookStore + ReportStore + SearchStore + Send + Sync +
     /// The whole timeline, oldest first.
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError>;
 
-    /// Applies `change` if the session is in its required status, appends
-    /// `event`, and returns the session as it now is.
-    async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError>;
+    /// Makes the change `event` records (see `writes`) if the session meets
+    /// its requirement, appends `event`, and returns the session as it now is.
+    async fn apply(&self, event: &Event) -> Result<Session, StoreError>;
 
     /// Deletes a prepared session with its steps and timeline, in one
     /// conditional write; a started one is left alone (`WrongStatus`).
@@ -310,20 +314,6 @@ fn status_condition(status: Status) -> &'static str {
     }
 }
 
-/// The condition of `change`'s conditional write, beside the session's id:
-/// its required status, or for a reassignment (`?3` the new owner, `?4`
-/// the one it replaces) that the session is still the old owner's and the
-/// new one an enabled account.
-fn guard(change: &Change) -> &'static str {
-    match change.required_status() {
-        Some(status) => status_condition(status),
-        None => {
-            "owner = ?4 and exists (select 1 from users \
-             where username = ?3 and disabled_at is null)"
-        }
-    }
-}
-
 /// After a conditional write changed nothing: missing, or in another status.
 fn explain_miss(current: Option<Session>) -> StoreError {
     match current {
@@ -343,38 +333,6 @@ fn attach_steps(sessions: &mut [Session], steps: Vec<(Uuid, Step)>) {
         if let Some(&i) = index.get(&session_id) {
             sessions[i].steps.push(step);
         }
-    }
-}
-
-/// The `set` clause of the conditional write for `change`. Placeholders are
-/// numbered SQLite-style (PostgreSQL swaps `?` for `$`): ?1 is the time, ?2 the session
-/// id; a completion binds outcome, notes and closer as 3, 4 and 5, a summary
-/// its text as 3, an edit title, problem, reference and customer as 3 to 6
-/// (and its plan replaces the steps in the same transaction), a
-/// reassignment the new owner as 3 and the old one as 4 (see [`guard`]).
-fn assignments(change: &Change) -> &'static str {
-    match change {
-        Change::Start => "started_at = ?1, updated_at = ?1",
-        Change::Complete { .. } => {
-            "completed_at = ?1, updated_at = ?1, outcome = ?3, outcome_notes = ?4, \
-             completed_by = ?5"
-        }
-        Change::Reopen => {
-            "completed_at = null, outcome = null, outcome_notes = null, completed_by = null, \
-             summary = null, updated_at = ?1"
-        }
-        Change::SetSummary { .. } => "summary = ?3, updated_at = ?1",
-        Change::Reassign { .. } => "owner = ?3, updated_at = ?1",
-        Change::Edit { .. } => {
-            "title = ?3, problem = ?4, reference = ?5, customer = ?6, updated_at = ?1"
-        }
-        Change::AddNote
-        | Change::CorrectNote
-        | Change::CheckStep { .. }
-        | Change::UncheckStep { .. }
-        | Change::AddStep { .. }
-        | Change::RewordStep { .. }
-        | Change::SkipStep { .. } => "updated_at = ?1",
     }
 }
 

@@ -15,13 +15,12 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
+use super::writes::{Arg, Write};
 use super::{
-    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, assignments, attach_steps, explain_miss,
-    guard, page_cursor, status_condition, status_counts,
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, attach_steps, explain_miss, page_cursor,
+    status_condition, status_counts,
 };
-use crate::domain::{
-    Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
-};
+use crate::domain::{Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface};
 
 pub struct PostgresStore {
     // Shared with the account store (store::accounts), one pool for both traits.
@@ -202,6 +201,22 @@ async fn load_steps(
 }
 
 /// A session's steps, in one statement.
+/// Binds a write's arguments in order; `at` is the change's effective time.
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    args: &[Arg<'q>],
+    at: DateTime<Utc>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for arg in args {
+        query = match *arg {
+            Arg::At => query.bind(at),
+            Arg::Id(id) => query.bind(id),
+            Arg::Text(text) => query.bind(text),
+        };
+    }
+    query
+}
+
 async fn insert_steps(
     conn: &mut PgConnection,
     session_id: Uuid,
@@ -315,42 +330,15 @@ impl SessionStore for PostgresStore {
         Ok(rows.into_iter().map(Event::from).collect())
     }
 
-    async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
+    async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
+        let id = event.session_id;
+        let write = Write::of(event)?;
         // See the module docs of `store`: never earlier than the previous change.
-        let sql = format!(
-            "update sessions set {} where id = ?2 and {} returning updated_at",
-            assignments(change)
-                .replace("?1", "greatest(?1, updated_at + interval '1 microsecond')"),
-            guard(change)
-        )
-        .replace('?', "$");
-        let mut update = sqlx::query(&sql).bind(event.at).bind(id);
-        if let Change::Complete { outcome, notes, by } = change {
-            update = update
-                .bind(outcome.as_str())
-                .bind(notes.as_deref())
-                .bind(by.as_str());
-        }
-        if let Change::SetSummary { text } = change {
-            update = update.bind(text.as_str());
-        }
-        if let Change::Reassign { from, to } = change {
-            update = update.bind(to.as_str()).bind(from.as_str());
-        }
-        if let Change::Edit {
-            title,
-            problem,
-            reference,
-            customer,
-            ..
-        } = change
-        {
-            update = update
-                .bind(title.as_str())
-                .bind(problem.as_str())
-                .bind(reference.as_deref())
-                .bind(customer.as_deref());
-        }
+        let update = write
+            .session_update("greatest(?1, updated_at + interval '1 microsecond')")
+            .replace('?', "$");
+        let update = sqlx::query(&update).bind(event.at).bind(id);
+        let update = bind(update, &write.session_args, event.at);
         let mut tx = self.pool.begin().await?;
         let Some(at) = update.fetch_optional(&mut *tx).await? else {
             // Re-read in the same transaction, as the SQLite store does, so
@@ -360,72 +348,28 @@ impl SessionStore for PostgresStore {
             return Err(explain_miss(current));
         };
         let at: DateTime<Utc> = at.try_get("updated_at")?;
-        let event = &Event {
-            at,
-            ..event.clone()
-        };
-        let step_update = match change {
-            Change::CheckStep { step_id, finding } => Some(
-                sqlx::query(
-                    "update session_steps set checked_at = $1, finding = $2, skipped_at = null \
-                     where id = $3 and session_id = $4",
-                )
-                .bind(at)
-                .bind(finding.as_deref())
-                .bind(*step_id)
-                .bind(id),
-            ),
-            Change::UncheckStep { step_id } => Some(
-                sqlx::query(
-                    "update session_steps set checked_at = null, finding = null, skipped_at = null \
-                     where id = $1 and session_id = $2",
-                )
-                .bind(*step_id)
-                .bind(id),
-            ),
-            Change::AddStep { step_id, text } => Some(
-                sqlx::query(
-                    "insert into session_steps (id, session_id, position, text) \
-                     select $1, $2, coalesce(max(position), 0) + 1, $3 \
-                     from session_steps where session_id = $2",
-                )
-                .bind(*step_id)
-                .bind(id)
-                .bind(text.as_str()),
-            ),
-            Change::RewordStep { step_id, text } => Some(
-                sqlx::query("update session_steps set text = $1 where id = $2 and session_id = $3")
-                    .bind(text.as_str())
-                    .bind(*step_id)
-                    .bind(id),
-            ),
-            Change::SkipStep { step_id } => Some(
-                sqlx::query(
-                    "update session_steps set skipped_at = $1, checked_at = null, finding = null \
-                     where id = $2 and session_id = $3",
-                )
-                .bind(at)
-                .bind(*step_id)
-                .bind(id),
-            ),
-            _ => None,
-        };
-        if let Some(step_update) = step_update {
-            if step_update.execute(&mut *tx).await?.rows_affected() == 0 {
+        if let Some((sql, args)) = &write.step {
+            let sql = sql.replace('?', "$");
+            let step = bind(sqlx::query(&sql), args, at);
+            if step.execute(&mut *tx).await?.rows_affected() == 0 {
                 tx.rollback().await?;
                 return Err(StoreError::StepNotFound);
             }
         }
-        if let Change::Edit { steps, .. } = change {
+        if let Some(plan) = &write.plan {
             sqlx::query("delete from session_steps where session_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            insert_steps(&mut tx, id, steps).await?;
+            insert_steps(&mut tx, id, plan).await?;
         }
         let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
         // The event and its webhook deliveries (with the session as it is
         // now), in one statement.
+        let event = &Event {
+            at,
+            ..event.clone()
+        };
         super::webhooks::postgres_insert_event_and_enqueue(&mut tx, event, &session).await?;
         tx.commit().await?;
         Ok(session)

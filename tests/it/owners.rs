@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casebook::domain::{
-    Actor, Change, DisplayName, EventKind, ListQuery, NewSession, Outcome, OutcomeNotes, Password,
-    Role, SearchTerms, Surface, User, Username, WebhookEvents, WebhookUrl,
+    Actor, DisplayName, EventKind, ListQuery, NewSession, Outcome, OutcomeNotes, Password, Role,
+    SearchTerms, Surface, User, Username, WebhookEvents, WebhookUrl,
 };
 use casebook::service::{
     AccountError, AccountService, NewUser, ServiceError, SessionService, SystemClock,
@@ -149,10 +149,6 @@ async fn a_session_is_only_ever_owned_by_an_account(backend: Backend) {
     assert_eq!(f.service.get(id).await.unwrap().owner, "dana");
 
     // A reassignment to a name without an account changes nothing either.
-    let change = Change::Reassign {
-        from: "dana".into(),
-        to: "ghost".into(),
-    };
     let event = casebook::domain::Event {
         id: Uuid::now_v7(),
         session_id: id,
@@ -164,7 +160,7 @@ async fn a_session_is_only_ever_owned_by_an_account(backend: Backend) {
             to: "ghost".into(),
         },
     };
-    let missed = f.stores.sessions.apply(id, &change, &event).await;
+    let missed = f.stores.sessions.apply(&event).await;
     assert!(
         matches!(missed, Err(StoreError::WrongStatus(_))),
         "{missed:?}"
@@ -340,11 +336,7 @@ async fn a_reassignment_from_an_owner_the_session_no_longer_has_changes_nothing(
     }
 
     // The conditional write, deterministically: from an owner it no longer has.
-    let stale = Change::Reassign {
-        from: "dana".into(),
-        to: "sam".into(),
-    };
-    let event = casebook::domain::Event {
+    let stale = casebook::domain::Event {
         id: Uuid::now_v7(),
         session_id: id,
         at: chrono::Utc::now(),
@@ -356,7 +348,7 @@ async fn a_reassignment_from_an_owner_the_session_no_longer_has_changes_nothing(
         },
     };
     let before = f.kinds(id).await;
-    let missed = f.stores.sessions.apply(id, &stale, &event).await;
+    let missed = f.stores.sessions.apply(&stale).await;
     assert!(
         matches!(&missed, Err(StoreError::WrongStatus(now)) if now.owner == owner),
         "{missed:?}"

@@ -18,13 +18,12 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
+use super::writes::{Arg, Write};
 use super::{
-    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, WalUsage, assignments, attach_steps,
-    explain_miss, guard, page_cursor, status_condition, status_counts,
+    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss,
+    page_cursor, status_condition, status_counts,
 };
-use crate::domain::{
-    Change, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
-};
+use crate::domain::{Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface};
 use database::Database;
 pub use database::STATEMENT_LOG;
 
@@ -252,6 +251,30 @@ fn load(conn: &Connection, id: Uuid) -> Result<Option<Session>, StoreError> {
     Ok(Some(session))
 }
 
+fn insert_steps(conn: &Connection, session_id: Uuid, steps: &[Step]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "insert into session_steps (id, session_id, position, text) values (?, ?, ?, ?)",
+    )?;
+    for step in steps {
+        insert.execute(rusqlite::params![
+            step.id,
+            session_id,
+            step.position,
+            step.text
+        ])?;
+    }
+    Ok(())
+}
+
+/// `at` is the change's effective time, in stored microseconds.
+fn value(arg: &Arg<'_>, at: i64) -> Value {
+    match arg {
+        Arg::At => at.into(),
+        Arg::Id(id) => (*id).into(),
+        Arg::Text(text) => text.map(str::to_owned).into(),
+    }
+}
+
 fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
     let data = serde_json::to_string(&event.kind).expect("events serialize");
     conn.prepare_cached(
@@ -338,20 +361,7 @@ impl SessionStore for SqliteStore {
                     micros(session.updated_at),
                     session.started_at.map(micros),
                 ])?;
-                {
-                    let mut insert_step = tx.prepare_cached(
-                        "insert into session_steps (id, session_id, position, text) \
-                         values (?, ?, ?, ?)",
-                    )?;
-                    for step in &session.steps {
-                        insert_step.execute(rusqlite::params![
-                            step.id,
-                            session.id,
-                            step.position,
-                            step.text
-                        ])?;
-                    }
-                }
+                insert_steps(&tx, session.id, &session.steps)?;
                 insert_event(&tx, event)?;
                 super::webhooks::sqlite_enqueue(&tx, event, session)?;
                 tx.commit()?;
@@ -411,110 +421,40 @@ impl SessionStore for SqliteStore {
             .await
     }
 
-    async fn apply(&self, id: Uuid, change: &Change, event: &Event) -> Result<Session, StoreError> {
-        let guard = guard(change);
+    async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
+        let id = event.session_id;
+        let write = Write::of(event)?;
         // See the module docs of `store`: never earlier than the previous change.
-        let sql = format!(
-            "update sessions set {} where id = ?2 and {guard} returning updated_at",
-            assignments(change).replace("?1", "max(?1, updated_at + 1)")
-        );
+        let update = write.session_update("max(?1, updated_at + 1)");
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let at = micros(event.at);
-                let mut params: Vec<Value> = vec![at.into(), id.into()];
-                match change {
-                    Change::Complete { outcome, notes, by } => params.extend([
-                        outcome.as_str().to_owned().into(),
-                        notes.clone().into(),
-                        by.as_str().to_owned().into(),
-                    ]),
-                    Change::SetSummary { text } => params.push(text.as_str().to_owned().into()),
-                    Change::Reassign { from, to } => {
-                        params.extend([to.clone().into(), from.clone().into()])
-                    }
-                    Change::Edit {
-                        title,
-                        problem,
-                        reference,
-                        customer,
-                        ..
-                    } => params.extend([
-                        title.clone().into(),
-                        problem.clone().into(),
-                        reference.clone().into(),
-                        customer.clone().into(),
-                    ]),
-                    _ => {}
-                }
+                let requested = micros(event.at);
+                let session_args = [Value::from(requested), Value::from(id)]
+                    .into_iter()
+                    .chain(write.session_args.iter().map(|arg| value(arg, requested)));
                 let updated: Option<i64> = tx
-                    .prepare_cached(&sql)?
-                    .query_row(params_from_iter(params), |row| row.get(0))
+                    .prepare_cached(&update)?
+                    .query_row(params_from_iter(session_args), |row| row.get(0))
                     .optional()?;
                 let Some(at) = updated else {
                     return Err(explain_miss(load(&tx, id)?));
                 };
+                if let Some((sql, args)) = &write.step {
+                    let args = args.iter().map(|arg| value(arg, at));
+                    if tx.prepare_cached(sql)?.execute(params_from_iter(args))? == 0 {
+                        return Err(StoreError::StepNotFound);
+                    }
+                }
+                if let Some(plan) = &write.plan {
+                    tx.prepare_cached("delete from session_steps where session_id = ?")?
+                        .execute([id])?;
+                    insert_steps(&tx, id, plan)?;
+                }
                 let event = Event {
                     at: time(at),
                     ..event.clone()
                 };
-                let steps_changed = match change {
-                    Change::CheckStep { step_id, finding } => Some(
-                        tx.prepare_cached(
-                            "update session_steps set checked_at = ?1, finding = ?2, skipped_at = null \
-                             where id = ?3 and session_id = ?4",
-                        )?
-                        .execute(rusqlite::params![at, finding, step_id, id])?,
-                    ),
-                    Change::UncheckStep { step_id } => Some(
-                        tx.prepare_cached(
-                            "update session_steps set checked_at = null, finding = null, skipped_at = null \
-                             where id = ?1 and session_id = ?2",
-                        )?
-                        .execute(rusqlite::params![step_id, id])?,
-                    ),
-                    Change::AddStep { step_id, text } => Some(
-                        tx.prepare_cached(
-                            "insert into session_steps (id, session_id, position, text) \
-                             select ?1, ?2, coalesce(max(position), 0) + 1, ?3 \
-                             from session_steps where session_id = ?2",
-                        )?
-                        .execute(rusqlite::params![step_id, id, text])?,
-                    ),
-                    Change::RewordStep { step_id, text } => Some(
-                        tx.prepare_cached(
-                            "update session_steps set text = ?1 where id = ?2 and session_id = ?3",
-                        )?
-                        .execute(rusqlite::params![text, step_id, id])?,
-                    ),
-                    Change::SkipStep { step_id } => Some(
-                        tx.prepare_cached(
-                            "update session_steps set skipped_at = ?1, checked_at = null, \
-                             finding = null where id = ?2 and session_id = ?3",
-                        )?
-                        .execute(rusqlite::params![at, step_id, id])?,
-                    ),
-                    _ => None,
-                };
-                if steps_changed == Some(0) {
-                    return Err(StoreError::StepNotFound);
-                }
-                if let Change::Edit { steps, .. } = change {
-                    tx.prepare_cached("delete from session_steps where session_id = ?")?
-                        .execute([id])?;
-                    let mut insert_step = tx.prepare_cached(
-                        "insert into session_steps (id, session_id, position, text) \
-                         values (?, ?, ?, ?)",
-                    )?;
-                    for step in steps {
-                        insert_step.execute(rusqlite::params![
-                            step.id,
-                            id,
-                            step.position,
-                            step.text
-                        ])?;
-                    }
-                }
                 insert_event(&tx, &event)?;
                 let session = load(&tx, id)?.ok_or(StoreError::NotFound)?;
                 super::webhooks::sqlite_enqueue(&tx, &event, &session)?;

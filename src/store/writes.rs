@@ -1,0 +1,275 @@
+//! Each action's conditional write, derived from the event it records (see
+//! `domain::action`) and written once for both engines: SQL with
+//! SQLite-style numbered placeholders (PostgreSQL's store turns `?` into
+//! `$`) and the values to bind, in placeholder order.
+
+use uuid::Uuid;
+
+use super::{DatabaseError, StoreError, status_condition};
+use crate::domain::{Event, EventKind, Requirement, Step};
+
+/// A value to bind, named for both engines; each binds it its own way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Arg<'a> {
+    /// The change's effective time: what the session update returned.
+    At,
+    Id(Uuid),
+    Text(Option<&'a str>),
+}
+
+/// An action's writes, run in this order in one transaction.
+#[derive(Debug)]
+pub(super) struct Write<'a> {
+    /// The session row's `set` clause: `?1` is the requested time (see
+    /// [`Write::session_update`]), `?2` the session id, then `session_args`.
+    set: &'static str,
+    /// What the session must be for the write to happen.
+    guard: &'static str,
+    /// Bound from `?3` on.
+    pub session_args: Vec<Arg<'a>>,
+    /// A statement on one step of the session; it must change a row, or the
+    /// step is not the session's.
+    pub step: Option<(&'static str, Vec<Arg<'a>>)>,
+    /// A new plan that replaces the steps (an edit).
+    pub plan: Option<Vec<Step>>,
+}
+
+impl<'a> Write<'a> {
+    pub fn of(event: &'a Event) -> Result<Write<'a>, StoreError> {
+        let text = |value: &'a str| Arg::Text(Some(value));
+        let session = Arg::Id(event.session_id);
+        let guard = match event.kind.requirement() {
+            Requirement::Status(status) => status_condition(status),
+            Requirement::Owner => {
+                "owner = ?4 and exists (select 1 from users \
+                 where username = ?3 and disabled_at is null)"
+            }
+            Requirement::NoSession => {
+                return Err(StoreError::Database(DatabaseError::NotAChange(
+                    event.kind.name(),
+                )));
+            }
+        };
+        let mut write = Write {
+            set: "updated_at = ?1",
+            guard,
+            session_args: Vec::new(),
+            step: None,
+            plan: None,
+        };
+        match &event.kind {
+            EventKind::Created => unreachable!("refused above"),
+            EventKind::Started => write.set = "started_at = ?1, updated_at = ?1",
+            EventKind::Completed {
+                outcome,
+                outcome_notes,
+            } => {
+                write.set = "completed_at = ?1, updated_at = ?1, outcome = ?3, \
+                             outcome_notes = ?4, completed_by = ?5";
+                write.session_args = vec![
+                    text(outcome.as_str()),
+                    Arg::Text(outcome_notes.as_deref()),
+                    text(&event.actor),
+                ];
+            }
+            EventKind::Reopened => {
+                write.set = "completed_at = null, outcome = null, outcome_notes = null, \
+                             completed_by = null, summary = null, updated_at = ?1"
+            }
+            EventKind::SummaryGenerated { summary, .. } => {
+                write.set = "summary = ?3, updated_at = ?1";
+                write.session_args = vec![text(summary)];
+            }
+            EventKind::OwnerChanged { from, to } => {
+                write.set = "owner = ?3, updated_at = ?1";
+                write.session_args = vec![text(to), text(from)];
+            }
+            EventKind::Edited {
+                title,
+                problem,
+                reference,
+                customer,
+                steps,
+            } => {
+                write.set = "title = ?3, problem = ?4, reference = ?5, customer = ?6, \
+                             updated_at = ?1";
+                write.session_args = vec![
+                    text(title),
+                    text(problem),
+                    Arg::Text(reference.as_deref()),
+                    Arg::Text(customer.as_deref()),
+                ];
+                write.plan = Some(Step::plan(steps.iter().cloned()));
+            }
+            // A note and its correction live in their events.
+            EventKind::NoteAdded { .. } | EventKind::NoteCorrected { .. } => {}
+            EventKind::StepChecked { step_id, finding } => {
+                write.step = Some((
+                    "update session_steps set checked_at = ?1, finding = ?2, skipped_at = null \
+                     where id = ?3 and session_id = ?4",
+                    vec![
+                        Arg::At,
+                        Arg::Text(finding.as_deref()),
+                        Arg::Id(*step_id),
+                        session,
+                    ],
+                ));
+            }
+            EventKind::StepUnchecked { step_id } => {
+                write.step = Some((
+                    "update session_steps set checked_at = null, finding = null, \
+                     skipped_at = null where id = ?1 and session_id = ?2",
+                    vec![Arg::Id(*step_id), session],
+                ));
+            }
+            EventKind::StepAdded {
+                step_id,
+                text: step,
+            } => {
+                write.step = Some((
+                    "insert into session_steps (id, session_id, position, text) \
+                     select ?1, ?2, coalesce(max(position), 0) + 1, ?3 \
+                     from session_steps where session_id = ?2",
+                    vec![Arg::Id(*step_id), session, text(step)],
+                ));
+            }
+            EventKind::StepReworded {
+                step_id, text: to, ..
+            } => {
+                write.step = Some((
+                    "update session_steps set text = ?1 where id = ?2 and session_id = ?3",
+                    vec![text(to), Arg::Id(*step_id), session],
+                ));
+            }
+            EventKind::StepSkipped { step_id } => {
+                write.step = Some((
+                    "update session_steps set skipped_at = ?1, checked_at = null, \
+                     finding = null where id = ?2 and session_id = ?3",
+                    vec![Arg::At, Arg::Id(*step_id), session],
+                ));
+            }
+        }
+        Ok(write)
+    }
+
+    /// The session row's conditional update, returning its new `updated_at`.
+    /// `after_previous` is the engine's "`?1`, but after the previous
+    /// change" (see the module docs of `store`).
+    pub fn session_update(&self, after_previous: &str) -> String {
+        format!(
+            "update sessions set {} where id = ?2 and {} returning updated_at",
+            self.set.replace("?1", after_previous),
+            self.guard
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::{Outcome, Surface};
+
+    fn event(kind: EventKind) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            at: Utc::now(),
+            actor: "dana".into(),
+            via: Surface::Api,
+            kind,
+        }
+    }
+
+    /// Every placeholder a statement names is bound, and nothing more.
+    fn placeholders(sql: &str) -> usize {
+        (1..=9).filter(|n| sql.contains(&format!("?{n}"))).count()
+    }
+
+    #[test]
+    fn every_write_binds_exactly_the_placeholders_it_names() {
+        let id = Uuid::nil();
+        let text = || String::from("x");
+        let kinds = [
+            EventKind::Started,
+            EventKind::NoteAdded { text: text() },
+            EventKind::StepChecked {
+                step_id: id,
+                finding: None,
+            },
+            EventKind::StepUnchecked { step_id: id },
+            EventKind::Completed {
+                outcome: Outcome::Resolved,
+                outcome_notes: Some(text()),
+            },
+            EventKind::Reopened,
+            EventKind::StepAdded {
+                step_id: id,
+                text: text(),
+            },
+            EventKind::StepReworded {
+                step_id: id,
+                previous: text(),
+                text: text(),
+            },
+            EventKind::StepSkipped { step_id: id },
+            EventKind::NoteCorrected {
+                note_id: id,
+                text: text(),
+            },
+            EventKind::Edited {
+                title: text(),
+                problem: text(),
+                reference: None,
+                customer: None,
+                steps: vec![text(), text()],
+            },
+            EventKind::OwnerChanged {
+                from: text(),
+                to: text(),
+            },
+            EventKind::SummaryGenerated {
+                summarizer: text(),
+                summary: text(),
+            },
+        ];
+        assert_eq!(
+            kinds.len() + 1,
+            EventKind::NAMES.len(),
+            "every kind but created"
+        );
+        for kind in kinds {
+            let event = event(kind);
+            let write = Write::of(&event).unwrap();
+            let update = write.session_update("?1");
+            assert_eq!(
+                placeholders(&update),
+                2 + write.session_args.len(),
+                "{update}"
+            );
+            if let Some((sql, args)) = &write.step {
+                assert_eq!(placeholders(sql), args.len(), "{sql}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_edit_replaces_the_plan_with_its_texts_in_order() {
+        let event = event(EventKind::Edited {
+            title: "t".into(),
+            problem: "p".into(),
+            reference: None,
+            customer: None,
+            steps: vec!["one".into(), "two".into()],
+        });
+        let plan = Write::of(&event).unwrap().plan.unwrap();
+        let texts: Vec<_> = plan.iter().map(|s| (s.position, s.text.as_str())).collect();
+        assert_eq!(texts, [(1, "one"), (2, "two")]);
+    }
+
+    #[test]
+    fn creation_is_not_a_change() {
+        assert!(Write::of(&event(EventKind::Created)).is_err());
+    }
+}
