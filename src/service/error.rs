@@ -119,6 +119,9 @@ impl From<StoreError> for ServiceError {
             StoreError::StepNotFound => ServiceError::StepNotFound,
             StoreError::Unavailable(e) => ServiceError::Unavailable(e),
             StoreError::Database(e) => ServiceError::Internal(e.into()),
+            StoreError::Duplicate => {
+                ServiceError::Internal(anyhow::anyhow!("a unique key was stored twice"))
+            }
             // Callers that write an owner map it with the name first.
             StoreError::UnknownOwner => {
                 ServiceError::Internal(anyhow::anyhow!("a session's owner is not an account"))

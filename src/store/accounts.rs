@@ -5,14 +5,13 @@
 //! Secrets are stored only as hashes (`token_hash`, `id_hash`); the store
 //! never sees a token or a password, only what the service derived from them.
 
-mod postgres;
-mod sqlite;
+mod statements;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{DatabaseError, StoreError};
+use super::StoreError;
 use crate::domain::{ApiToken, Attempt, Role, Throttle, ThrottlePolicy, User, Username};
 
 #[derive(Debug, thiserror::Error)]
@@ -213,17 +212,4 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Forgets keys whose last failure and lockout both ended before `before`.
     async fn delete_stale_throttles(&self, before: DateTime<Utc>)
     -> Result<u64, AccountStoreError>;
-}
-
-/// A unique-constraint violation (PostgreSQL).
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-/// Maps a row's stored text back to domain values; the CHECK constraints
-/// guarantee they parse, so a failure means the database was edited by hand.
-fn corrupt(what: &str, value: &str) -> AccountStoreError {
-    AccountStoreError::Store(StoreError::Database(DatabaseError::Corrupt(format!(
-        "stored {what} {value:?} is not valid"
-    ))))
 }

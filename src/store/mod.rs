@@ -16,6 +16,7 @@
 
 mod accounts;
 mod changes;
+mod engine;
 mod postgres;
 mod reports;
 mod runbooks;
@@ -57,6 +58,9 @@ pub enum StoreError {
     /// The session's owner would not be an account: the database refused it.
     #[error("the owner is not an account")]
     UnknownOwner,
+    /// A row with the same unique key exists.
+    #[error("already stored")]
+    Duplicate,
     /// The database cannot be reached or is too busy; retrying later may work.
     #[error("database unavailable")]
     Unavailable(#[source] DatabaseError),
@@ -95,6 +99,9 @@ impl From<sqlx::Error> for StoreError {
         {
             return StoreError::UnknownOwner;
         }
+        if matches!(&error, sqlx::Error::Database(db) if db.is_unique_violation()) {
+            return StoreError::Duplicate;
+        }
         let unavailable = match &error {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
@@ -118,6 +125,11 @@ impl From<rusqlite::Error> for StoreError {
             if message == sqlite::OWNER_IS_NOT_AN_ACCOUNT)
         {
             return StoreError::UnknownOwner;
+        }
+        if matches!(&error, rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+        {
+            return StoreError::Duplicate;
         }
         let unavailable = matches!(
             &error,

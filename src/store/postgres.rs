@@ -2,6 +2,7 @@
 //! Casebook processes can share one database; the conditional writes keep
 //! races to exactly one winner across processes.
 
+mod engine;
 mod reports;
 mod runbooks;
 mod search;

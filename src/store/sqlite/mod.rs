@@ -3,6 +3,7 @@
 //! (see `database`).
 
 mod database;
+mod engine;
 pub mod migrate;
 mod reports;
 mod runbooks;

@@ -1,0 +1,171 @@
+//! The seam between a store written once and the two engines under it.
+//!
+//! A statement is one SQL text with SQLite-style numbered placeholders
+//! (`?1`; PostgreSQL's engine turns `?` into `$`) and engine-neutral values;
+//! a row is read through [`Columns`], so each row shape is decoded by one
+//! function. Per engine stays only what truly differs: binding and decoding
+//! (SQLite keeps times as microseconds and ids as blobs), connections and
+//! transactions, and row locks.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{DatabaseError, StoreError};
+
+/// A value to bind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Value<'a> {
+    Text(Option<&'a str>),
+    Id(Option<Uuid>),
+    Time(Option<DateTime<Utc>>),
+    Int(i64),
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(text: &'a str) -> Self {
+        Value::Text(Some(text))
+    }
+}
+
+impl From<Uuid> for Value<'_> {
+    fn from(id: Uuid) -> Self {
+        Value::Id(Some(id))
+    }
+}
+
+impl From<Option<Uuid>> for Value<'_> {
+    fn from(id: Option<Uuid>) -> Self {
+        Value::Id(id)
+    }
+}
+
+impl From<DateTime<Utc>> for Value<'_> {
+    fn from(at: DateTime<Utc>) -> Self {
+        Value::Time(Some(at))
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Value<'_> {
+    fn from(at: Option<DateTime<Utc>>) -> Self {
+        Value::Time(at)
+    }
+}
+
+impl From<u32> for Value<'_> {
+    fn from(n: u32) -> Self {
+        Value::Int(n.into())
+    }
+}
+
+/// One SQL text and what it binds, in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Statement<'a> {
+    pub sql: &'static str,
+    pub args: Vec<Value<'a>>,
+}
+
+/// `statement!("… ?1 … ?2", a, b)`: the values convert with `Value::from`.
+macro_rules! statement {
+    ($sql:expr $(, $arg:expr)* $(,)?) => {
+        $crate::store::engine::Statement {
+            sql: $sql,
+            args: vec![$($crate::store::engine::Value::from($arg)),*],
+        }
+    };
+}
+pub(super) use statement;
+
+/// A row as stored, read by column index; each engine decodes its own
+/// types. Rules about the values (what is valid) are written once, over this.
+pub(super) trait Columns {
+    fn text(&self, column: usize) -> Result<String, StoreError>;
+    fn id(&self, column: usize) -> Result<Uuid, StoreError>;
+    fn time(&self, column: usize) -> Result<DateTime<Utc>, StoreError>;
+    fn optional_time(&self, column: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn int(&self, column: usize) -> Result<i64, StoreError>;
+    fn flag(&self, column: usize) -> Result<bool, StoreError>;
+}
+
+/// Reads one row's shape.
+pub(super) type Decode<T> = fn(&dyn Columns) -> Result<T, StoreError>;
+
+/// Statements run by one engine. Every call is one statement, or one
+/// transaction that holds the write lock from its first statement (SQLite's
+/// `BEGIN IMMEDIATE`; on PostgreSQL, row locks), so concurrent callers in any
+/// process cannot interleave.
+#[async_trait]
+pub(super) trait Engine: Send + Sync + 'static {
+    /// One row found by key, or none.
+    async fn lookup<T: Send>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError>;
+
+    /// Every row; for reads whose cost depends on the data.
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError>;
+
+    /// One writing statement; the rows it changed.
+    async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError>;
+
+    /// One writing statement with `returning`: the row it returned, if any.
+    async fn execute_returning<T: Send>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError>;
+
+    /// Runs `steps` in one transaction. When a step meant to change exactly
+    /// one row does not, everything is rolled back and the answer is false.
+    async fn transaction(&self, steps: &[Step<'_>]) -> Result<bool, StoreError>;
+
+    /// In one transaction: `prepare` (which makes sure the row exists), then
+    /// `read` of that row, locked until the end; `decide` chooses from what
+    /// it read a result and a statement to commit, or none to change nothing.
+    async fn read_then_write<'a, T, R>(
+        &self,
+        prepare: Statement<'a>,
+        read: Statement<'a>,
+        decode: Decode<T>,
+        decide: &(dyn Fn(Option<T>) -> (R, Option<Statement<'a>>) + Sync),
+    ) -> Result<R, StoreError>
+    where
+        T: Send,
+        R: Send;
+}
+
+/// A statement of a [`Engine::transaction`].
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Step<'a> {
+    pub statement: Statement<'a>,
+    /// It must change exactly one row, or the transaction is undone.
+    pub one_row: bool,
+}
+
+impl<'a> Step<'a> {
+    pub fn any(statement: Statement<'a>) -> Self {
+        Step {
+            statement,
+            one_row: false,
+        }
+    }
+
+    pub fn one_row(statement: Statement<'a>) -> Self {
+        Step {
+            statement,
+            one_row: true,
+        }
+    }
+}
+
+/// A stored value the schema should have made impossible.
+pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Database(DatabaseError::Corrupt(format!(
+        "stored {what} {value:?} is not valid"
+    )))
+}

@@ -1,0 +1,151 @@
+//! PostgreSQL under the store's one set of statements (see
+//! `store::engine`): placeholders become `$n`, and a transaction's read
+//! locks its row (`for update`), since other writers keep writing.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
+use uuid::Uuid;
+
+use super::PostgresStore;
+use crate::store::StoreError;
+use crate::store::engine::{Columns, Decode, Engine, Statement, Step, Value};
+
+/// The statement's SQL in PostgreSQL's placeholders.
+fn sql(statement: &Statement<'_>) -> String {
+    statement.sql.replace('?', "$")
+}
+
+fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, PgArguments> {
+    let mut query = sqlx::query(sql);
+    for arg in args {
+        query = match *arg {
+            Value::Text(text) => query.bind(text),
+            Value::Id(id) => query.bind(id),
+            Value::Time(at) => query.bind(at),
+            Value::Int(n) => query.bind(n),
+        };
+    }
+    query
+}
+
+impl Columns for PgRow {
+    fn text(&self, column: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn id(&self, column: usize) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn time(&self, column: usize) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_time(&self, column: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: usize) -> Result<i64, StoreError> {
+        // Counters are `int` (4 bytes); sqlx decodes only the exact width.
+        match self.try_get::<i32, _>(column) {
+            Ok(n) => Ok(n.into()),
+            Err(_) => Ok(self.try_get::<i64, _>(column)?),
+        }
+    }
+
+    fn flag(&self, column: usize) -> Result<bool, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+fn decoded<T>(row: Option<PgRow>, decode: Decode<T>) -> Result<Option<T>, StoreError> {
+    row.map(|row| decode(&row)).transpose()
+}
+
+#[async_trait]
+impl Engine for PostgresStore {
+    async fn lookup<T: Send>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let sql = sql(&statement);
+        let row = bind(&sql, &statement.args)
+            .fetch_optional(&self.pool)
+            .await?;
+        decoded(row, decode)
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let sql = sql(&statement);
+        let rows = bind(&sql, &statement.args).fetch_all(&self.pool).await?;
+        rows.iter().map(|row| decode(row)).collect()
+    }
+
+    async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
+        let sql = sql(&statement);
+        let done = bind(&sql, &statement.args).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn execute_returning<T: Send>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.lookup(statement, decode).await
+    }
+
+    async fn transaction(&self, steps: &[Step<'_>]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for step in steps {
+            let sql = sql(&step.statement);
+            let changed = bind(&sql, &step.statement.args)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if step.one_row && changed != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn read_then_write<'a, T, R>(
+        &self,
+        prepare: Statement<'a>,
+        read: Statement<'a>,
+        decode: Decode<T>,
+        decide: &(dyn Fn(Option<T>) -> (R, Option<Statement<'a>>) + Sync),
+    ) -> Result<R, StoreError>
+    where
+        T: Send,
+        R: Send,
+    {
+        let mut tx = self.pool.begin().await?;
+        let prepare_sql = sql(&prepare);
+        bind(&prepare_sql, &prepare.args).execute(&mut *tx).await?;
+        // The row `prepare` made sure of is locked until the commit, so
+        // concurrent callers queue here.
+        let read_sql = format!("{} for update", sql(&read));
+        let row = bind(&read_sql, &read.args).fetch_optional(&mut *tx).await?;
+        let (result, write) = decide(decoded(row, decode)?);
+        let Some(write) = write else {
+            tx.rollback().await?;
+            return Ok(result);
+        };
+        let write_sql = sql(&write);
+        bind(&write_sql, &write.args).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+}

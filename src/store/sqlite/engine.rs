@@ -1,0 +1,175 @@
+//! SQLite under the store's one set of statements (see `store::engine`):
+//! times bind as microseconds, ids as blobs, and a transaction takes the
+//! write lock at `BEGIN IMMEDIATE`, so its reads are already locked.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, Row, ToSql, TransactionBehavior, params_from_iter};
+use uuid::Uuid;
+
+use super::{SqliteStore, micros, time};
+use crate::store::StoreError;
+use crate::store::engine::{Columns, Decode, Engine, Statement, Step, Value};
+
+impl ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Text(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            // As rusqlite stores a `Uuid`: its 16 bytes.
+            Value::Id(Some(id)) => ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes())),
+            Value::Time(Some(at)) => ToSqlOutput::Owned(micros(*at).into()),
+            Value::Int(n) => ToSqlOutput::Owned((*n).into()),
+            Value::Text(None) | Value::Id(None) | Value::Time(None) => {
+                ToSqlOutput::Owned(rusqlite::types::Value::Null)
+            }
+        })
+    }
+}
+
+/// The value as rusqlite owns it, to go along to another thread.
+fn owned(value: &Value<'_>) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Owned;
+    match *value {
+        Value::Text(Some(text)) => Owned::Text(text.to_owned()),
+        Value::Id(Some(id)) => Owned::Blob(id.as_bytes().to_vec()),
+        Value::Time(Some(at)) => Owned::Integer(micros(at)),
+        Value::Int(n) => Owned::Integer(n),
+        Value::Text(None) | Value::Id(None) | Value::Time(None) => Owned::Null,
+    }
+}
+
+impl Columns for Row<'_> {
+    fn text(&self, column: usize) -> Result<String, StoreError> {
+        Ok(self.get(column)?)
+    }
+
+    fn id(&self, column: usize) -> Result<Uuid, StoreError> {
+        Ok(self.get(column)?)
+    }
+
+    fn time(&self, column: usize) -> Result<DateTime<Utc>, StoreError> {
+        Ok(time(self.get(column)?))
+    }
+
+    fn optional_time(&self, column: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.get::<_, Option<i64>>(column)?.map(time))
+    }
+
+    fn int(&self, column: usize) -> Result<i64, StoreError> {
+        Ok(self.get(column)?)
+    }
+
+    fn flag(&self, column: usize) -> Result<bool, StoreError> {
+        Ok(self.get(column)?)
+    }
+}
+
+/// The first row `statement` returns, decoded.
+fn first<T>(
+    conn: &Connection,
+    statement: &Statement<'_>,
+    decode: Decode<T>,
+) -> Result<Option<T>, StoreError> {
+    let mut prepared = conn.prepare_cached(statement.sql)?;
+    let mut rows = prepared.query(params_from_iter(&statement.args))?;
+    match rows.next()? {
+        Some(row) => Ok(Some(decode(row)?)),
+        None => Ok(None),
+    }
+}
+
+fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<u64, StoreError> {
+    let changed = conn
+        .prepare_cached(statement.sql)?
+        .execute(params_from_iter(&statement.args))?;
+    Ok(changed as u64)
+}
+
+#[async_trait]
+impl Engine for SqliteStore {
+    async fn lookup<T: Send>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.db
+            .quick_read(|conn| first(conn, &statement, decode))
+            .await
+    }
+
+    async fn fetch_all<T: Send + 'static>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        // Handed to another thread: the values go along as owned copies.
+        let sql = statement.sql;
+        let args: Vec<_> = statement.args.iter().map(owned).collect();
+        self.db
+            .read(move |conn| {
+                let mut prepared = conn.prepare_cached(sql)?;
+                let mut rows = prepared.query(params_from_iter(&args))?;
+                let mut all = Vec::new();
+                while let Some(row) = rows.next()? {
+                    all.push(decode(row)?);
+                }
+                Ok(all)
+            })
+            .await
+    }
+
+    async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
+        self.db.write(|conn| execute(conn, &statement)).await
+    }
+
+    async fn execute_returning<T: Send>(
+        &self,
+        statement: Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.db.write(|conn| first(conn, &statement, decode)).await
+    }
+
+    async fn transaction(&self, steps: &[Step<'_>]) -> Result<bool, StoreError> {
+        self.db
+            .write(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                for step in steps {
+                    let changed = execute(&tx, &step.statement)?;
+                    if step.one_row && changed != 1 {
+                        // Dropping `tx` rolls back.
+                        return Ok(false);
+                    }
+                }
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn read_then_write<'a, T, R>(
+        &self,
+        prepare: Statement<'a>,
+        read: Statement<'a>,
+        decode: Decode<T>,
+        decide: &(dyn Fn(Option<T>) -> (R, Option<Statement<'a>>) + Sync),
+    ) -> Result<R, StoreError>
+    where
+        T: Send,
+        R: Send,
+    {
+        self.db
+            .write(|conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                execute(&tx, &prepare)?;
+                let (result, write) = decide(first(&tx, &read, decode)?);
+                if let Some(write) = write {
+                    execute(&tx, &write)?;
+                    tx.commit()?;
+                }
+                Ok(result)
+            })
+            .await
+    }
+}
