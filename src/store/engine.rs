@@ -7,6 +7,8 @@
 //! (SQLite keeps times as microseconds and ids as blobs), connections and
 //! transactions, and row locks.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -19,7 +21,13 @@ pub(super) enum Value<'a> {
     Text(Option<&'a str>),
     Id(Option<Uuid>),
     Time(Option<DateTime<Utc>>),
-    Int(i64),
+    Int(Option<i64>),
+    Flag(bool),
+    /// A list of names: PostgreSQL keeps a `text[]`, SQLite the names
+    /// joined by commas.
+    Names(Option<&'a [&'a str]>),
+    /// A list of any texts: PostgreSQL keeps a `text[]`, SQLite a JSON array.
+    Texts(&'a [String]),
 }
 
 impl<'a> From<&'a str> for Value<'a> {
@@ -54,14 +62,34 @@ impl From<Option<DateTime<Utc>>> for Value<'_> {
 
 impl From<u32> for Value<'_> {
     fn from(n: u32) -> Self {
-        Value::Int(n.into())
+        Value::Int(Some(n.into()))
+    }
+}
+
+impl From<Option<i64>> for Value<'_> {
+    fn from(n: Option<i64>) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(flag: bool) -> Self {
+        Value::Flag(flag)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(text: Option<&'a str>) -> Self {
+        Value::Text(text)
     }
 }
 
 /// One SQL text and what it binds, in placeholder order.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Statement<'a> {
-    pub sql: &'static str,
+    /// Built at run time only where the statement's shape depends on the
+    /// request (a filter per search word).
+    pub sql: Cow<'static, str>,
     pub args: Vec<Value<'a>>,
 }
 
@@ -69,7 +97,7 @@ pub(super) struct Statement<'a> {
 macro_rules! statement {
     ($sql:expr $(, $arg:expr)* $(,)?) => {
         $crate::store::engine::Statement {
-            sql: $sql,
+            sql: ::std::borrow::Cow::from($sql),
             args: vec![$($crate::store::engine::Value::from($arg)),*],
         }
     };
@@ -80,11 +108,18 @@ pub(super) use statement;
 /// types. Rules about the values (what is valid) are written once, over this.
 pub(super) trait Columns {
     fn text(&self, column: usize) -> Result<String, StoreError>;
+    fn optional_text(&self, column: usize) -> Result<Option<String>, StoreError>;
     fn id(&self, column: usize) -> Result<Uuid, StoreError>;
+    fn optional_id(&self, column: usize) -> Result<Option<Uuid>, StoreError>;
     fn time(&self, column: usize) -> Result<DateTime<Utc>, StoreError>;
     fn optional_time(&self, column: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn int(&self, column: usize) -> Result<i64, StoreError>;
+    fn optional_int(&self, column: usize) -> Result<Option<i64>, StoreError>;
     fn flag(&self, column: usize) -> Result<bool, StoreError>;
+    /// A column bound as [`Value::Names`].
+    fn names(&self, column: usize) -> Result<Option<Vec<String>>, StoreError>;
+    /// A column bound as [`Value::Texts`].
+    fn texts(&self, column: usize) -> Result<Vec<String>, StoreError>;
 }
 
 /// Reads one row's shape.

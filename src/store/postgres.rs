@@ -4,7 +4,6 @@
 
 mod engine;
 mod reports;
-mod runbooks;
 mod search;
 
 use std::time::Duration;

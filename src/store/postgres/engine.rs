@@ -26,6 +26,9 @@ fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, PgArguments
             Value::Id(id) => query.bind(id),
             Value::Time(at) => query.bind(at),
             Value::Int(n) => query.bind(n),
+            Value::Flag(flag) => query.bind(flag),
+            Value::Names(names) => query.bind(names),
+            Value::Texts(texts) => query.bind(texts),
         };
     }
     query
@@ -33,6 +36,14 @@ fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, PgArguments
 
 impl Columns for PgRow {
     fn text(&self, column: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_text(&self, column: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_id(&self, column: usize) -> Result<Option<Uuid>, StoreError> {
         Ok(self.try_get(column)?)
     }
 
@@ -56,7 +67,22 @@ impl Columns for PgRow {
         }
     }
 
+    fn optional_int(&self, column: usize) -> Result<Option<i64>, StoreError> {
+        match self.try_get::<Option<i32>, _>(column) {
+            Ok(n) => Ok(n.map(i64::from)),
+            Err(_) => Ok(self.try_get::<Option<i64>, _>(column)?),
+        }
+    }
+
     fn flag(&self, column: usize) -> Result<bool, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn names(&self, column: usize) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn texts(&self, column: usize) -> Result<Vec<String>, StoreError> {
         Ok(self.try_get(column)?)
     }
 }

@@ -20,11 +20,18 @@ impl ToSql for Value<'_> {
             Value::Id(Some(id)) => ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes())),
             Value::Time(Some(at)) => ToSqlOutput::Owned(micros(*at).into()),
             Value::Int(n) => ToSqlOutput::Owned((*n).into()),
+            Value::Flag(flag) => ToSqlOutput::Owned((*flag).into()),
+            Value::Names(names) => ToSqlOutput::Owned(names.map(|n| n.join(",")).into()),
+            Value::Texts(texts) => ToSqlOutput::Owned(json(texts).into()),
             Value::Text(None) | Value::Id(None) | Value::Time(None) => {
                 ToSqlOutput::Owned(rusqlite::types::Value::Null)
             }
         })
     }
+}
+
+fn json(texts: &[String]) -> String {
+    serde_json::to_string(texts).expect("strings serialize")
 }
 
 /// The value as rusqlite owns it, to go along to another thread.
@@ -34,13 +41,24 @@ fn owned(value: &Value<'_>) -> rusqlite::types::Value {
         Value::Text(Some(text)) => Owned::Text(text.to_owned()),
         Value::Id(Some(id)) => Owned::Blob(id.as_bytes().to_vec()),
         Value::Time(Some(at)) => Owned::Integer(micros(at)),
-        Value::Int(n) => Owned::Integer(n),
+        Value::Int(n) => n.into(),
+        Value::Flag(flag) => flag.into(),
+        Value::Names(names) => names.map(|n| n.join(",")).into(),
+        Value::Texts(texts) => json(texts).into(),
         Value::Text(None) | Value::Id(None) | Value::Time(None) => Owned::Null,
     }
 }
 
 impl Columns for Row<'_> {
     fn text(&self, column: usize) -> Result<String, StoreError> {
+        Ok(self.get(column)?)
+    }
+
+    fn optional_text(&self, column: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(column)?)
+    }
+
+    fn optional_id(&self, column: usize) -> Result<Option<Uuid>, StoreError> {
         Ok(self.get(column)?)
     }
 
@@ -60,8 +78,22 @@ impl Columns for Row<'_> {
         Ok(self.get(column)?)
     }
 
+    fn optional_int(&self, column: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(column)?)
+    }
+
     fn flag(&self, column: usize) -> Result<bool, StoreError> {
         Ok(self.get(column)?)
+    }
+
+    fn names(&self, column: usize) -> Result<Option<Vec<String>>, StoreError> {
+        let joined: Option<String> = self.get(column)?;
+        Ok(joined.map(|names| names.split(',').map(str::to_owned).collect()))
+    }
+
+    fn texts(&self, column: usize) -> Result<Vec<String>, StoreError> {
+        let json: String = self.get(column)?;
+        serde_json::from_str(&json).map_err(|_| crate::store::engine::corrupt("texts", &json))
     }
 }
 
@@ -71,7 +103,7 @@ fn first<T>(
     statement: &Statement<'_>,
     decode: Decode<T>,
 ) -> Result<Option<T>, StoreError> {
-    let mut prepared = conn.prepare_cached(statement.sql)?;
+    let mut prepared = conn.prepare_cached(&statement.sql)?;
     let mut rows = prepared.query(params_from_iter(&statement.args))?;
     match rows.next()? {
         Some(row) => Ok(Some(decode(row)?)),
@@ -81,7 +113,7 @@ fn first<T>(
 
 fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<u64, StoreError> {
     let changed = conn
-        .prepare_cached(statement.sql)?
+        .prepare_cached(&statement.sql)?
         .execute(params_from_iter(&statement.args))?;
     Ok(changed as u64)
 }
@@ -104,11 +136,11 @@ impl Engine for SqliteStore {
         decode: Decode<T>,
     ) -> Result<Vec<T>, StoreError> {
         // Handed to another thread: the values go along as owned copies.
-        let sql = statement.sql;
+        let sql = statement.sql.into_owned();
         let args: Vec<_> = statement.args.iter().map(owned).collect();
         self.db
             .read(move |conn| {
-                let mut prepared = conn.prepare_cached(sql)?;
+                let mut prepared = conn.prepare_cached(&sql)?;
                 let mut rows = prepared.query(params_from_iter(&args))?;
                 let mut all = Vec::new();
                 while let Some(row) = rows.next()? {

@@ -6,7 +6,6 @@ mod database;
 mod engine;
 pub mod migrate;
 mod reports;
-mod runbooks;
 mod search;
 mod search_queue;
 mod wal;
