@@ -21,6 +21,7 @@ mod postgres;
 mod reports;
 mod runbooks;
 mod search;
+mod sessions;
 mod sqlite;
 mod webhooks;
 mod writes;
@@ -246,14 +247,6 @@ pub struct WalUsage {
     /// What the last checkpoint had not yet copied into the database.
     pub lag_bytes: u64,
 }
-
-/// Counts sessions per status, the same SQL on both backends. Each count
-/// walks that status's partial index rather than the table, so a scrape
-/// stays cheap at 100,000 sessions.
-const COUNT_BY_STATUS: &str = "select \
-     (select count(*) from sessions where started_at is null), \
-     (select count(*) from sessions where started_at is not null and completed_at is null), \
-     (select count(*) from sessions where completed_at is not null)";
 
 fn status_counts(prepared: i64, active: i64, completed: i64) -> Vec<(Status, u64)> {
     let n = |v: i64| u64::try_from(v).unwrap_or(0);

@@ -11,16 +11,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnection, PgPoolOptions};
-use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::writes::{Arg, Write};
 use super::{
-    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, attach_steps, explain_miss, page_cursor,
-    status_condition, status_counts,
+    PoolUsage, SessionStore, StoreError, attach_steps, explain_miss, page_cursor, status_condition,
 };
-use crate::domain::{Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface};
+use crate::domain::{Event, ListQuery, Outcome, Page, Session, Status, Step};
 
 pub struct PostgresStore {
     // Shared with the account store (store::accounts), one pool for both traits.
@@ -141,29 +139,6 @@ impl From<StepRow> for (Uuid, Step) {
             skipped_at: row.skipped_at,
         };
         (row.session_id, step)
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: Uuid,
-    session_id: Uuid,
-    at: DateTime<Utc>,
-    actor: String,
-    via: String,
-    data: Json<EventKind>,
-}
-
-impl From<EventRow> for Event {
-    fn from(row: EventRow) -> Self {
-        Event {
-            id: row.id,
-            session_id: row.session_id,
-            at: row.at,
-            actor: row.actor,
-            via: Surface::parse(&row.via).unwrap_or(Surface::Api),
-            kind: row.data.0,
-        }
     }
 }
 
@@ -320,14 +295,7 @@ impl SessionStore for PostgresStore {
     }
 
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "select id, session_id, at, actor, via, data from session_events \
-             where session_id = $1 order by at, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Event::from).collect())
+        super::sessions::events(self, id).await
     }
 
     async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
@@ -389,15 +357,11 @@ impl SessionStore for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1").execute(&self.pool).await?;
-        Ok(())
+        super::sessions::ping(self).await
     }
 
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StoreError> {
-        let (prepared, active, completed): (i64, i64, i64) = sqlx::query_as(COUNT_BY_STATUS)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(status_counts(prepared, active, completed))
+        super::sessions::count_by_status(self).await
     }
 
     async fn idle_active(
@@ -405,15 +369,7 @@ impl SessionStore for PostgresStore {
         idle_since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let ids = sqlx::query_scalar(
-            "select id from sessions where started_at is not null and completed_at is null \
-             and updated_at < $1 order by updated_at limit $2",
-        )
-        .bind(idle_since)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(ids)
+        super::sessions::idle_active(self, idle_since, limit).await
     }
 
     async fn try_lease(
@@ -423,22 +379,7 @@ impl SessionStore for PostgresStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        // One statement: concurrent callers serialize on the row, and only
-        // the holder or a caller after expiry changes it.
-        let taken = sqlx::query(
-            "insert into leases (name, holder, expires_at) values ($1, $2, $3) \
-             on conflict (name) do update set holder = excluded.holder, \
-             expires_at = excluded.expires_at \
-             where leases.holder = excluded.holder or leases.expires_at <= $4",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(until)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(taken == 1)
+        super::sessions::try_lease(self, name, holder, now, until).await
     }
 
     fn pool_usage(&self) -> Vec<PoolUsage> {

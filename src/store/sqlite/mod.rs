@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use super::writes::{Arg, Write};
 use super::{
-    COUNT_BY_STATUS, PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss,
-    page_cursor, status_condition, status_counts,
+    PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss, page_cursor,
+    status_condition,
 };
-use crate::domain::{Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface};
+use crate::domain::{Event, ListQuery, Outcome, Page, Session, Status, Step};
 use database::Database;
 pub use database::STATEMENT_LOG;
 
@@ -147,14 +147,6 @@ pub(in crate::store) fn text<'r>(
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
 }
 
-/// A value that failed to decode from `column`.
-pub(in crate::store) fn bad_column(
-    column: usize,
-    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, Type::Text, error.into())
-}
-
 /// A session's columns, for queries over `sessions s`; its steps come from
 /// `steps_of` in a second statement on the same connection. (Steps built
 /// into each row as JSON by SQLite cost a growing buffer per session, a
@@ -213,22 +205,6 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
         .collect::<Result<Vec<_>, _>>()?;
     attach_steps(sessions, steps);
     Ok(())
-}
-
-/// A row of `select id, session_id, at, actor, via, data from session_events`.
-fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
-    let kind: EventKind =
-        serde_json::from_str(text(row, 5)?.unwrap_or_default()).map_err(|e| bad_column(5, e))?;
-    Ok(Event {
-        id: row.get(0)?,
-        session_id: row.get(1)?,
-        at: time(row.get(2)?),
-        actor: row.get(3)?,
-        via: text(row, 4)?
-            .and_then(Surface::parse)
-            .unwrap_or(Surface::Api),
-        kind,
-    })
 }
 
 /// The session with `id`, with its steps.
@@ -408,17 +384,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "select id, session_id, at, actor, via, data from session_events \
-                         where session_id = ? order by at, id",
-                    )?
-                    .query_map([id], event)?
-                    .collect::<Result<Vec<_>, _>>()?)
-            })
-            .await
+        super::sessions::events(self, id).await
     }
 
     async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
@@ -480,20 +446,11 @@ impl SessionStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db
-            .read(|conn| Ok(conn.query_row("select 1", [], |_| Ok(()))?))
-            .await
+        super::sessions::ping(self).await
     }
 
     async fn count_by_status(&self) -> Result<Vec<(Status, u64)>, StoreError> {
-        self.db
-            .read(|conn| {
-                let (prepared, active, completed) = conn
-                    .prepare_cached(COUNT_BY_STATUS)?
-                    .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                Ok(status_counts(prepared, active, completed))
-            })
-            .await
+        super::sessions::count_by_status(self).await
     }
 
     async fn idle_active(
@@ -501,17 +458,7 @@ impl SessionStore for SqliteStore {
         idle_since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError> {
-        self.db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "select id from sessions where started_at is not null \
-                         and completed_at is null and updated_at < ? order by updated_at limit ?",
-                    )?
-                    .query_map(rusqlite::params![micros(idle_since), limit], |r| r.get(0))?
-                    .collect::<Result<Vec<_>, _>>()?)
-            })
-            .await
+        super::sessions::idle_active(self, idle_since, limit).await
     }
 
     async fn try_lease(
@@ -521,19 +468,7 @@ impl SessionStore for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.db
-            .write(|conn| {
-                let taken = conn
-                    .prepare_cached(
-                        "insert into leases (name, holder, expires_at) values (?1, ?2, ?3) \
-                         on conflict (name) do update set holder = excluded.holder, \
-                         expires_at = excluded.expires_at \
-                         where leases.holder = excluded.holder or leases.expires_at <= ?4",
-                    )?
-                    .execute(rusqlite::params![name, holder, micros(until), micros(now)])?;
-                Ok(taken == 1)
-            })
-            .await
+        super::sessions::try_lease(self, name, holder, now, until).await
     }
 
     fn pool_usage(&self) -> Vec<PoolUsage> {
