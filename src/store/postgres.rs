@@ -14,11 +14,12 @@ use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
+use super::sessions::{SESSION_COLUMNS, STEP_COLUMNS, session, step};
 use super::writes::{Arg, Write};
 use super::{
     PoolUsage, SessionStore, StoreError, attach_steps, explain_miss, page_cursor, status_condition,
 };
-use crate::domain::{Event, ListQuery, Outcome, Page, Session, Status, Step};
+use crate::domain::{Event, ListQuery, Page, Session, Status, Step};
 
 pub struct PostgresStore {
     // Shared with the account store (store::accounts), one pool for both traits.
@@ -73,85 +74,16 @@ impl PostgresStore {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: Uuid,
-    title: String,
-    problem: String,
-    reference: Option<String>,
-    customer: Option<String>,
-    owner: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    started_at: Option<DateTime<Utc>>,
-    completed_at: Option<DateTime<Utc>>,
-    completed_by: Option<String>,
-    outcome: Option<String>,
-    outcome_notes: Option<String>,
-    summary: Option<String>,
-}
-
-const SESSION_COLUMNS: &str = "id, title, problem, reference, customer, owner, created_at, \
-     updated_at, started_at, completed_at, completed_by, outcome, outcome_notes, summary";
-
-impl From<SessionRow> for Session {
-    fn from(row: SessionRow) -> Self {
-        Session {
-            id: row.id,
-            title: row.title,
-            problem: row.problem,
-            reference: row.reference,
-            customer: row.customer,
-            owner: row.owner,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            started_at: row.started_at,
-            completed_at: row.completed_at,
-            completed_by: row.completed_by,
-            // The CHECK constraint guarantees a known value.
-            outcome: row.outcome.as_deref().and_then(Outcome::parse),
-            outcome_notes: row.outcome_notes,
-            summary: row.summary,
-            steps: Vec::new(),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct StepRow {
-    session_id: Uuid,
-    id: Uuid,
-    position: i32,
-    text: String,
-    checked_at: Option<DateTime<Utc>>,
-    finding: Option<String>,
-    skipped_at: Option<DateTime<Utc>>,
-}
-
-impl From<StepRow> for (Uuid, Step) {
-    fn from(row: StepRow) -> Self {
-        let step = Step {
-            id: row.id,
-            position: row.position as u32,
-            text: row.text,
-            checked_at: row.checked_at,
-            finding: row.finding,
-            skipped_at: row.skipped_at,
-        };
-        (row.session_id, step)
-    }
-}
-
 async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Session>, StoreError> {
-    let sql = format!("select {SESSION_COLUMNS} from sessions where id = $1");
-    let Some(row) = sqlx::query_as::<_, SessionRow>(&sql)
+    let sql = format!("select {SESSION_COLUMNS} from sessions s where id = $1");
+    let Some(row) = sqlx::query(&sql)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
     else {
         return Ok(None);
     };
-    let mut sessions = [Session::from(row)];
+    let mut sessions = [session(&row)?];
     let steps = load_steps(conn, &[id]).await?;
     attach_steps(&mut sessions, steps);
     let [session] = sessions;
@@ -165,17 +97,14 @@ async fn load_steps(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<StepRow> = sqlx::query_as(
-        "select session_id, id, position, text, checked_at, finding, skipped_at \
-         from session_steps where session_id = any($1) order by session_id, position",
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(Into::into).collect())
+    let sql = format!(
+        "select {STEP_COLUMNS} from session_steps \
+         where session_id = any($1) order by session_id, position"
+    );
+    let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
+    rows.iter().map(|row| step(row)).collect()
 }
 
-/// A session's steps, in one statement.
 /// Binds a write's arguments in order; `at` is the change's effective time.
 fn bind<'q>(
     mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
@@ -192,6 +121,7 @@ fn bind<'q>(
     query
 }
 
+/// A session's steps, in one statement.
 async fn insert_steps(
     conn: &mut PgConnection,
     session_id: Uuid,
@@ -250,7 +180,7 @@ impl SessionStore for PostgresStore {
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
         let mut sql = QueryBuilder::<Postgres>::new(format!(
-            "select {SESSION_COLUMNS} from sessions where true"
+            "select {SESSION_COLUMNS} from sessions s where true"
         ));
         if let Some(status) = query.status {
             sql.push(" and ").push(status_condition(status));
@@ -279,12 +209,15 @@ impl SessionStore for PostgresStore {
 
         let mut conn = self.pool.acquire().await?;
         // A search is planned for its words (see postgres/search.rs).
-        let rows: Vec<SessionRow> = sql
-            .build_query_as()
+        let rows = sql
+            .build()
             .persistent(query.search.is_none())
             .fetch_all(&mut *conn)
             .await?;
-        let mut items: Vec<Session> = rows.into_iter().map(Session::from).collect();
+        let mut items = rows
+            .iter()
+            .map(|row| session(row))
+            .collect::<Result<Vec<_>, _>>()?;
         let next = page_cursor(&mut items, query.limit);
         if query.with_steps {
             let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();

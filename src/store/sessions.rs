@@ -8,7 +8,54 @@ use uuid::Uuid;
 
 use super::engine::{Columns, Engine, statement};
 use super::{StoreError, status_counts};
-use crate::domain::{Event, EventKind, Status, Surface};
+use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, Surface};
+
+/// A session's columns, for queries over `sessions s`; its steps come from
+/// [`STEP_COLUMNS`] in a second statement on the same connection. (Steps
+/// built into each row as JSON cost a growing buffer per session, a parse
+/// and a copy of each text; rows of their own are read in place.)
+pub(super) const SESSION_COLUMNS: &str = "s.id, s.title, s.problem, s.reference, s.customer, \
+     s.owner, s.created_at, s.updated_at, s.started_at, s.completed_at, s.completed_by, \
+     s.outcome, s.outcome_notes, s.summary";
+
+/// A row of [`SESSION_COLUMNS`], without its steps.
+pub(super) fn session(row: &dyn Columns) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: row.id(0)?,
+        title: row.text(1)?,
+        problem: row.text(2)?,
+        reference: row.optional_text(3)?,
+        customer: row.optional_text(4)?,
+        owner: row.text(5)?,
+        created_at: row.time(6)?,
+        updated_at: row.time(7)?,
+        started_at: row.optional_time(8)?,
+        completed_at: row.optional_time(9)?,
+        completed_by: row.optional_text(10)?,
+        // The CHECK constraint guarantees a known value.
+        outcome: row.optional_text(11)?.as_deref().and_then(Outcome::parse),
+        outcome_notes: row.optional_text(12)?,
+        summary: row.optional_text(13)?,
+        steps: Vec::new(),
+    })
+}
+
+/// The columns of `session_steps` that [`step`] reads.
+pub(super) const STEP_COLUMNS: &str =
+    "session_id, id, position, text, checked_at, finding, skipped_at";
+
+/// A row of [`STEP_COLUMNS`]: the session's id and the step.
+pub(super) fn step(row: &dyn Columns) -> Result<(Uuid, Step), StoreError> {
+    let step = Step {
+        id: row.id(1)?,
+        position: u32::try_from(row.int(2)?).unwrap_or(0),
+        text: row.text(3)?,
+        checked_at: row.optional_time(4)?,
+        finding: row.optional_text(5)?,
+        skipped_at: row.optional_time(6)?,
+    };
+    Ok((row.id(0)?, step))
+}
 
 /// Each event's data as JSON text (PostgreSQL keeps `jsonb`).
 fn event(row: &dyn Columns) -> Result<Event, StoreError> {

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{PostgresStore, SESSION_COLUMNS, SessionRow, attach_steps, load_steps};
+use super::{PostgresStore, attach_steps, load_steps};
 use crate::domain::{ListQuery, MATCH_END, MATCH_START, Session, SimilarQuery};
+use crate::store::sessions::{SESSION_COLUMNS, session};
 use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
 
 // Statements whose best plan depends on the words searched for run
@@ -80,12 +81,12 @@ impl SearchStore for PostgresStore {
                  select id, ts_rank(search, q) as score \
                  from sessions, to_tsquery('simple', $1) q where search @@ q \
                  order by created_at desc, id desc limit $2 \
-             ) m join sessions using (id) \
+             ) m join sessions s using (id) \
              where completed_at is not null and id is distinct from $3 \
              order by m.score desc, created_at desc limit $4"
         );
         let mut conn = self.pool.acquire().await?;
-        let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+        let rows = sqlx::query(&sql)
             .persistent(false)
             .bind(any_of(&query.terms))
             .bind(i64::from(SIMILAR_WINDOW))
@@ -93,7 +94,10 @@ impl SearchStore for PostgresStore {
             .bind(i64::from(query.limit))
             .fetch_all(&mut *conn)
             .await?;
-        let mut items: Vec<Session> = rows.into_iter().map(Session::from).collect();
+        let mut items = rows
+            .iter()
+            .map(|row| session(row))
+            .collect::<Result<Vec<Session>, _>>()?;
         let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
         let steps = load_steps(&mut conn, &ids).await?;
         attach_steps(&mut items, steps);

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Row, ToSql, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, Row, Rows, ToSql, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
 use super::{SqliteStore, micros, time};
@@ -97,6 +97,15 @@ impl Columns for Row<'_> {
     }
 }
 
+/// Every row, decoded.
+pub(super) fn all<T>(mut rows: Rows<'_>, decode: Decode<T>) -> Result<Vec<T>, StoreError> {
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        all.push(decode(row)?);
+    }
+    Ok(all)
+}
+
 /// The first row `statement` returns, decoded.
 fn first<T>(
     conn: &Connection,
@@ -141,12 +150,7 @@ impl Engine for SqliteStore {
         self.db
             .read(move |conn| {
                 let mut prepared = conn.prepare_cached(&sql)?;
-                let mut rows = prepared.query(params_from_iter(&args))?;
-                let mut all = Vec::new();
-                while let Some(row) = rows.next()? {
-                    all.push(decode(row)?);
-                }
-                Ok(all)
+                all(prepared.query(params_from_iter(&args))?, decode)
             })
             .await
     }

@@ -14,16 +14,17 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::types::{Type, Value};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params_from_iter};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
+use super::sessions::{SESSION_COLUMNS, STEP_COLUMNS, session, step};
 use super::writes::{Arg, Write};
 use super::{
     PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss, page_cursor,
     status_condition,
 };
-use crate::domain::{Event, ListQuery, Outcome, Page, Session, Status, Step};
+use crate::domain::{Event, ListQuery, Page, Session, Status, Step};
 use database::Database;
 pub use database::STATEMENT_LOG;
 
@@ -137,46 +138,6 @@ pub(in crate::store) fn time(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
 
-/// A text column borrowed from the row, without a copy.
-pub(in crate::store) fn text<'r>(
-    row: &'r Row<'_>,
-    column: usize,
-) -> rusqlite::Result<Option<&'r str>> {
-    row.get_ref(column)?
-        .as_str_or_null()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
-}
-
-/// A session's columns, for queries over `sessions s`; its steps come from
-/// `steps_of` in a second statement on the same connection. (Steps built
-/// into each row as JSON by SQLite cost a growing buffer per session, a
-/// parse and a copy of each text; rows of their own are read in place.)
-const SESSION_COLUMNS_OF_S: &str = "s.id, s.title, s.problem, s.reference, s.customer, s.owner, \
-     s.created_at, s.updated_at, s.started_at, s.completed_at, s.completed_by, s.outcome, \
-     s.outcome_notes, s.summary";
-
-/// A row of `SESSION_COLUMNS_OF_S`, without its steps.
-fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        problem: row.get(2)?,
-        reference: row.get(3)?,
-        customer: row.get(4)?,
-        owner: row.get(5)?,
-        created_at: time(row.get(6)?),
-        updated_at: time(row.get(7)?),
-        started_at: row.get::<_, Option<i64>>(8)?.map(time),
-        completed_at: row.get::<_, Option<i64>>(9)?.map(time),
-        completed_by: row.get(10)?,
-        // The CHECK constraint guarantees a known value.
-        outcome: text(row, 11)?.and_then(Outcome::parse),
-        outcome_notes: row.get(12)?,
-        summary: row.get(13)?,
-        steps: Vec::new(),
-    })
-}
-
 /// Fills in the steps of `sessions` (in position order) with one statement.
 fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), StoreError> {
     if sessions.is_empty() {
@@ -184,25 +145,12 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
     }
     let placeholders = vec!["?"; sessions.len()].join(", ");
     let sql = format!(
-        "select session_id, id, position, text, checked_at, finding, skipped_at from session_steps \
+        "select {STEP_COLUMNS} from session_steps \
          where session_id in ({placeholders}) order by session_id, position"
     );
-    let steps = conn
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(sessions.iter().map(|s| s.id)), |row| {
-            Ok((
-                row.get::<_, Uuid>(0)?,
-                Step {
-                    id: row.get(1)?,
-                    position: row.get(2)?,
-                    text: row.get(3)?,
-                    checked_at: row.get::<_, Option<i64>>(4)?.map(time),
-                    finding: row.get(5)?,
-                    skipped_at: row.get::<_, Option<i64>>(6)?.map(time),
-                },
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut prepared = conn.prepare_cached(&sql)?;
+    let ids = params_from_iter(sessions.iter().map(|s| s.id));
+    let steps = engine::all(prepared.query(ids)?, step)?;
     attach_steps(sessions, steps);
     Ok(())
 }
@@ -210,15 +158,12 @@ fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), St
 /// The session with `id`, with its steps.
 fn load_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| format!("select {SESSION_COLUMNS_OF_S} from sessions s where s.id = ?"))
+    SQL.get_or_init(|| format!("select {SESSION_COLUMNS} from sessions s where s.id = ?"))
 }
 
 fn load(conn: &Connection, id: Uuid) -> Result<Option<Session>, StoreError> {
-    let Some(session) = conn
-        .prepare_cached(load_sql())?
-        .query_row([id], session)
-        .optional()?
-    else {
+    let mut prepared = conn.prepare_cached(load_sql())?;
+    let Some(session) = engine::all(prepared.query([id])?, session)?.pop() else {
         return Ok(None);
     };
     let mut one = [session];
@@ -281,7 +226,7 @@ fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
     };
     let mut params = Vec::new();
     let mut sql = String::from("select ");
-    sql.push_str(SESSION_COLUMNS_OF_S);
+    sql.push_str(SESSION_COLUMNS);
     match &query.search {
         Some(search) => {
             let terms: Vec<String> = search.terms().iter().map(|t| format!("\"{t}\"*")).collect();
@@ -354,10 +299,8 @@ impl SessionStore for SqliteStore {
         let (sql, params) = list_statement(query);
         let (limit, with_steps) = (query.limit, query.with_steps);
         let page = move |conn: &Connection| {
-            let mut items = conn
-                .prepare_cached(&sql)?
-                .query_map(params_from_iter(params), session)?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut prepared = conn.prepare_cached(&sql)?;
+            let mut items = engine::all(prepared.query(params_from_iter(params))?, session)?;
             let next = page_cursor(&mut items, limit);
             if with_steps {
                 attach_steps_of(conn, &mut items)?;
@@ -487,7 +430,7 @@ impl SessionStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Cursor;
+    use crate::domain::{Cursor, Outcome};
 
     fn schema() -> Connection {
         crate::store::sqlite::migrate::in_memory()

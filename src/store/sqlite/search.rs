@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use uuid::Uuid;
 
-use super::{SESSION_COLUMNS_OF_S, SqliteStore, attach_steps_of, list_statement, session};
+use super::{SqliteStore, attach_steps_of, engine, list_statement};
 use crate::domain::{ListQuery, Session, SimilarQuery};
+use crate::store::sessions::{SESSION_COLUMNS, session};
 use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
 
 /// bm25's weight of each column of `sessions_fts`, in its order: title,
@@ -20,7 +21,7 @@ fn similar_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "select {SESSION_COLUMNS_OF_S} from ( \
+            "select {SESSION_COLUMNS} from ( \
                  select rowid, bm25(sessions_fts, {COLUMN_WEIGHTS}) as score from sessions_fts \
                  where sessions_fts match ?1 order by rowid desc limit ?2 \
              ) m join sessions s on s.seq = m.rowid \
@@ -38,18 +39,14 @@ fn any_of(terms: &[String]) -> String {
 }
 
 fn similar(conn: &Connection, query: &SimilarQuery) -> Result<Vec<Session>, StoreError> {
-    let mut items = conn
-        .prepare_cached(similar_sql())?
-        .query_map(
-            rusqlite::params![
-                any_of(&query.terms),
-                SIMILAR_WINDOW,
-                query.excluding,
-                query.limit
-            ],
-            session,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut prepared = conn.prepare_cached(similar_sql())?;
+    let rows = prepared.query(rusqlite::params![
+        any_of(&query.terms),
+        SIMILAR_WINDOW,
+        query.excluding,
+        query.limit
+    ])?;
+    let mut items = engine::all(rows, session)?;
     attach_steps_of(conn, &mut items)?;
     Ok(items)
 }
@@ -100,7 +97,7 @@ impl SearchStore for SqliteStore {
         // finding given rows again by id costs a whole match per row.
         self.db.index_queued().await?;
         let (sql, params) = list_statement(query);
-        let sql = sql.replacen(SESSION_COLUMNS_OF_S, SNIPPET, 1);
+        let sql = sql.replacen(SESSION_COLUMNS, SNIPPET, 1);
         self.db
             .read(move |conn| {
                 Ok(conn
