@@ -278,14 +278,19 @@ impl SessionStore for PostgresStore {
 
     async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
         let guard = status_condition(Status::Prepared);
+        let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query(&format!("delete from sessions where id = $1 and {guard}"))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if deleted == 0 {
-            return Err(explain_miss(self.get(id).await?));
+            // Re-read in the same transaction, as after any conditional write.
+            let current = load(&mut tx, id).await?;
+            tx.rollback().await?;
+            return Err(explain_miss(current));
         }
+        tx.commit().await?;
         Ok(())
     }
 
