@@ -180,59 +180,60 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// One event of every kind, for tests (an edit with a plan of two steps).
+#[cfg(test)]
+pub(crate) fn every_kind() -> [EventKind; 14] {
+    let id = Uuid::nil();
+    let text = || String::from("x");
+    [
+        EventKind::Created,
+        EventKind::Started,
+        EventKind::NoteAdded { text: text() },
+        EventKind::StepChecked {
+            step_id: id,
+            finding: None,
+        },
+        EventKind::StepUnchecked { step_id: id },
+        EventKind::Completed {
+            outcome: Outcome::Resolved,
+            outcome_notes: None,
+        },
+        EventKind::Reopened,
+        EventKind::StepAdded {
+            step_id: id,
+            text: text(),
+        },
+        EventKind::StepReworded {
+            step_id: id,
+            previous: text(),
+            text: text(),
+        },
+        EventKind::StepSkipped { step_id: id },
+        EventKind::NoteCorrected {
+            note_id: id,
+            text: text(),
+        },
+        EventKind::Edited {
+            title: text(),
+            problem: text(),
+            reference: None,
+            customer: None,
+            steps: vec![text(), text()],
+        },
+        EventKind::OwnerChanged {
+            from: text(),
+            to: text(),
+        },
+        EventKind::SummaryGenerated {
+            summarizer: text(),
+            summary: text(),
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// One event of every kind.
-    fn every_kind() -> [EventKind; 14] {
-        let id = Uuid::nil();
-        let text = || String::from("x");
-        [
-            EventKind::Created,
-            EventKind::Started,
-            EventKind::NoteAdded { text: text() },
-            EventKind::StepChecked {
-                step_id: id,
-                finding: None,
-            },
-            EventKind::StepUnchecked { step_id: id },
-            EventKind::Completed {
-                outcome: Outcome::Resolved,
-                outcome_notes: None,
-            },
-            EventKind::Reopened,
-            EventKind::StepAdded {
-                step_id: id,
-                text: text(),
-            },
-            EventKind::StepReworded {
-                step_id: id,
-                previous: text(),
-                text: text(),
-            },
-            EventKind::StepSkipped { step_id: id },
-            EventKind::NoteCorrected {
-                note_id: id,
-                text: text(),
-            },
-            EventKind::Edited {
-                title: text(),
-                problem: text(),
-                reference: None,
-                customer: None,
-                steps: Vec::new(),
-            },
-            EventKind::OwnerChanged {
-                from: text(),
-                to: text(),
-            },
-            EventKind::SummaryGenerated {
-                summarizer: text(),
-                summary: text(),
-            },
-        ]
-    }
 
     /// `NAMES` is what webhooks offer to subscribe to: a kind missing from
     /// it could never be delivered.

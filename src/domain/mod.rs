@@ -20,6 +20,8 @@ pub use account::{ApiToken, DisplayName, Password, Role, TokenName, User, Userna
 pub use action::Requirement;
 pub use actor::Actor;
 pub use duration::human_duration;
+#[cfg(test)]
+pub(crate) use event::every_kind;
 pub use event::{Event, EventKind, Surface};
 pub use list::{Cursor, ListQuery, ListQueryError, Page, SearchTerms};
 pub use outcome::{Outcome, OutcomeKind};
