@@ -15,7 +15,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::sessions::{SESSION_COLUMNS, STEP_COLUMNS, session, step};
-use super::writes::{Arg, Write};
+use super::writes::Write;
 use super::{
     PoolUsage, SessionStore, StoreError, attach_steps, explain_miss, page_cursor, status_condition,
 };
@@ -103,22 +103,6 @@ async fn load_steps(
     );
     let rows = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
     rows.iter().map(|row| step(row)).collect()
-}
-
-/// Binds a write's arguments in order; `at` is the change's effective time.
-fn bind<'q>(
-    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
-    args: &[Arg<'q>],
-    at: DateTime<Utc>,
-) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-    for arg in args {
-        query = match *arg {
-            Arg::At => query.bind(at),
-            Arg::Id(id) => query.bind(id),
-            Arg::Text(text) => query.bind(text),
-        };
-    }
-    query
 }
 
 /// A session's steps, in one statement.
@@ -235,13 +219,13 @@ impl SessionStore for PostgresStore {
         let id = event.session_id;
         let write = Write::of(event)?;
         // See the module docs of `store`: never earlier than the previous change.
-        let update = write
-            .session_update("greatest(?1, updated_at + interval '1 microsecond')")
-            .replace('?', "$");
-        let update = sqlx::query(&update).bind(event.at).bind(id);
-        let update = bind(update, &write.session_args, event.at);
+        let update = write.session_update("greatest(?1, updated_at + interval '1 microsecond')");
+        let update_sql = engine::sql(&update);
         let mut tx = self.pool.begin().await?;
-        let Some(at) = update.fetch_optional(&mut *tx).await? else {
+        let updated = engine::bind(&update_sql, &update.args)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(at) = updated else {
             // Re-read in the same transaction, as the SQLite store does, so
             // the conflict names the state that refused the change.
             let current = load(&mut tx, id).await?;
@@ -249,10 +233,12 @@ impl SessionStore for PostgresStore {
             return Err(explain_miss(current));
         };
         let at: DateTime<Utc> = at.try_get("updated_at")?;
-        if let Some((sql, args)) = &write.step {
-            let sql = sql.replace('?', "$");
-            let step = bind(sqlx::query(&sql), args, at);
-            if step.execute(&mut *tx).await?.rows_affected() == 0 {
+        if let Some(step) = write.step(at) {
+            let step_sql = engine::sql(&step);
+            let changed = engine::bind(&step_sql, &step.args)
+                .execute(&mut *tx)
+                .await?;
+            if changed.rows_affected() == 0 {
                 tx.rollback().await?;
                 return Err(StoreError::StepNotFound);
             }

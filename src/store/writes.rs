@@ -1,20 +1,31 @@
 //! Each action's conditional write, derived from the event it records (see
-//! `domain::action`) and written once for both engines: SQL with
-//! SQLite-style numbered placeholders (PostgreSQL's store turns `?` into
-//! `$`) and the values to bind, in placeholder order.
+//! `domain::action`) and written once for both engines as statements of
+//! the engine seam (see `store::engine`).
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::engine::{Statement, Value};
 use super::{DatabaseError, StoreError, status_condition};
 use crate::domain::{Event, EventKind, Requirement, Step};
 
-/// A value to bind, named for both engines; each binds it its own way.
+/// A value of a write's statements.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Arg<'a> {
+enum Arg<'a> {
     /// The change's effective time: what the session update returned.
     At,
     Id(Uuid),
     Text(Option<&'a str>),
+}
+
+impl<'a> Arg<'a> {
+    fn value(self, at: DateTime<Utc>) -> Value<'a> {
+        match self {
+            Arg::At => Value::Time(Some(at)),
+            Arg::Id(id) => Value::Id(Some(id)),
+            Arg::Text(text) => Value::Text(text),
+        }
+    }
 }
 
 /// An action's writes, run in this order in one transaction.
@@ -26,10 +37,10 @@ pub(super) struct Write<'a> {
     /// What the session must be for the write to happen.
     guard: &'static str,
     /// Bound from `?3` on.
-    pub session_args: Vec<Arg<'a>>,
-    /// A statement on one step of the session; it must change a row, or the
-    /// step is not the session's.
-    pub step: Option<(&'static str, Vec<Arg<'a>>)>,
+    session_args: Vec<Arg<'a>>,
+    /// A statement on one step of the session (see [`Write::step`]).
+    step: Option<(&'static str, Vec<Arg<'a>>)>,
+    event: &'a Event,
     /// A new plan that replaces the steps (an edit).
     pub plan: Option<Vec<Step>>,
 }
@@ -56,6 +67,7 @@ impl<'a> Write<'a> {
             session_args: Vec::new(),
             step: None,
             plan: None,
+            event,
         };
         match &event.kind {
             EventKind::Created => unreachable!("refused above"),
@@ -155,19 +167,37 @@ impl<'a> Write<'a> {
     /// The session row's conditional update, returning its new `updated_at`.
     /// `after_previous` is the engine's "`?1`, but after the previous
     /// change" (see the module docs of `store`).
-    pub fn session_update(&self, after_previous: &str) -> String {
-        format!(
+    pub fn session_update(&self, after_previous: &str) -> Statement<'a> {
+        let sql = format!(
             "update sessions set {} where id = ?2 and {} returning updated_at",
             self.set.replace("?1", after_previous),
             self.guard
-        )
+        );
+        let requested = self.event.at;
+        let fixed = [
+            Value::Time(Some(requested)),
+            Value::Id(Some(self.event.session_id)),
+        ];
+        let args = self.session_args.iter().map(|arg| arg.value(requested));
+        Statement {
+            sql: sql.into(),
+            args: fixed.into_iter().chain(args).collect(),
+        }
+    }
+
+    /// The statement on one step of the session, with the change's
+    /// effective time `at`; it must change a row, or the step is not the
+    /// session's.
+    pub fn step(&self, at: DateTime<Utc>) -> Option<Statement<'a>> {
+        self.step.as_ref().map(|(sql, args)| Statement {
+            sql: (*sql).into(),
+            args: args.iter().map(|arg| arg.value(at)).collect(),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
     use crate::domain::{Surface, every_kind};
 
@@ -197,13 +227,9 @@ mod tests {
             let event = event(kind);
             let write = Write::of(&event).unwrap();
             let update = write.session_update("?1");
-            assert_eq!(
-                placeholders(&update),
-                2 + write.session_args.len(),
-                "{update}"
-            );
-            if let Some((sql, args)) = &write.step {
-                assert_eq!(placeholders(sql), args.len(), "{sql}");
+            assert_eq!(placeholders(&update.sql), update.args.len(), "{update:?}");
+            if let Some(step) = write.step(Utc::now()) {
+                assert_eq!(placeholders(&step.sql), step.args.len(), "{step:?}");
             }
         }
     }

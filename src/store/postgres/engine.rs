@@ -14,11 +14,11 @@ use crate::store::StoreError;
 use crate::store::engine::{Columns, Decode, Engine, Statement, Step, Value};
 
 /// The statement's SQL in PostgreSQL's placeholders.
-fn sql(statement: &Statement<'_>) -> String {
+pub(super) fn sql(statement: &Statement<'_>) -> String {
     statement.sql.replace('?', "$")
 }
 
-fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, PgArguments> {
+pub(super) fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, PgArguments> {
     let mut query = sqlx::query(sql);
     for arg in args {
         query = match *arg {

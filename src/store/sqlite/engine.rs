@@ -107,7 +107,7 @@ pub(super) fn all<T>(mut rows: Rows<'_>, decode: Decode<T>) -> Result<Vec<T>, St
 }
 
 /// The first row `statement` returns, decoded.
-fn first<T>(
+pub(super) fn first<T>(
     conn: &Connection,
     statement: &Statement<'_>,
     decode: Decode<T>,
@@ -120,7 +120,7 @@ fn first<T>(
     }
 }
 
-fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<u64, StoreError> {
+pub(super) fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<u64, StoreError> {
     let changed = conn
         .prepare_cached(&statement.sql)?
         .execute(params_from_iter(&statement.args))?;

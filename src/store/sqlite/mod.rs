@@ -15,11 +15,12 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
+use super::engine::Columns;
 use super::sessions::{SESSION_COLUMNS, STEP_COLUMNS, session, step};
-use super::writes::{Arg, Write};
+use super::writes::Write;
 use super::{
     PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss, page_cursor,
     status_condition,
@@ -187,15 +188,6 @@ fn insert_steps(conn: &Connection, session_id: Uuid, steps: &[Step]) -> Result<(
     Ok(())
 }
 
-/// `at` is the change's effective time, in stored microseconds.
-fn value(arg: &Arg<'_>, at: i64) -> Value {
-    match arg {
-        Arg::At => at.into(),
-        Arg::Id(id) => (*id).into(),
-        Arg::Text(text) => text.map(str::to_owned).into(),
-    }
-}
-
 fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
     let data = serde_json::to_string(&event.kind).expect("events serialize");
     conn.prepare_cached(
@@ -338,22 +330,14 @@ impl SessionStore for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let requested = micros(event.at);
-                let session_args = [Value::from(requested), Value::from(id)]
-                    .into_iter()
-                    .chain(write.session_args.iter().map(|arg| value(arg, requested)));
-                let updated: Option<i64> = tx
-                    .prepare_cached(&update)?
-                    .query_row(params_from_iter(session_args), |row| row.get(0))
-                    .optional()?;
-                let Some(at) = updated else {
+                let at = |row: &dyn Columns| row.time(0);
+                let Some(at) = engine::first(&tx, &update, at)? else {
                     return Err(explain_miss(load(&tx, id)?));
                 };
-                if let Some((sql, args)) = &write.step {
-                    let args = args.iter().map(|arg| value(arg, at));
-                    if tx.prepare_cached(sql)?.execute(params_from_iter(args))? == 0 {
-                        return Err(StoreError::StepNotFound);
-                    }
+                if let Some(step) = write.step(at)
+                    && engine::execute(&tx, &step)? == 0
+                {
+                    return Err(StoreError::StepNotFound);
                 }
                 if let Some(plan) = &write.plan {
                     tx.prepare_cached("delete from session_steps where session_id = ?")?
@@ -361,7 +345,7 @@ impl SessionStore for SqliteStore {
                     insert_steps(&tx, id, plan)?;
                 }
                 let event = Event {
-                    at: time(at),
+                    at,
                     ..event.clone()
                 };
                 insert_event(&tx, &event)?;
