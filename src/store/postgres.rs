@@ -14,7 +14,8 @@ use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::sessions::{SESSION_COLUMNS, STEP_COLUMNS, session, step};
+use super::engine::Statement;
+use super::sessions::{self, SESSION_COLUMNS, STEP_COLUMNS, session, step};
 use super::writes::Write;
 use super::{
     PoolUsage, SessionStore, StoreError, attach_steps, explain_miss, page_cursor, status_condition,
@@ -105,6 +106,13 @@ async fn load_steps(
     rows.iter().map(|row| step(row)).collect()
 }
 
+/// Runs one statement of the engine seam in a transaction; the rows it changed.
+async fn execute(conn: &mut PgConnection, statement: Statement<'_>) -> Result<u64, StoreError> {
+    let sql = engine::sql(&statement);
+    let done = engine::bind(&sql, &statement.args).execute(conn).await?;
+    Ok(done.rows_affected())
+}
+
 /// A session's steps, in one statement.
 async fn insert_steps(
     conn: &mut PgConnection,
@@ -135,21 +143,7 @@ async fn insert_steps(
 impl SessionStore for PostgresStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into sessions (id, title, problem, reference, customer, owner, \
-             created_at, updated_at, started_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(session.id)
-        .bind(&session.title)
-        .bind(&session.problem)
-        .bind(&session.reference)
-        .bind(&session.customer)
-        .bind(&session.owner)
-        .bind(session.created_at)
-        .bind(session.updated_at)
-        .bind(session.started_at)
-        .execute(&mut *tx)
-        .await?;
+        execute(&mut tx, sessions::insert_session(session)).await?;
         insert_steps(&mut tx, session.id, &session.steps).await?;
         // The event and its webhook deliveries, in one statement.
         super::webhooks::postgres_insert_event_and_enqueue(&mut tx, event, session).await?;
@@ -244,10 +238,7 @@ impl SessionStore for PostgresStore {
             }
         }
         if let Some(plan) = &write.plan {
-            sqlx::query("delete from session_steps where session_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            execute(&mut tx, sessions::delete_steps(id)).await?;
             insert_steps(&mut tx, id, plan).await?;
         }
         let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
@@ -263,14 +254,8 @@ impl SessionStore for PostgresStore {
     }
 
     async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
-        let guard = status_condition(Status::Prepared);
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(&format!("delete from sessions where id = $1 and {guard}"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 0 {
+        if execute(&mut tx, sessions::delete_prepared(id)).await? == 0 {
             // Re-read in the same transaction, as after any conditional write.
             let current = load(&mut tx, id).await?;
             tx.rollback().await?;

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::engine::{Columns, Engine, statement};
-use super::{StoreError, status_counts};
+use super::engine::{Columns, Engine, Statement, statement};
+use super::{StoreError, status_condition, status_counts};
 use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, Surface};
 
 /// A session's columns, for queries over `sessions s`; its steps come from
@@ -55,6 +55,38 @@ pub(super) fn step(row: &dyn Columns) -> Result<(Uuid, Step), StoreError> {
         skipped_at: row.optional_time(6)?,
     };
     Ok((row.id(0)?, step))
+}
+
+/// A new session's row (its steps and event are written beside it).
+pub(super) fn insert_session(session: &Session) -> Statement<'_> {
+    statement!(
+        "insert into sessions (id, title, problem, reference, customer, owner, created_at, \
+         updated_at, started_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        session.id,
+        session.title.as_str(),
+        session.problem.as_str(),
+        session.reference.as_deref(),
+        session.customer.as_deref(),
+        session.owner.as_str(),
+        session.created_at,
+        session.updated_at,
+        session.started_at,
+    )
+}
+
+/// The prepared session's deletion, with its steps and timeline (by
+/// cascade); a started one is left alone.
+pub(super) fn delete_prepared(id: Uuid) -> Statement<'static> {
+    let prepared = status_condition(Status::Prepared);
+    statement!(
+        format!("delete from sessions where id = ?1 and {prepared}"),
+        id
+    )
+}
+
+/// A plan's steps, before an edit writes the new ones.
+pub(super) fn delete_steps(id: Uuid) -> Statement<'static> {
+    statement!("delete from session_steps where session_id = ?1", id)
 }
 
 /// Each event's data as JSON text (PostgreSQL keeps `jsonb`).

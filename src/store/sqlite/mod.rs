@@ -19,7 +19,7 @@ use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
 use super::engine::Columns;
-use super::sessions::{SESSION_COLUMNS, STEP_COLUMNS, session, step};
+use super::sessions::{self, SESSION_COLUMNS, STEP_COLUMNS, session, step};
 use super::writes::Write;
 use super::{
     PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss, page_cursor,
@@ -259,21 +259,7 @@ impl SessionStore for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                tx.prepare_cached(
-                    "insert into sessions (id, title, problem, reference, customer, owner, \
-                     created_at, updated_at, started_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )?
-                .execute(rusqlite::params![
-                    session.id,
-                    session.title,
-                    session.problem,
-                    session.reference,
-                    session.customer,
-                    session.owner,
-                    micros(session.created_at),
-                    micros(session.updated_at),
-                    session.started_at.map(micros),
-                ])?;
+                engine::execute(&tx, &sessions::insert_session(session))?;
                 insert_steps(&tx, session.id, &session.steps)?;
                 insert_event(&tx, event)?;
                 super::webhooks::sqlite_enqueue(&tx, event, session)?;
@@ -340,8 +326,7 @@ impl SessionStore for SqliteStore {
                     return Err(StoreError::StepNotFound);
                 }
                 if let Some(plan) = &write.plan {
-                    tx.prepare_cached("delete from session_steps where session_id = ?")?
-                        .execute([id])?;
+                    engine::execute(&tx, &sessions::delete_steps(id))?;
                     insert_steps(&tx, id, plan)?;
                 }
                 let event = Event {
@@ -358,12 +343,10 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
-        let guard = status_condition(Status::Prepared);
-        let sql = format!("delete from sessions where id = ? and {guard}");
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if tx.prepare_cached(&sql)?.execute([id])? == 0 {
+                if engine::execute(&tx, &sessions::delete_prepared(id))? == 0 {
                     return Err(explain_miss(load(&tx, id)?));
                 }
                 tx.commit()?;
