@@ -258,6 +258,11 @@ async fn seed_into(url: &str, sessions: usize) -> anyhow::Result<seed::Seeded> {
     eprintln!("seeding {sessions} sessions into {}", redact(url));
     let seeded = seed::seed(url, sessions).await.context("seeding")?;
     eprintln!("seeded in {:.1} s", seeded.took.as_secs_f64());
+    if url.starts_with("postgres") {
+        // What autovacuum does some minutes after a bulk load: without
+        // statistics the planner reads every match of a search's words.
+        pg_copy::analyze(url).await?;
+    }
     Ok(seeded)
 }
 

@@ -40,6 +40,17 @@ pub async fn fresh_copy(seeded_url: &str) -> anyhow::Result<String> {
     Ok(url_with_database(seeded_url, &copy))
 }
 
+/// Gathers the planner's statistics of every table of the database.
+pub async fn analyze(url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url).context("reading the database URL")?;
+    let mut conn = options.connect().await.context("connecting to analyze")?;
+    conn.execute("analyze")
+        .await
+        .context("analyzing the seeded database")?;
+    conn.close().await?;
+    Ok(())
+}
+
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
