@@ -108,6 +108,17 @@ async fn a_prepared_session_is_deleted_with_its_plan_and_timeline(backend: Backe
         .unwrap()
         .to_string();
 
+    // An unknown surface is refused as on every other write, and nothing goes.
+    let unknown_surface = app
+        .client
+        .delete(app.url(&format!("/api/sessions/{id}")))
+        .header("casebook-via", "carrier-pigeon")
+        .send()
+        .await
+        .unwrap();
+    problem(unknown_surface, StatusCode::BAD_REQUEST).await;
+    assert_eq!(app.get_json(&format!("/api/sessions/{id}")).await["id"], id);
+
     let response = delete(&app, &app.client, &id).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     problem(

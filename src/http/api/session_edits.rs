@@ -78,6 +78,10 @@ pub async fn edit_session(
 pub async fn delete_session(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    // Nothing is recorded (the timeline goes with the session), but the
+    // header means what it means on every other write: an unknown one is
+    // refused, not ignored.
+    Via(_): Via,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     state.sessions.delete(&actor, parse_id(&id)?).await?;

@@ -6,10 +6,6 @@ use serde_json::{Value, json};
 
 use super::{Page, Script, with_page_where};
 
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
-
 async fn wait_for_path(page: &Page, path: &str) {
     page.wait_for(
         &format!("location.pathname === '{path}' && document.readyState === 'complete'"),
@@ -51,7 +47,7 @@ async fn the_details_page_and_the_workspace_act_through_the_api_and_say_what_it_
 
             // Start on the details page: on to the workspace.
             page.goto(&format!("/sessions/{id}")).await;
-            click(&page, "form[action$='/start'] button").await;
+            page.click("form[action$='/start'] button").await;
             wait_for_path(&page, &format!("/sessions/{id}/work")).await;
 
             // Someone closes it meanwhile: Complete says why, in the API's
@@ -75,7 +71,7 @@ async fn the_details_page_and_the_workspace_act_through_the_api_and_say_what_it_
                 .json()
                 .await
                 .unwrap();
-            click(&page, "[data-confirm]").await;
+            page.click("[data-confirm]").await;
             page.wait_for(
                 "document.querySelector('[data-outcome-form] .api-error')?.innerText",
                 "the refusal beside Complete",
@@ -95,7 +91,7 @@ async fn the_details_page_and_the_workspace_act_through_the_api_and_say_what_it_
             // The summary is generated in place on the details page.
             page.goto(&format!("/sessions/{id}")).await;
             page.mark_document().await;
-            click(&page, "#summary-block form button").await;
+            page.click("#summary-block form button").await;
             page.wait_for("document.querySelector('[data-summary]')", "the summary")
                 .await;
             assert!(page.document_was_kept().await, "no page load");
@@ -105,7 +101,7 @@ async fn the_details_page_and_the_workspace_act_through_the_api_and_say_what_it_
                     "origin": page.app.url("") }),
             )
             .await;
-            click(&page, "[data-copy='summary-text']").await;
+            page.click("[data-copy='summary-text']").await;
             page.wait_for(
                 "document.querySelector('[data-copy=\"summary-text\"]').innerText === 'Copied'",
                 "the summary copied",
@@ -113,8 +109,8 @@ async fn the_details_page_and_the_workspace_act_through_the_api_and_say_what_it_
             .await;
 
             // Reopen asks first (it removes the summary), then goes to work.
-            click(&page, "a[href$='reopen=ask#reopen-ask']").await;
-            click(&page, "#reopen-ask form button").await;
+            page.click("a[href$='reopen=ask#reopen-ask']").await;
+            page.click("#reopen-ask form button").await;
             wait_for_path(&page, &format!("/sessions/{id}/work")).await;
 
             assert_eq!(

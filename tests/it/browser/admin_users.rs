@@ -22,10 +22,6 @@ pub(super) async fn make_dana_admin(page: &Page) {
         .unwrap();
 }
 
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
-
 async fn toast_says(page: &Page, text: &str) {
     page.wait_for(
         &format!(
@@ -59,14 +55,14 @@ async fn an_admin_adds_disables_enables_promotes_and_resets_users_without_javasc
 
         make_dana_admin(&page).await;
         page.goto("/sessions").await;
-        click(&page, "nav a[href='/admin/users']").await;
+        page.click("nav a[href='/admin/users']").await;
         page.wait_for("location.pathname === '/admin/users'", "the users page")
             .await;
 
         // A short password is refused beside its field; the rest is kept.
         page.find("#new-username").await.send_keys("sam").await.unwrap();
         page.find("#new-password").await.send_keys("short").await.unwrap();
-        click(&page, "form[action='/admin/users'] button").await;
+        page.click("form[action='/admin/users'] button").await;
         page.wait_for("document.getElementById('new-password-error')", "the error")
             .await;
         assert_eq!(
@@ -90,7 +86,7 @@ async fn an_admin_adds_disables_enables_promotes_and_resets_users_without_javasc
             .send_keys("Sam Tyler")
             .await
             .unwrap();
-        click(&page, "form[action='/admin/users'] button").await;
+        page.click("form[action='/admin/users'] button").await;
         toast_says(&page, "Added engineer “sam”.").await;
         assert_eq!(page.js("location.pathname + location.search").await, "/admin/users");
         page.client.refresh().await.unwrap();
@@ -103,7 +99,7 @@ async fn an_admin_adds_disables_enables_promotes_and_resets_users_without_javasc
         let sam = Username::parse("sam").unwrap();
         assert_eq!(page.app.accounts.users().await.unwrap().len(), 3);
 
-        click(&page, &format!("{} button[aria-label='Disable sam']", row("sam"))).await;
+        page.click(&format!("{} button[aria-label='Disable sam']", row("sam"))).await;
         toast_says(&page, "Disabled sam").await;
         assert!(page.app.accounts.user(&sam).await.unwrap().is_disabled());
         assert_eq!(
@@ -111,17 +107,17 @@ async fn an_admin_adds_disables_enables_promotes_and_resets_users_without_javasc
                 .await,
             "disabled"
         );
-        click(&page, &format!("{} button[aria-label='Enable sam']", row("sam"))).await;
+        page.click(&format!("{} button[aria-label='Enable sam']", row("sam"))).await;
         toast_says(&page, "Enabled sam").await;
         assert!(!page.app.accounts.user(&sam).await.unwrap().is_disabled());
 
-        click(&page, &format!("{} button[aria-label='Make admin: sam']", row("sam"))).await;
+        page.click(&format!("{} button[aria-label='Make admin: sam']", row("sam"))).await;
         toast_says(&page, "sam is now an admin.").await;
         assert_eq!(page.app.accounts.user(&sam).await.unwrap().role, Role::Admin);
 
-        click(&page, &format!("{} .ask-inline summary", row("sam"))).await;
+        page.click(&format!("{} .ask-inline summary", row("sam"))).await;
         page.find("#password-sam").await.send_keys("a fresh passphrase").await.unwrap();
-        click(&page, &format!("{} .ask-inline form button", row("sam"))).await;
+        page.click(&format!("{} .ask-inline form button", row("sam"))).await;
         toast_says(&page, "Password of sam changed").await;
         let client = "192.0.2.9".parse().unwrap();
         assert!(
@@ -169,7 +165,8 @@ async fn the_users_page_is_axe_clean_in_light_and_dark_and_fits_a_phone() {
         for scheme in ["light", "dark"] {
             page.emulate(1280, 900, scheme).await;
             page.goto("/admin/users").await;
-            click(&page, &format!("{} .ask-inline summary", row("root"))).await;
+            page.click(&format!("{} .ask-inline summary", row("root")))
+                .await;
             assert_eq!(
                 violations(&page, &axe).await,
                 Vec::<Value>::new(),
@@ -180,7 +177,8 @@ async fn the_users_page_is_axe_clean_in_light_and_dark_and_fits_a_phone() {
 
             page.emulate(375, 800, scheme).await;
             page.goto("/admin/users").await;
-            click(&page, &format!("{} .ask-inline summary", row("root"))).await;
+            page.click(&format!("{} .ask-inline summary", row("root")))
+                .await;
             assert_eq!(
                 page.js("document.documentElement.scrollWidth <= innerWidth")
                     .await,

@@ -8,14 +8,6 @@ use casebook::domain::Role;
 use super::{ENTER, Page, Script, with_page};
 use crate::helpers::user;
 
-async fn type_into(page: &Page, css: &str, text: &str) {
-    page.find(css).await.send_keys(text).await.unwrap();
-}
-
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
-
 async fn value_of(page: &Page, css: &str) -> String {
     page.js(&format!("document.querySelector(\"{css}\").value"))
         .await
@@ -60,27 +52,26 @@ async fn text_typed_in_the_workspace_survives_checking_noting_and_unchecking_els
         page.mark_document().await;
         assert!(!leaving_asks(&page).await, "nothing typed yet");
 
-        type_into(&page, "#note", "Half-written note").await;
-        type_into(
-            &page,
-            &format!("#finding-{}", steps[1]),
-            "logs rotated at 02:00",
-        )
-        .await;
+        page.type_into("#note", "Half-written note").await;
+        page.type_into(&format!("#finding-{}", steps[1]), "logs rotated at 02:00")
+            .await;
         page.find("#outcome")
             .await
             .select_by_value("workaround")
             .await
             .unwrap();
-        type_into(&page, "#outcome-notes", "Raised the pool for now.").await;
+        page.type_into("#outcome-notes", "Raised the pool for now.")
+            .await;
         assert!(
             leaving_asks(&page).await,
             "unsent text makes leaving ask first"
         );
 
         // Check step 1 with a finding: only that step changes.
-        type_into(&page, &format!("#finding-{}", steps[0]), "pool at 20 of 20").await;
-        click(&page, &format!("#step-{} .check-form button", steps[0])).await;
+        page.type_into(&format!("#finding-{}", steps[0]), "pool at 20 of 20")
+            .await;
+        page.click(&format!("#step-{} .check-form button", steps[0]))
+            .await;
         page.wait_for(
             &format!(
                 "document.getElementById('step-{}').classList.contains('done')",
@@ -113,7 +104,8 @@ async fn text_typed_in_the_workspace_survives_checking_noting_and_unchecking_els
         assert!(step_text.as_str().unwrap().contains("pool at 20 of 20"));
 
         // Uncheck it again: still in place, still nothing lost.
-        click(&page, &format!("#step-{} > form button", steps[0])).await;
+        page.click(&format!("#step-{} > form button", steps[0]))
+            .await;
         page.wait_for(
             &format!(
                 "!document.getElementById('step-{}').classList.contains('done')",
@@ -125,7 +117,7 @@ async fn text_typed_in_the_workspace_survives_checking_noting_and_unchecking_els
         assert_eq!(kept().await, expected, "after unchecking a step");
 
         // Add the note: it joins the stream, its field empties, the rest stays.
-        click(&page, ".note-form button").await;
+        page.click(".note-form button").await;
         page.wait_for(
             "document.querySelector('.notes-stream')?.innerText.includes('Half-written note')",
             "the note in the stream",
@@ -162,8 +154,8 @@ async fn a_refused_workspace_action_shows_the_apis_words_and_keeps_the_text() {
         page.goto(&format!("/sessions/{id}/work")).await;
         // Someone closes it behind the engineer's back.
         page.app.complete(&id, "escalated", None).await;
-        type_into(&page, "#note", "Queue cleared by hand").await;
-        click(&page, ".note-form button").await;
+        page.type_into("#note", "Queue cleared by hand").await;
+        page.click(".note-form button").await;
         page.wait_for(
             "document.querySelector('.note-form .api-error')?.innerText",
             "the refusal beside the note",
@@ -192,8 +184,8 @@ async fn a_refused_workspace_action_shows_the_apis_words_and_keeps_the_text() {
 async fn enter_in_a_plan_step_adds_the_next_step_and_never_submits() {
     with_page(Script::Enabled, |page| async move {
         page.goto("/sessions/new").await;
-        type_into(&page, "#title", "Mail bounces").await;
-        type_into(&page, "#step-1", "Check MX records").await;
+        page.type_into("#title", "Mail bounces").await;
+        page.type_into("#step-1", "Check MX records").await;
         page.keys(ENTER).await;
         page.wait_for(
             "document.activeElement?.id === 'step-2'",
@@ -305,7 +297,7 @@ async fn the_close_popover_and_its_toast_name_the_session_and_whose_it_is() {
 
         // An admin closing Lee's session is told it is Lee's.
         user(&page.app.accounts, "root", Role::Admin).await;
-        click(&page, "form[action='/logout'] button").await;
+        page.click("form[action='/logout'] button").await;
         page.wait_for("location.pathname === '/login'", "the sign-in page")
             .await;
         super::sign_in(&page.app, &page.client, "root").await;
@@ -439,7 +431,8 @@ async fn reopen_asks_before_removing_the_summary_and_the_timeline_keeps_it() {
             .unwrap()
             .to_string();
         page.goto(&format!("/sessions/{id}")).await;
-        click(&page, &format!("a[href^='/sessions/{id}?reopen']")).await;
+        page.click(&format!("a[href^='/sessions/{id}?reopen']"))
+            .await;
         page.wait_for("document.getElementById('reopen-ask')", "the question")
             .await;
         assert_eq!(
@@ -448,7 +441,7 @@ async fn reopen_asks_before_removing_the_summary_and_the_timeline_keeps_it() {
             "asking changed nothing"
         );
         page.screenshot("details-reopen-ask-desktop-light").await;
-        click(&page, "#reopen-ask button").await;
+        page.click("#reopen-ask button").await;
         page.wait_for(
             "location.pathname.endsWith('/work') && document.readyState === 'complete'",
             "the workspace of the reopened session",
@@ -483,8 +476,8 @@ async fn a_new_token_is_shown_once_a_reload_makes_no_second_and_revoking_asks_an
     with_page(Script::Enabled, |page| async move {
         page.goto("/account").await;
         let before = token_count(&page).await;
-        type_into(&page, "#token-name", "laptop CLI").await;
-        click(&page, "form[action='/account/tokens'] button").await;
+        page.type_into("#token-name", "laptop CLI").await;
+        page.click("form[action='/account/tokens'] button").await;
         page.wait_for(
             "document.querySelector('[data-new-token]')",
             "the new token",
@@ -503,7 +496,7 @@ async fn a_new_token_is_shown_once_a_reload_makes_no_second_and_revoking_asks_an
                     "origin": page.app.url("") }),
         )
         .await;
-        click(&page, "[data-copy='new-token']").await;
+        page.click("[data-copy='new-token']").await;
         page.wait_for(
             "document.querySelector('[data-copy]').innerText === 'Copied'",
             "the copy",
@@ -526,8 +519,9 @@ async fn a_new_token_is_shown_once_a_reload_makes_no_second_and_revoking_asks_an
         );
 
         // Revoke asks first, then says it was done.
-        click(&page, ".token-list .ask-inline summary").await;
-        click(&page, "button[aria-label='Revoke token laptop CLI']").await;
+        page.click(".token-list .ask-inline summary").await;
+        page.click("button[aria-label='Revoke token laptop CLI']")
+            .await;
         page.wait_for(
             "document.getElementById('toasts').innerText.includes('revoked')",
             "the revocation message",
@@ -540,7 +534,7 @@ async fn a_new_token_is_shown_once_a_reload_makes_no_second_and_revoking_asks_an
         let field = page.find("#display-name").await;
         field.clear().await.unwrap();
         field.send_keys("Dana Scully").await.unwrap();
-        click(&page, "form[action='/account/name'] button").await;
+        page.click("form[action='/account/name'] button").await;
         page.wait_for(
             "document.querySelector('nav a[href=\"/account\"]').innerText.includes('Dana Scully')",
             "the new name in the header",

@@ -44,6 +44,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Generous: four browsers may share two cores.
 const WAIT: Duration = Duration::from_secs(20);
+/// How often an element re-rendered under the test's hands is found again.
+const STALE_RETRIES: usize = 5;
 
 pub const TAB: &str = "\u{e004}";
 pub const ENTER: &str = "\u{e007}";
@@ -320,6 +322,30 @@ impl Page {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Clicks the element. A live page may re-render the part holding it
+    /// between finding it and clicking; it is then found again.
+    pub async fn click(&self, css: &str) {
+        for _ in 0..STALE_RETRIES {
+            match self.find(css).await.click().await {
+                Err(e) if e.is_stale_element_reference() => continue,
+                done => return done.unwrap_or_else(|e| panic!("clicking {css}: {e}")),
+            }
+        }
+        panic!("{css} was re-rendered {STALE_RETRIES} times while being clicked");
+    }
+
+    /// Types into the element, found again if the live page re-rendered it
+    /// first (as [`Page::click`]); once focused, the page leaves it alone.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        for _ in 0..STALE_RETRIES {
+            match self.find(css).await.send_keys(text).await {
+                Err(e) if e.is_stale_element_reference() => continue,
+                done => return done.unwrap_or_else(|e| panic!("typing into {css}: {e}")),
+            }
+        }
+        panic!("{css} was re-rendered {STALE_RETRIES} times while being typed into");
     }
 
     /// Presses keys on the keyboard, wherever focus is, as a keyboard user

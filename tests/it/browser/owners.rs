@@ -8,12 +8,8 @@ use casebook::domain::{DisplayName, Password, Role, Username};
 use casebook::service::NewUser;
 
 use super::a11y::demo_db;
-use super::{Page, Script, with_admin_page_on};
+use super::{Script, with_admin_page_on};
 use crate::helpers::{Backend, PASSWORD, TestDb};
-
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_demo_a_new_alex_is_refused_and_alexs_sessions_stay_alex_morenos() {
@@ -22,7 +18,7 @@ async fn after_the_demo_a_new_alex_is_refused_and_alexs_sessions_stay_alex_moren
         page.goto("/admin/users").await;
         page.find("#new-username").await.send_keys("alex").await.unwrap();
         page.find("#new-password").await.send_keys(PASSWORD).await.unwrap();
-        click(&page, "form[action='/admin/users'] button").await;
+        page.click("form[action='/admin/users'] button").await;
         page.wait_for("document.getElementById('new-username-error')", "the refusal")
             .await;
         let refusal = page
@@ -137,7 +133,7 @@ async fn an_admin_reassigns_a_session_on_its_details_page_and_the_timeline_says_
                 .unwrap();
 
             page.goto(&format!("/sessions/{id}")).await;
-            click(&page, ".ask-reassign summary").await;
+            page.click(".ask-reassign summary").await;
             let offered = page
                 .js("[...document.querySelectorAll('#new-owner option')].map(o => o.value)")
                 .await;
@@ -148,7 +144,7 @@ async fn an_admin_reassigns_a_session_on_its_details_page_and_the_timeline_says_
                 .await
                 .unwrap();
             page.screenshot("owners-reassign-desktop-light").await;
-            click(&page, ".ask-reassign form button").await;
+            page.click(".ask-reassign form button").await;
             page.wait_for("location.search === '?reassigned'", "the details page again")
                 .await;
             let toast = page.toast_text().await;
@@ -169,7 +165,7 @@ async fn an_admin_reassigns_a_session_on_its_details_page_and_the_timeline_says_
             page.screenshot("owners-reassigned-desktop-light").await;
             page.emulate(375, 800, "dark").await;
             page.goto(&format!("/sessions/{id}")).await;
-            click(&page, ".ask-reassign summary").await;
+            page.click(".ask-reassign summary").await;
             let fits = "document.documentElement.scrollWidth <= innerWidth";
             assert_eq!(page.js(fits).await, json!(true), "the page scrolls sideways");
             page.screenshot("owners-reassign-phone-dark").await;

@@ -6,10 +6,6 @@ use serde_json::{Value, json};
 use super::a11y::{axe_source, violations};
 use super::{Page, Script, with_page};
 
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
-
 async fn toast_says(page: &Page, text: &str) {
     page.wait_for(
         &format!(
@@ -35,7 +31,7 @@ async fn a_prepared_session_is_edited_then_deleted_from_its_details_page_without
     with_page(Script::Disabled, |page| async move {
         let id = prepared(&page).await;
         page.goto(&format!("/sessions/{id}")).await;
-        click(&page, &format!("a[href='/sessions/{id}/edit']")).await;
+        page.click(&format!("a[href='/sessions/{id}/edit']")).await;
         page.wait_for("document.getElementById('title')", "the edit form")
             .await;
         assert_eq!(
@@ -60,7 +56,7 @@ async fn a_prepared_session_is_edited_then_deleted_from_its_details_page_without
             .send_keys("Check the print server queue")
             .await
             .unwrap();
-        click(&page, "button[name=intent][value=prepare]").await;
+        page.click("button[name=intent][value=prepare]").await;
 
         toast_says(&page, "Changes saved").await;
         assert_eq!(
@@ -79,8 +75,8 @@ async fn a_prepared_session_is_edited_then_deleted_from_its_details_page_without
         let events = page.app.events(&id).await;
         assert_eq!(events["items"][1]["via"], "details");
 
-        click(&page, ".ask-delete summary").await;
-        click(&page, ".ask-delete button").await;
+        page.click(".ask-delete summary").await;
+        page.click(".ask-delete button").await;
         toast_says(&page, "Prepared session deleted").await;
         assert_eq!(page.js("location.pathname").await, "/sessions");
         let gone = page.app.get(&format!("/api/sessions/{id}")).await;
@@ -140,7 +136,7 @@ async fn the_edit_form_and_the_delete_question_are_axe_clean_and_fit_a_phone() {
                     .await;
 
                 page.goto(&format!("/sessions/{id}")).await;
-                click(&page, ".ask-delete summary").await;
+                page.click(".ask-delete summary").await;
                 assert_eq!(
                     violations(&page, &axe).await,
                     Vec::<Value>::new(),

@@ -7,10 +7,6 @@ use serde_json::{Value, json};
 use super::a11y::{axe_source, violations};
 use super::{Page, Script, with_page};
 
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
-
 async fn active(page: &Page) -> (String, Vec<String>) {
     let session = page
         .app
@@ -60,7 +56,7 @@ async fn steps_are_added_reworded_and_skipped_and_a_note_corrected_in_place_keep
             .unwrap();
 
         page.find("#new-step").await.send_keys("Check the CDN").await.unwrap();
-        click(&page, ".add-step-form button").await;
+        page.click(".add-step-form button").await;
         page.wait_for(
             "document.querySelectorAll('.checklist .check-item').length === 3",
             "the new step",
@@ -73,11 +69,11 @@ async fn steps_are_added_reworded_and_skipped_and_a_note_corrected_in_place_keep
             "a finding typed in another step survives adding a step"
         );
 
-        click(&page, &format!("#step-{} summary", steps[0])).await;
+        page.click(&format!("#step-{} summary", steps[0])).await;
         let field = page.find(&format!("#reword-{}", steps[0])).await;
         field.clear().await.unwrap();
         field.send_keys("Check the connection pool").await.unwrap();
-        click(&page, &format!("#step-{} .ask-inline button", steps[0])).await;
+        page.click(&format!("#step-{} .ask-inline button", steps[0])).await;
         page.wait_for(
             &format!(
                 "document.querySelector('#step-{} .step-text').innerText === 'Check the connection pool'",
@@ -87,18 +83,18 @@ async fn steps_are_added_reworded_and_skipped_and_a_note_corrected_in_place_keep
         )
         .await;
 
-        click(&page, "button[aria-label='Skip step 2']").await;
+        page.click("button[aria-label='Skip step 2']").await;
         page.wait_for(
             &format!("document.querySelector('#step-{}.skipped')", steps[1]),
             "the skipped step",
         )
         .await;
 
-        click(&page, ".notes-stream summary").await;
+        page.click(".notes-stream summary").await;
         let correction = page.find(".notes-stream textarea").await;
         correction.clear().await.unwrap();
         correction.send_keys("Pool at 20 of 20").await.unwrap();
-        click(&page, ".notes-stream .ask-inline button").await;
+        page.click(".notes-stream .ask-inline button").await;
         page.wait_for(
             "document.querySelector('.notes-stream .note-meta').innerText.includes('corrected')",
             "the corrected note",
@@ -143,13 +139,13 @@ async fn without_javascript_a_step_is_added_and_skipped_with_plain_forms() {
             .send_keys("Check the CDN")
             .await
             .unwrap();
-        click(&page, ".add-step-form button").await;
+        page.click(".add-step-form button").await;
         page.wait_for(
             "document.querySelectorAll('.checklist .check-item').length === 3",
             "the new step",
         )
         .await;
-        click(&page, "button[aria-label='Skip step 1']").await;
+        page.click("button[aria-label='Skip step 1']").await;
         page.wait_for(
             &format!("document.querySelector('#step-{}.skipped')", steps[0]),
             "the skipped step",
@@ -179,8 +175,8 @@ async fn the_workspace_with_its_plan_edits_open_is_axe_clean_and_fits_a_phone() 
             for scheme in ["light", "dark"] {
                 page.emulate(width, 900, scheme).await;
                 page.goto(&format!("/sessions/{id}/work")).await;
-                click(&page, &format!("#step-{} summary", steps[0])).await;
-                click(&page, ".notes-stream summary").await;
+                page.click(&format!("#step-{} summary", steps[0])).await;
+                page.click(".notes-stream summary").await;
                 assert_eq!(
                     violations(&page, &axe).await,
                     Vec::<Value>::new(),

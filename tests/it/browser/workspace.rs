@@ -5,14 +5,6 @@ use serde_json::Value;
 
 use super::{Page, Script, with_page};
 
-async fn click(page: &Page, css: &str) {
-    page.find(css).await.click().await.unwrap();
-}
-
-async fn type_into(page: &Page, css: &str, text: &str) {
-    page.find(css).await.send_keys(text).await.unwrap();
-}
-
 async fn text_of(page: &Page, expression: &str) -> String {
     page.js(expression)
         .await
@@ -34,22 +26,22 @@ async fn wait_for_path(page: &Page, suffix: &str) {
 async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pages() {
     with_page(Script::Enabled, |page| async move {
         page.goto("/sessions").await;
-        click(&page, "nav a[href='/sessions/new']").await;
+        page.click("nav a[href='/sessions/new']").await;
         wait_for_path(&page, "/sessions/new").await;
 
-        type_into(&page, "#title", "VPN drops every hour").await;
-        type_into(&page, "#problem", "Berlin office users lose the tunnel at :00.").await;
-        type_into(&page, "#reference", "INC-4711").await;
-        type_into(&page, "#customer", "ACME Corp").await;
+        page.type_into("#title", "VPN drops every hour").await;
+        page.type_into("#problem", "Berlin office users lose the tunnel at :00.").await;
+        page.type_into("#reference", "INC-4711").await;
+        page.type_into("#customer", "ACME Corp").await;
         // The plan: typed out of order, then a step moved up and a spare removed.
-        type_into(&page, "#step-1", "Check tunnel logs").await;
+        page.type_into("#step-1", "Check tunnel logs").await;
         for text in ["Call the vendor", "Compare rekey timers", "spare"] {
-            click(&page, "[data-add-step]").await;
+            page.click("[data-add-step]").await;
             let n = page.js("document.querySelectorAll('.plan-row').length").await;
-            type_into(&page, &format!("#step-{n}"), text).await;
+            page.type_into(&format!("#step-{n}"), text).await;
         }
-        click(&page, "button[aria-label='Remove step 4']").await;
-        click(&page, "button[aria-label='Move step 3 up']").await;
+        page.click("button[aria-label='Remove step 4']").await;
+        page.click("button[aria-label='Move step 3 up']").await;
         let plan = page
             .js("[...document.querySelectorAll('.plan-row input')].map(i => i.value)")
             .await;
@@ -57,14 +49,14 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
             plan,
             serde_json::json!(["Check tunnel logs", "Compare rekey timers", "Call the vendor"])
         );
-        click(&page, "button[value='start']").await;
+        page.click("button[value='start']").await;
         wait_for_path(&page, "/work").await;
         let path = text_of(&page, "location.pathname").await;
         let id = path.split('/').nth(2).unwrap().to_string();
 
         for note in ["Rekey happens every 3600 s.", "Peer runs firmware 9.1."] {
-            type_into(&page, "#note", note).await;
-            click(&page, ".note-form button").await;
+            page.type_into("#note", note).await;
+            page.click(".note-form button").await;
             page.wait_for(
                 &format!("document.querySelector('.notes-stream')?.innerText.includes('{note}')"),
                 "the note in the stream",
@@ -74,8 +66,8 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
         let steps = page.app.session(&id).await["steps"].clone();
         for (i, finding) in [(0, "rekey failures at :00"), (1, "3600 s vs 28800 s")] {
             let step = steps[i]["id"].as_str().unwrap();
-            type_into(&page, &format!("#finding-{step}"), finding).await;
-            click(&page, &format!("#step-{step} .check-form button")).await;
+            page.type_into(&format!("#finding-{step}"), finding).await;
+            page.click(&format!("#step-{step} .check-form button")).await;
             page.wait_for(
                 &format!("document.querySelector('#step-{step}').classList.contains('done')"),
                 "the step to be checked",
@@ -85,7 +77,7 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
 
         // Leave, and come back through the history page's Resume.
         page.goto("/sessions").await;
-        click(&page, &format!("#s-{id} a[href$='/work']")).await;
+        page.click(&format!("#s-{id} a[href$='/work']")).await;
         wait_for_path(&page, "/work").await;
         let notes = page
             .js("[...document.querySelectorAll('.notes-stream li .prose')].map(p => p.innerText)")
@@ -112,14 +104,14 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
         );
         page.find("#outcome").await.select_by_value("workaround").await.unwrap();
         assert_eq!(page.js(confirm).await, Value::Bool(false));
-        type_into(&page, "#outcome-notes", "Raised the rekey timer to 8 h.").await;
-        click(&page, "[data-confirm]").await;
+        page.type_into("#outcome-notes", "Raised the rekey timer to 8 h.").await;
+        page.click("[data-confirm]").await;
         wait_for_path(&page, &format!("/sessions/{id}")).await;
         let details = text_of(&page, "document.querySelector('main').innerText").await;
         assert!(details.contains("No summary yet"), "{details}");
         assert_eq!(page.app.session(&id).await["summary"], Value::Null);
 
-        click(&page, "form[action$='/summary'] button").await;
+        page.click("form[action$='/summary'] button").await;
         page.wait_for("document.querySelector('[data-summary]')", "the summary").await;
         let summary = text_of(&page, "document.querySelector('[data-summary]').innerText").await;
         assert!(summary.contains("Workaround") && summary.contains("rekey failures at :00"), "{summary}");
@@ -163,14 +155,14 @@ async fn a_session_is_prepared_worked_resumed_completed_and_summarized_in_the_pa
 async fn the_prepare_form_shows_each_message_beside_its_field_and_keeps_the_input() {
     with_page(Script::Enabled, |page| async move {
         page.goto("/sessions/new").await;
-        type_into(&page, "#problem", "Keep this text").await;
-        type_into(&page, "#customer", "Globex").await;
+        page.type_into("#problem", "Keep this text").await;
+        page.type_into("#customer", "Globex").await;
         let long_step = "x".repeat(501);
         page.js(&format!(
             "document.querySelector('#step-1').value = '{long_step}'"
         ))
         .await;
-        click(&page, ".form-actions button[value='prepare']").await;
+        page.click(".form-actions button[value='prepare']").await;
         page.wait_for(
             "document.querySelector('#title-error')",
             "the title's message",
@@ -216,9 +208,9 @@ async fn the_prepare_form_shows_each_message_beside_its_field_and_keeps_the_inpu
 async fn without_script_the_plan_editor_and_the_workspace_still_work() {
     with_page(Script::Disabled, |page| async move {
         page.goto("/sessions/new").await;
-        type_into(&page, "#title", "Printer offline").await;
-        type_into(&page, "#step-1", "Power cycle").await;
-        click(&page, "[data-add-step]").await;
+        page.type_into("#title", "Printer offline").await;
+        page.type_into("#step-1", "Power cycle").await;
+        page.click("[data-add-step]").await;
         page.wait_for(
             "document.querySelector('#step-2')",
             "a second row from the server",
@@ -228,17 +220,17 @@ async fn without_script_the_plan_editor_and_the_workspace_still_work() {
             text_of(&page, "document.querySelector('#title').value").await,
             "Printer offline"
         );
-        type_into(&page, "#step-2", "Check the queue").await;
-        click(&page, "button[aria-label='Move step 2 up']").await;
+        page.type_into("#step-2", "Check the queue").await;
+        page.click("button[aria-label='Move step 2 up']").await;
         page.wait_for(
             "document.querySelector('#step-1').value === 'Check the queue'",
             "the move",
         )
         .await;
-        click(&page, "button[value='start']").await;
+        page.click("button[value='start']").await;
         wait_for_path(&page, "/work").await;
-        type_into(&page, "#note", "Queue was stuck").await;
-        click(&page, ".note-form button").await;
+        page.type_into("#note", "Queue was stuck").await;
+        page.click(".note-form button").await;
         page.wait_for("document.querySelector('.notes-stream')", "the note")
             .await;
         page.find("#outcome")
@@ -246,7 +238,7 @@ async fn without_script_the_plan_editor_and_the_workspace_still_work() {
             .select_by_value("resolved")
             .await
             .unwrap();
-        click(&page, "[data-confirm]").await;
+        page.click("[data-confirm]").await;
         page.wait_for("document.querySelector('.outcome')", "the details page")
             .await;
         let path = text_of(&page, "location.pathname").await;
@@ -267,14 +259,14 @@ async fn without_script_the_plan_editor_and_the_workspace_still_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_shown() {
     with_page(Script::Enabled, |page| async move {
-        click(&page, "form[action='/logout'] button").await;
+        page.click("form[action='/logout'] button").await;
         wait_for_path(&page, "/login").await;
         let said = text_of(&page, "document.querySelector('.form-notice').innerText").await;
         assert_eq!(said, "You are signed out.");
         page.screenshot("login-desktop-light").await;
-        type_into(&page, "#username", "dana").await;
-        type_into(&page, "#password", "wrong").await;
-        click(&page, "form[action='/login'] button").await;
+        page.type_into("#username", "dana").await;
+        page.type_into("#password", "wrong").await;
+        page.click("form[action='/login'] button").await;
         page.wait_for("document.querySelector('.form-error')", "the refusal")
             .await;
         let error = text_of(&page, "document.querySelector('.form-error').innerText").await;
@@ -289,14 +281,14 @@ async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_s
             "after a wrong password, focus on the password",
         )
         .await;
-        type_into(&page, "#password", crate::helpers::PASSWORD).await;
-        click(&page, "form[action='/login'] button").await;
+        page.type_into("#password", crate::helpers::PASSWORD).await;
+        page.click("form[action='/login'] button").await;
         wait_for_path(&page, "/sessions").await;
 
-        click(&page, "nav a[href='/account']").await;
+        page.click("nav a[href='/account']").await;
         wait_for_path(&page, "/account").await;
-        type_into(&page, "#token-name", "laptop CLI").await;
-        click(&page, "form[action='/account/tokens'] button").await;
+        page.type_into("#token-name", "laptop CLI").await;
+        page.click("form[action='/account/tokens'] button").await;
         page.wait_for(
             "document.querySelector('[data-new-token]')",
             "the new token",
@@ -329,8 +321,9 @@ async fn an_engineer_signs_out_signs_back_in_and_makes_a_token_that_works_once_s
             Value::Bool(false),
             "a token is shown only once"
         );
-        click(&page, ".token-list .ask-inline summary").await;
-        click(&page, "button[aria-label='Revoke token laptop CLI']").await;
+        page.click(".token-list .ask-inline summary").await;
+        page.click("button[aria-label='Revoke token laptop CLI']")
+            .await;
         page.wait_for(
             "document.querySelector('.token-list')?.innerText.includes('revoked')",
             "the revocation",
@@ -354,7 +347,7 @@ async fn mine_is_the_default_view_and_another_engineer_sees_no_close_on_it() {
         page.goto("/sessions").await;
         page.find(&format!("#s-{id} [data-close]")).await;
 
-        click(&page, "form[action='/logout'] button").await;
+        page.click("form[action='/logout'] button").await;
         wait_for_path(&page, "/login").await;
         super::sign_in(&page.app, &page.client, "sam").await;
         page.goto("/sessions").await;
