@@ -22,18 +22,6 @@ pub enum AccountStoreError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for AccountStoreError {
-    fn from(error: sqlx::Error) -> Self {
-        AccountStoreError::Store(error.into())
-    }
-}
-
-impl From<rusqlite::Error> for AccountStoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        AccountStoreError::Store(error.into())
-    }
-}
-
 /// A login session as stored: the id that the cookie carries only as its hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredLoginSession {

@@ -157,7 +157,7 @@ pub(super) trait Engine: Send + Sync + 'static {
 
     /// Runs `steps` in one transaction. When a step meant to change exactly
     /// one row does not, everything is rolled back and the answer is false.
-    async fn transaction(&self, steps: &[Step<'_>]) -> Result<bool, StoreError>;
+    async fn transaction(&self, steps: &[TxStep<'_>]) -> Result<bool, StoreError>;
 
     /// In one transaction: `prepare` (which makes sure the row exists), then
     /// `read` of that row, locked until the end; `decide` chooses from what
@@ -176,22 +176,22 @@ pub(super) trait Engine: Send + Sync + 'static {
 
 /// A statement of a [`Engine::transaction`].
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Step<'a> {
+pub(super) struct TxStep<'a> {
     pub statement: Statement<'a>,
     /// It must change exactly one row, or the transaction is undone.
     pub one_row: bool,
 }
 
-impl<'a> Step<'a> {
+impl<'a> TxStep<'a> {
     pub fn any(statement: Statement<'a>) -> Self {
-        Step {
+        TxStep {
             statement,
             one_row: false,
         }
     }
 
     pub fn one_row(statement: Statement<'a>) -> Self {
-        Step {
+        TxStep {
             statement,
             one_row: true,
         }

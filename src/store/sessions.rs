@@ -1,12 +1,13 @@
-//! The session store's statements that both engines run as written (see
-//! `store::engine`). Listing, loading and the conditional write stay per
-//! engine: they are the hot paths, tuned to each engine's planner and
-//! driver, and search is each engine's own full-text index.
+//! The session store's statements and row shapes that both engines run as
+//! written (see `store::engine`). Per engine stay listing and loading (the
+//! hot paths, tuned to each engine's planner and driver; search is each
+//! engine's own full-text index) and the transactions of `insert` and
+//! `apply`, which run these statements and those of `store::writes`.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::engine::{Columns, Engine, Statement, statement};
+use super::engine::{Columns, Engine, Statement, corrupt, statement};
 use super::{StoreError, status_condition, status_counts};
 use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, Surface};
 
@@ -92,8 +93,7 @@ pub(super) fn delete_steps(id: Uuid) -> Statement<'static> {
 /// Each event's data as JSON text (PostgreSQL keeps `jsonb`).
 fn event(row: &dyn Columns) -> Result<Event, StoreError> {
     let data = row.text(5)?;
-    let kind: EventKind =
-        serde_json::from_str(&data).map_err(|_| super::engine::corrupt("event", &data))?;
+    let kind: EventKind = serde_json::from_str(&data).map_err(|_| corrupt("event", &data))?;
     Ok(Event {
         id: row.id(0)?,
         session_id: row.id(1)?,
@@ -122,11 +122,14 @@ pub(super) async fn ping(engine: &impl Engine) -> Result<(), StoreError> {
 pub(super) async fn count_by_status(
     engine: &impl Engine,
 ) -> Result<Vec<(Status, u64)>, StoreError> {
-    let sql = "select \
-         (select count(*) from sessions where started_at is null), \
-         (select count(*) from sessions where started_at is not null and completed_at is null), \
-         (select count(*) from sessions where completed_at is not null)";
+    let [prepared, active, completed] = Status::ALL.map(status_condition);
+    let sql = format!(
+        "select (select count(*) from sessions where {prepared}), \
+         (select count(*) from sessions where {active}), \
+         (select count(*) from sessions where {completed})"
+    );
     let counts = |row: &dyn Columns| Ok((row.int(0)?, row.int(1)?, row.int(2)?));
+    // A read whose cost grows with the table: fetch_all, not a lookup.
     let (prepared, active, completed) = engine
         .fetch_all(statement!(sql), counts)
         .await?

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::engine::{Columns, Engine, Step, corrupt, statement};
+use super::engine::{Columns, Engine, TxStep, corrupt, statement};
 use crate::domain::{
     AttemptAnswer, Delivery, DeliveryState, DueDelivery, Event, EventKind, Session, Surface,
     Webhook, WebhookEvents, WebhookUrl, delivery_id,
@@ -114,11 +114,10 @@ macro_rules! webhook_columns {
 fn webhook(row: &dyn Columns) -> Result<Webhook, StoreError> {
     let url = row.text(1)?;
     let events = row.names(2)?.unwrap_or_default().join(",");
-    let invalid = |what: &str, value: &str| corrupt(what, value);
     Ok(Webhook {
         id: row.id(0)?,
-        url: WebhookUrl::parse(&url).map_err(|_| invalid("URL", &url))?,
-        events: WebhookEvents::parse(&events).map_err(|_| invalid("events", &events))?,
+        url: WebhookUrl::parse(&url).map_err(|_| corrupt("URL", &url))?,
+        events: WebhookEvents::parse(&events).map_err(|_| corrupt("events", &events))?,
         active: row.flag(3)?,
         created_at: row.time(4)?,
         created_by: row.text(5)?,
@@ -230,11 +229,11 @@ impl<E: Outbox> WebhookStore for E {
 
     async fn disable_webhook(&self, id: Uuid) -> Result<bool, StoreError> {
         let steps = [
-            Step::one_row(statement!(
+            TxStep::one_row(statement!(
                 "update webhooks set active = false where id = ?1",
                 id
             )),
-            Step::any(statement!(
+            TxStep::any(statement!(
                 "update webhook_deliveries set state = 'failed' \
                  where webhook_id = ?1 and state = 'pending'",
                 id

@@ -11,7 +11,7 @@ use crate::domain::{
     ApiToken, Attempt, DisplayName, Role, Throttle, ThrottlePolicy, TokenName, User, Username,
 };
 use crate::store::StoreError;
-use crate::store::engine::{Columns, Engine, Statement, Step, corrupt, statement};
+use crate::store::engine::{Columns, Engine, Statement, TxStep, corrupt, statement};
 
 /// A macro rather than a constant so that each statement is one literal
 /// (`concat!`), not text formatted again on every sign-in check.
@@ -96,8 +96,8 @@ fn taken(error: StoreError) -> AccountStoreError {
     }
 }
 
-fn end_login_sessions(user_id: Uuid) -> Step<'static> {
-    Step::any(statement!(
+fn end_login_sessions(user_id: Uuid) -> TxStep<'static> {
+    TxStep::any(statement!(
         "delete from login_sessions where user_id = ?1",
         user_id
     ))
@@ -157,7 +157,7 @@ impl<E: Engine> AccountStore for E {
         hash: &str,
     ) -> Result<bool, AccountStoreError> {
         let steps = [
-            Step::one_row(statement!(
+            TxStep::one_row(statement!(
                 "update users set password_hash = ?1 where id = ?2",
                 hash,
                 user_id
@@ -173,7 +173,7 @@ impl<E: Engine> AccountStore for E {
         at: DateTime<Utc>,
     ) -> Result<bool, AccountStoreError> {
         let steps = [
-            Step::one_row(statement!(
+            TxStep::one_row(statement!(
                 "update users set disabled_at = ?1 where id = ?2 and disabled_at is null",
                 at,
                 user_id
@@ -233,18 +233,18 @@ impl<E: Engine> AccountStore for E {
         // PostgreSQL (each waiting for the other's row). Each step refuses
         // unless this caller is first, and a refusal undoes everything.
         let steps = [
-            Step::one_row(statement!(
+            TxStep::one_row(statement!(
                 "insert into setup_completed (id, at) select 1, ?1 \
                  where not exists (select 1 from users) on conflict do nothing",
                 at
             )),
-            Step::one_row(statement!(
+            TxStep::one_row(statement!(
                 "delete from setup_tokens where token_hash = ?1 and created_at > ?2",
                 token_hash,
                 issued_after
             )),
-            Step::one_row(insert_user(admin, password_hash)),
-            Step::any(statement!("delete from setup_tokens")),
+            TxStep::one_row(insert_user(admin, password_hash)),
+            TxStep::any(statement!("delete from setup_tokens")),
         ];
         self.transaction(&steps).await.map_err(taken)
     }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use crate::store::StoreError;
-use crate::store::engine::{Columns, Decode, Engine, Statement, Step, Value};
+use crate::store::engine::{Columns, Decode, Engine, Statement, TxStep, Value};
 
 /// The statement's SQL in PostgreSQL's placeholders.
 pub(super) fn sql(statement: &Statement<'_>) -> String {
@@ -129,7 +129,7 @@ impl Engine for PostgresStore {
         self.lookup(statement, decode).await
     }
 
-    async fn transaction(&self, steps: &[Step<'_>]) -> Result<bool, StoreError> {
+    async fn transaction(&self, steps: &[TxStep<'_>]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         for step in steps {
             let sql = sql(&step.statement);

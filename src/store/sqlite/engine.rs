@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, micros, time};
 use crate::store::StoreError;
-use crate::store::engine::{Columns, Decode, Engine, Statement, Step, Value};
+use crate::store::engine::{Columns, Decode, Engine, Statement, TxStep, Value, corrupt};
 
 impl ToSql for Value<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -34,18 +34,14 @@ fn json(texts: &[String]) -> String {
     serde_json::to_string(texts).expect("strings serialize")
 }
 
-/// The value as rusqlite owns it, to go along to another thread.
+/// The value as rusqlite owns it, to go along to another thread: the
+/// encoding of `to_sql`, copied.
 fn owned(value: &Value<'_>) -> rusqlite::types::Value {
-    use rusqlite::types::Value as Owned;
-    match *value {
-        Value::Text(Some(text)) => Owned::Text(text.to_owned()),
-        Value::Id(Some(id)) => Owned::Blob(id.as_bytes().to_vec()),
-        Value::Time(Some(at)) => Owned::Integer(micros(at)),
-        Value::Int(n) => n.into(),
-        Value::Flag(flag) => flag.into(),
-        Value::Names(names) => names.map(|n| n.join(",")).into(),
-        Value::Texts(texts) => json(texts).into(),
-        Value::Text(None) | Value::Id(None) | Value::Time(None) => Owned::Null,
+    match value.to_sql() {
+        Ok(ToSqlOutput::Borrowed(borrowed)) => borrowed.into(),
+        Ok(ToSqlOutput::Owned(owned)) => owned,
+        // `to_sql` above makes neither errors nor other outputs.
+        _ => rusqlite::types::Value::Null,
     }
 }
 
@@ -93,7 +89,7 @@ impl Columns for Row<'_> {
 
     fn texts(&self, column: usize) -> Result<Vec<String>, StoreError> {
         let json: String = self.get(column)?;
-        serde_json::from_str(&json).map_err(|_| crate::store::engine::corrupt("texts", &json))
+        serde_json::from_str(&json).map_err(|_| corrupt("texts", &json))
     }
 }
 
@@ -167,7 +163,7 @@ impl Engine for SqliteStore {
         self.db.write(|conn| first(conn, &statement, decode)).await
     }
 
-    async fn transaction(&self, steps: &[Step<'_>]) -> Result<bool, StoreError> {
+    async fn transaction(&self, steps: &[TxStep<'_>]) -> Result<bool, StoreError> {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
