@@ -23,7 +23,7 @@ use super::{
 use crate::domain::{Event, ListQuery, Page, Session, Status, Step};
 
 pub struct PostgresStore {
-    // Shared with the account store (store::accounts), one pool for both traits.
+    // Every store trait runs on this one pool (see store::engine).
     pub(super) pool: PgPool,
     /// The common words' counts, from ANALYZE's statistics (see search.rs).
     common_words: search::CommonWords,

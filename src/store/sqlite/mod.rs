@@ -30,7 +30,7 @@ use database::Database;
 pub use database::STATEMENT_LOG;
 
 pub struct SqliteStore {
-    // Shared with the account store (store::accounts), one set of connections for both traits.
+    // Every store trait runs on these connections (see store::engine).
     pub(in crate::store) db: std::sync::Arc<Database>,
 }
 
