@@ -2,8 +2,10 @@
 //! PostgreSQL) any other, published to the open streams of this process.
 //!
 //! Writers never wait on streams: a write only wakes the feed (SQLite) or
-//! commits a row whose trigger notifies every process (PostgreSQL). The feed
-//! task reads each changed session once and broadcasts it; each stream holds
+//! the announcer, which tells every process once per burst that changes
+//! committed (PostgreSQL: NOTIFY after the commit, never inside it; see
+//! migration 0014). The feed task reads the timeline from where it stopped,
+//! reads each changed session once and broadcasts it; each stream holds
 //! a receiver of a bounded broadcast channel, and one that falls behind by
 //! more than the buffer is dropped, to reconnect with `Last-Event-ID`.
 //!
@@ -16,10 +18,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::time::Instant;
 
 use crate::domain::Session;
 use crate::store::{Announcement, ChangeLog, ChangeRef, SessionStore, StoreError};
+
+mod cursor;
+
+use cursor::Cursor;
 
 /// Changes a stream may fall behind by before it is dropped.
 pub const STREAM_BUFFER: usize = 256;
@@ -31,6 +38,10 @@ const BATCH: u32 = 100;
 /// burst is read in one go rather than one read per write (at thousands of
 /// writes a second the feed's reads were 3 % of the server's CPU).
 const GATHER: Duration = Duration::from_millis(5);
+/// With streams open, how often the timeline is read even unannounced:
+/// writes of a process that stopped before announcing them, or of a tool
+/// that does not announce, still reach the streams.
+const POLL: Duration = Duration::from_secs(1);
 
 /// A session as one of its changes left it, with the change's id.
 #[derive(Debug)]
@@ -74,7 +85,7 @@ pub struct Live(Arc<Inner>);
 
 struct Inner {
     sender: broadcast::Sender<Arc<SessionChange>>,
-    /// Woken by every write of this process (used where no listener hears them).
+    /// Woken by every write of this process.
     written: Notify,
     /// Changes of other processes reach this one (always true on SQLite).
     listening: AtomicBool,
@@ -132,58 +143,95 @@ impl Live {
     }
 
     async fn feed(self) {
-        let mut last = loop {
+        let mut cursor = loop {
             match self.0.log.last_change().await {
-                Ok(seq) => break seq,
+                Ok(seq) => break Cursor::at(seq),
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the timeline; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         };
-        let Some(mut announcements) = self.0.log.announcements() else {
+        let Some(announcements) = self.0.log.announcements() else {
             // Only this process writes: it wakes the feed after each write.
             self.0.listening.store(true, Ordering::Relaxed);
             loop {
                 self.0.written.notified().await;
                 tokio::time::sleep(GATHER).await;
-                last = self.catch_up(last).await;
+                self.catch_up(&mut cursor).await;
             }
         };
-        while let Some(announcement) = announcements.recv().await {
-            match announcement {
-                Announcement::Changed(change) => {
-                    self.publish(change).await;
-                    last = last.max(change.seq);
-                }
-                Announcement::Listening => {
-                    self.0.listening.store(true, Ordering::Relaxed);
-                    // What committed while nobody listened.
-                    last = self.catch_up(last).await;
-                }
-                Announcement::Lost => self.0.listening.store(false, Ordering::Relaxed),
+        tokio::spawn(self.clone().announce_writes());
+        self.follow(announcements, cursor).await;
+    }
+
+    /// Tells every process, this one included, that this process's writes
+    /// committed: once per burst, so that announcing costs nothing per write.
+    async fn announce_writes(self) {
+        loop {
+            self.0.written.notified().await;
+            tokio::time::sleep(GATHER).await;
+            if let Err(error) = self.0.log.announce().await {
+                tracing::warn!(%error, "cannot announce changes to other processes");
             }
         }
     }
 
-    /// Publishes every change after `last` in the timeline; returns the newest.
-    async fn catch_up(&self, mut last: i64) -> i64 {
+    /// Reads the timeline whenever a process announces changes (and, with
+    /// streams open, every [`POLL`] anyway).
+    async fn follow(self, mut announcements: mpsc::Receiver<Announcement>, mut cursor: Cursor) {
+        let mut poll = tokio::time::interval_at(Instant::now() + POLL, POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let batch = match self.0.log.changes_after(last, BATCH).await {
-                Ok(batch) => batch,
+            tokio::select! {
+                announcement = announcements.recv() => {
+                    let Some(mut announcement) = announcement else { return };
+                    // What queued meanwhile is answered by the same read.
+                    loop {
+                        match announcement {
+                            Announcement::Changed => {}
+                            // What committed while nobody listened is read below.
+                            Announcement::Listening => self.0.listening.store(true, Ordering::Relaxed),
+                            Announcement::Lost => self.0.listening.store(false, Ordering::Relaxed),
+                        }
+                        match announcements.try_recv() {
+                            Ok(next) => announcement = next,
+                            Err(_) => break,
+                        }
+                    }
+                    self.catch_up(&mut cursor).await;
+                },
+                _ = poll.tick() => {
+                    if self.subscribers() > 0 {
+                        self.catch_up(&mut cursor).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes every change the timeline holds past `cursor`.
+    async fn catch_up(&self, cursor: &mut Cursor) {
+        loop {
+            let pending = cursor.pending();
+            let read = match self
+                .0
+                .log
+                .changes_since(cursor.last(), &pending, BATCH)
+                .await
+            {
+                Ok(read) => read,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the latest changes");
-                    return last;
+                    return;
                 }
             };
-            let newest = batch.iter().map(|c| c.seq).max().unwrap_or(last);
-            for change in &batch {
-                self.publish(*change).await;
+            for change in cursor.advance(&read, std::time::Instant::now()) {
+                self.publish(change).await;
             }
-            if newest <= last || batch.len() < BATCH as usize {
-                return newest.max(last);
+            if read.len() < BATCH as usize {
+                return;
             }
-            last = newest;
         }
     }
 

@@ -1,6 +1,7 @@
 //! The timeline as one ordered feed of changes, for live streams: where each
 //! change stands (`seq`, from `session_changes`; see migration 0005) and, on
-//! PostgreSQL, the database's announcement of each change as it commits.
+//! PostgreSQL, the announcements that tell every process to read it again
+//! (see migration 0014 for why they follow the commit, not a trigger).
 
 use std::time::Duration;
 
@@ -21,8 +22,8 @@ pub struct ChangeRef {
 /// What a database's listener reports.
 #[derive(Debug)]
 pub enum Announcement {
-    /// A change committed, by any process.
-    Changed(ChangeRef),
+    /// Changes committed, by any process: read the timeline again.
+    Changed,
     /// Listening (again): changes committed before this may have gone unheard.
     Listening,
     /// The listening connection is gone; it is being reopened.
@@ -36,6 +37,16 @@ pub trait ChangeLog: Send + Sync + 'static {
     /// number is taken before commit) come too; see [`RECENT_OVERLAP`].
     async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError>;
 
+    /// Changes after `seq` and at the places of `pending` (places a reader
+    /// found empty before `seq`: a change may take its place and commit
+    /// after a later one did), oldest first, at most `limit`.
+    async fn changes_since(
+        &self,
+        seq: i64,
+        pending: &[i64],
+        limit: u32,
+    ) -> Result<Vec<ChangeRef>, StoreError>;
+
     /// The newest change's place; 0 when there is none.
     async fn last_change(&self) -> Result<i64, StoreError>;
 
@@ -43,10 +54,16 @@ pub trait ChangeLog: Send + Sync + 'static {
     /// `None` where only this process writes (SQLite), so it announces its
     /// own changes.
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>>;
+
+    /// Tells every listening process that changes committed; where nobody
+    /// else listens (SQLite), nothing.
+    async fn announce(&self) -> Result<(), StoreError>;
 }
 
 /// How long before a change one that committed after it may have started.
 pub const RECENT_OVERLAP: &str = "10 seconds";
+/// [`RECENT_OVERLAP`], for a reader that keeps the empty places it saw.
+pub const PENDING_FOR: Duration = Duration::from_secs(10);
 
 const CHANNEL: &str = "casebook_changes";
 /// Wait between attempts to reopen a lost listening connection.
@@ -73,6 +90,16 @@ impl ChangeLog for SqliteStore {
             .await
     }
 
+    /// One writer takes the places in commit order: none is filled late.
+    async fn changes_since(
+        &self,
+        seq: i64,
+        _pending: &[i64],
+        limit: u32,
+    ) -> Result<Vec<ChangeRef>, StoreError> {
+        self.changes_after(seq, limit).await
+    }
+
     async fn last_change(&self) -> Result<i64, StoreError> {
         self.db
             .read(|conn| {
@@ -86,6 +113,10 @@ impl ChangeLog for SqliteStore {
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
         None
     }
+
+    async fn announce(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -98,6 +129,27 @@ impl ChangeLog for PostgresStore {
              order by seq limit $2"
         ))
         .bind(seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, session_id)| ChangeRef { seq, session_id })
+            .collect())
+    }
+
+    async fn changes_since(
+        &self,
+        seq: i64,
+        pending: &[i64],
+        limit: u32,
+    ) -> Result<Vec<ChangeRef>, StoreError> {
+        let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+            "select seq, session_id from session_changes \
+             where seq > $1 or seq = any($2) order by seq limit $3",
+        )
+        .bind(seq)
+        .bind(pending)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -130,6 +182,14 @@ impl ChangeLog for PostgresStore {
         });
         Some(receiver)
     }
+
+    async fn announce(&self) -> Result<(), StoreError> {
+        sqlx::query("select pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Listens until nobody wants the announcements, reopening the connection
@@ -146,22 +206,21 @@ async fn listen(pool: sqlx::PgPool, sender: mpsc::Sender<Announcement>) {
                     loop {
                         // `None` or an error: the connection is gone. Drop
                         // this listener altogether rather than trust it again.
-                        let notification = match listener.try_recv().await {
-                            Ok(Some(notification)) => notification,
+                        // What a notification says does not matter: the
+                        // timeline is read again.
+                        match listener.try_recv().await {
+                            Ok(Some(_)) => {}
                             Ok(None) => break,
                             Err(error) => {
                                 tracing::debug!(%error, "listening connection failed");
                                 break;
                             }
-                        };
-                        let Some(change) = parse(notification.payload()) else {
-                            tracing::warn!(
-                                payload = notification.payload(),
-                                "unreadable change announcement"
-                            );
-                            continue;
-                        };
-                        if sender.send(Announcement::Changed(change)).await.is_err() {
+                        }
+                        // A full queue already holds a `Changed`: one read
+                        // of the timeline answers them all.
+                        if let Err(mpsc::error::TrySendError::Closed(_)) =
+                            sender.try_send(Announcement::Changed)
+                        {
                             return;
                         }
                     }
@@ -175,33 +234,5 @@ async fn listen(pool: sqlx::PgPool, sender: mpsc::Sender<Announcement>) {
             return;
         }
         tokio::time::sleep(RELISTEN_AFTER).await;
-    }
-}
-
-/// "seq session_id", as the trigger of migration 0005 writes it.
-fn parse(payload: &str) -> Option<ChangeRef> {
-    let (seq, session_id) = payload.split_once(' ')?;
-    Some(ChangeRef {
-        seq: seq.parse().ok()?,
-        session_id: session_id.parse().ok()?,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn announcements_are_read_as_the_trigger_writes_them() {
-        let id = Uuid::now_v7();
-        assert_eq!(
-            parse(&format!("42 {id}")),
-            Some(ChangeRef {
-                seq: 42,
-                session_id: id
-            })
-        );
-        assert_eq!(parse("42"), None);
-        assert_eq!(parse("x 1"), None);
     }
 }

@@ -131,6 +131,55 @@ async fn a_terminated_listening_connection_is_reported_and_reopened_by_itself() 
     assert!(event.is_some(), "later changes arrive as before");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_commits_after_a_later_one_still_reaches_the_stream() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut stream = EventStream::open(&app.client, &app.url("/api/stream"), None).await;
+    let id = app.create_active("Committed late").await;
+    assert!(
+        stream
+            .next_session_where(Duration::from_secs(5), |s| s["id"] == id.as_str())
+            .await
+            .is_some()
+    );
+
+    // Another tool's transaction takes the timeline's next place and stays
+    // open while a later change commits and is announced...
+    let mut tool = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
+    let mut late = tool.begin().await.unwrap();
+    sqlx::query("update sessions set title = 'Renamed by a slow tool' where id = $1::uuid")
+        .bind(&id)
+        .execute(&mut *late)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into session_events (id, session_id, at, actor, kind, via, data) \
+         select gen_random_uuid(), session_id, now(), actor, kind, via, data \
+         from session_events where session_id = $1::uuid limit 1",
+    )
+    .bind(&id)
+    .execute(&mut *late)
+    .await
+    .unwrap();
+    let later = app.create("Committed first", &[]).await;
+    assert!(
+        stream
+            .next_session_where(Duration::from_secs(5), |s| s["id"] == later["id"])
+            .await
+            .is_some()
+    );
+
+    // ...then commits, announcing nothing: the feed looks at the place it
+    // found empty again, and the change reaches the stream all the same.
+    late.commit().await.unwrap();
+    let event = stream
+        .next_session_where(Duration::from_secs(5), |s| {
+            s["id"] == id.as_str() && s["title"] == "Renamed by a slow tool"
+        })
+        .await;
+    assert!(event.is_some(), "the late change reaches the open stream");
+}
+
 async fn wait_until<T, F: std::future::Future<Output = Option<T>>>(
     timeout: Duration,
     mut check: impl FnMut() -> F,
