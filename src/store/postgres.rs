@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnection, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::engine::Statement;
@@ -219,14 +219,15 @@ impl SessionStore for PostgresStore {
         let updated = engine::bind(&update_sql, &update.args)
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(at) = updated else {
+        let Some(row) = updated else {
             // Re-read in the same transaction, as the SQLite store does, so
             // the conflict names the state that refused the change.
             let current = load(&mut tx, id).await?;
             tx.rollback().await?;
             return Err(explain_miss(current));
         };
-        let at: DateTime<Utc> = at.try_get("updated_at")?;
+        let session = session(&row)?;
+        let at = session.updated_at;
         if let Some(step) = write.step(at) {
             let step_sql = engine::sql(&step);
             let changed = engine::bind(&step_sql, &step.args)
@@ -241,7 +242,10 @@ impl SessionStore for PostgresStore {
             execute(&mut tx, sessions::delete_steps(id)).await?;
             insert_steps(&mut tx, id, plan).await?;
         }
-        let session = load(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+        let steps = load_steps(&mut tx, &[id]).await?;
+        let mut one = [session];
+        attach_steps(&mut one, steps);
+        let [session] = one;
         // The event and its webhook deliveries (with the session as it is
         // now), in one statement.
         let event = &Event {

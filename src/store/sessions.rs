@@ -19,6 +19,13 @@ pub(super) const SESSION_COLUMNS: &str = "s.id, s.title, s.problem, s.reference,
      s.owner, s.created_at, s.updated_at, s.started_at, s.completed_at, s.completed_by, \
      s.outcome, s.outcome_notes, s.summary";
 
+/// [`SESSION_COLUMNS`] unqualified, for a `returning` clause (SQLite allows
+/// no table alias there).
+pub(super) fn session_returning() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| SESSION_COLUMNS.replace("s.", ""))
+}
+
 /// A row of [`SESSION_COLUMNS`], without its steps.
 pub(super) fn session(row: &dyn Columns) -> Result<Session, StoreError> {
     Ok(Session {

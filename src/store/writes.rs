@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::engine::{Statement, Value};
-use super::{DatabaseError, StoreError, status_condition};
+use super::{DatabaseError, StoreError, sessions, status_condition};
 use crate::domain::{Event, EventKind, Requirement, Step};
 
 /// A value of a write's statements.
@@ -164,14 +164,16 @@ impl<'a> Write<'a> {
         Ok(write)
     }
 
-    /// The session row's conditional update, returning its new `updated_at`.
+    /// The session row's conditional update, returning the row as it now is
+    /// (read by [`sessions::session`], without its steps).
     /// `after_previous` is the engine's "`?1`, but after the previous
     /// change" (see the module docs of `store`).
     pub fn session_update(&self, after_previous: &str) -> Statement<'a> {
         let sql = format!(
-            "update sessions set {} where id = ?2 and {} returning updated_at",
+            "update sessions set {} where id = ?2 and {} returning {}",
             self.set.replace("?1", after_previous),
-            self.guard
+            self.guard,
+            sessions::session_returning()
         );
         let requested = self.event.at;
         let fixed = [

@@ -18,7 +18,6 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use uuid::Uuid;
 
-use super::engine::Columns;
 use super::sessions::{self, SESSION_COLUMNS, STEP_COLUMNS, session, step};
 use super::writes::Write;
 use super::{
@@ -316,10 +315,10 @@ impl SessionStore for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let at = |row: &dyn Columns| row.time(0);
-                let Some(at) = engine::first(&tx, &update, at)? else {
+                let Some(session) = engine::first(&tx, &update, session)? else {
                     return Err(explain_miss(load(&tx, id)?));
                 };
+                let at = session.updated_at;
                 if let Some(step) = write.step(at)
                     && engine::execute(&tx, &step)? == 0
                 {
@@ -334,7 +333,9 @@ impl SessionStore for SqliteStore {
                     ..event.clone()
                 };
                 insert_event(&tx, &event)?;
-                let session = load(&tx, id)?.ok_or(StoreError::NotFound)?;
+                let mut one = [session];
+                attach_steps_of(&tx, &mut one)?;
+                let [session] = one;
                 super::webhooks::sqlite_enqueue(&tx, &event, &session)?;
                 tx.commit()?;
                 Ok(session)
