@@ -19,6 +19,13 @@ pub struct ChangeRef {
     pub session_id: Uuid,
 }
 
+/// A row of `select seq, session_id from session_changes`.
+impl From<(i64, Uuid)> for ChangeRef {
+    fn from((seq, session_id): (i64, Uuid)) -> Self {
+        Self { seq, session_id }
+    }
+}
+
 /// What a database's listener reports.
 #[derive(Debug)]
 pub enum Announcement {
@@ -60,10 +67,11 @@ pub trait ChangeLog: Send + Sync + 'static {
     async fn announce(&self) -> Result<(), StoreError>;
 }
 
-/// How long before a change one that committed after it may have started.
-pub const RECENT_OVERLAP: &str = "10 seconds";
-/// [`RECENT_OVERLAP`], for a reader that keeps the empty places it saw.
-pub const PENDING_FOR: Duration = Duration::from_secs(10);
+/// How long before a change one that committed after it may have started:
+/// how long a reader looks back for late commits.
+pub const RECENT_OVERLAP: Duration = Duration::from_secs(10);
+/// How many places back a reader looks for them, at most.
+pub const RECENT_OVERLAP_PLACES: i64 = 1_000;
 
 const CHANNEL: &str = "casebook_changes";
 /// Wait between attempts to reopen a lost listening connection.
@@ -124,18 +132,16 @@ impl ChangeLog for PostgresStore {
     async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError> {
         let rows: Vec<(i64, Uuid)> = sqlx::query_as(&format!(
             "select seq, session_id from session_changes \
-             where seq > $1 - 1000 and (seq > $1 or at > \
-                 (select at from session_changes where seq = $1) - interval '{RECENT_OVERLAP}') \
-             order by seq limit $2"
+             where seq > $1 - {RECENT_OVERLAP_PLACES} and (seq > $1 or at > \
+                 (select at from session_changes where seq = $1) - interval '{} seconds') \
+             order by seq limit $2",
+            RECENT_OVERLAP.as_secs()
         ))
         .bind(seq)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, session_id)| ChangeRef { seq, session_id })
-            .collect())
+        Ok(rows.into_iter().map(ChangeRef::from).collect())
     }
 
     async fn changes_since(
@@ -153,10 +159,7 @@ impl ChangeLog for PostgresStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, session_id)| ChangeRef { seq, session_id })
-            .collect())
+        Ok(rows.into_iter().map(ChangeRef::from).collect())
     }
 
     async fn last_change(&self) -> Result<i64, StoreError> {

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use crate::domain::{Cursor, Event, ListQuery, Page, Session, Status, Step};
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
-pub use changes::{Announcement, ChangeLog, ChangeRef, PENDING_FOR};
+pub use changes::{Announcement, ChangeLog, ChangeRef, RECENT_OVERLAP, RECENT_OVERLAP_PLACES};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use reports::ReportStore;
 pub use runbooks::RunbookStore;

@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::store::{ChangeRef, PENDING_FOR};
+use crate::store::{ChangeRef, RECENT_OVERLAP, RECENT_OVERLAP_PLACES};
 
-/// Empty places kept at most: a jump past more (a bulk import that rolled
-/// back) keeps the newest.
-const MAX_PENDING: usize = 1_000;
+/// Empty places kept at most, as far back as any reader looks: a jump past
+/// more (a bulk import that rolled back) keeps the newest.
+const MAX_PENDING: usize = RECENT_OVERLAP_PLACES as usize;
 
 #[derive(Debug)]
 pub(super) struct Cursor {
@@ -56,7 +56,7 @@ impl Cursor {
         }
         // Older than any transaction may stay open: rolled back.
         self.pending
-            .retain(|_, since| now.duration_since(*since) < PENDING_FOR);
+            .retain(|_, since| now.duration_since(*since) < RECENT_OVERLAP);
         while self.pending.len() > MAX_PENDING {
             self.pending.pop_first();
         }
@@ -109,9 +109,9 @@ mod tests {
         let mut cursor = Cursor::at(0);
         cursor.advance(&[change(3)], now);
         assert_eq!(cursor.pending(), [1, 2]);
-        cursor.advance(&[], now + PENDING_FOR - Duration::from_millis(1));
+        cursor.advance(&[], now + RECENT_OVERLAP - Duration::from_millis(1));
         assert_eq!(cursor.pending(), [1, 2]);
-        cursor.advance(&[], now + PENDING_FOR);
+        cursor.advance(&[], now + RECENT_OVERLAP);
         assert!(cursor.pending().is_empty());
     }
 

@@ -76,15 +76,7 @@ async fn a_change_through_one_process_reaches_a_stream_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminated_listening_connection_is_reported_and_reopened_by_itself() {
-    let app = TestApp::spawn(Backend::Postgres).await;
-    let mut stream = EventStream::open(&app.client, &app.url("/api/stream"), None).await;
-    let id = app.create_active("Listener goes away").await;
-    assert!(
-        stream
-            .next_session_where(Duration::from_secs(5), |s| s["id"] == id.as_str())
-            .await
-            .is_some()
-    );
+    let (app, mut stream, id) = streaming_after_a_change("Listener goes away").await;
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 
     let mut admin = sqlx::PgConnection::connect(&app.db().url).await.unwrap();
@@ -133,15 +125,7 @@ async fn a_terminated_listening_connection_is_reported_and_reopened_by_itself() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_that_commits_after_a_later_one_still_reaches_the_stream() {
-    let app = TestApp::spawn(Backend::Postgres).await;
-    let mut stream = EventStream::open(&app.client, &app.url("/api/stream"), None).await;
-    let id = app.create_active("Committed late").await;
-    assert!(
-        stream
-            .next_session_where(Duration::from_secs(5), |s| s["id"] == id.as_str())
-            .await
-            .is_some()
-    );
+    let (app, mut stream, id) = streaming_after_a_change("Committed late").await;
 
     // Another tool's transaction takes the timeline's next place and stays
     // open while a later change commits and is announced...
@@ -178,6 +162,23 @@ async fn a_change_that_commits_after_a_later_one_still_reaches_the_stream() {
         })
         .await;
     assert!(event.is_some(), "the late change reaches the open stream");
+}
+
+/// A PostgreSQL server with a stream open that has already seen one change
+/// (an active session titled `title`, whose id comes back): its listener
+/// is up and its feed is following.
+async fn streaming_after_a_change(title: &str) -> (TestApp, EventStream, String) {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut stream = EventStream::open(&app.client, &app.url("/api/stream"), None).await;
+    let id = app.create_active(title).await;
+    assert!(
+        stream
+            .next_session_where(Duration::from_secs(5), |s| s["id"] == id.as_str())
+            .await
+            .is_some(),
+        "the stream sees the first change"
+    );
+    (app, stream, id)
 }
 
 async fn wait_until<T, F: std::future::Future<Output = Option<T>>>(
