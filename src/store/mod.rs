@@ -83,6 +83,9 @@ pub enum DatabaseError {
     PoolTimedOut,
     #[error("the database connections are closed")]
     PoolClosed,
+    /// The commit a write shared with others failed (SQLite's group commit).
+    #[error("the commit failed: {0}")]
+    GroupCommit(String),
     #[error("cannot start a thread for the database: {0}")]
     Thread(std::io::Error),
     /// A stored value the schema should have made impossible.

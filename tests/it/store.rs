@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use casebook::domain::{
-    Actor, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome, OutcomeNotes, Role,
+    Actor, Event, EventKind, Finding, ListQuery, NewSession, NoteText, Outcome, OutcomeNotes, Role,
     SearchTerms, Session, Status, Surface, Username,
 };
 use casebook::service::{AccountService, ServiceError, SessionService, SystemClock};
@@ -27,10 +27,13 @@ backend_tests!(
     text_search_matches_words_by_prefix_in_every_searchable_field,
     a_search_pages_through_the_newest_matches_however_far_apart,
     only_the_owner_or_an_admin_may_change_a_session,
+    concurrent_writes_that_fail_change_nothing_and_the_others_all_last,
 );
 
 struct Fixture {
     service: SessionService,
+    /// The store under the service, for writes no service call makes.
+    sessions: Arc<dyn store::SessionStore>,
     db: TestDb,
 }
 
@@ -45,7 +48,8 @@ async fn fixture(backend: Backend) -> Fixture {
         accounts.create_disabled_user(username, None).await.unwrap();
     }
     Fixture {
-        service: SessionService::new(stores.sessions, Arc::new(SystemClock)),
+        service: SessionService::new(stores.sessions.clone(), Arc::new(SystemClock)),
+        sessions: stores.sessions,
         db,
     }
 }
@@ -291,6 +295,109 @@ async fn every_transition_from_the_wrong_status_is_a_conflict_naming_the_current
     }
     let events = f.service.events(completed).await.unwrap();
     assert_eq!(events.len(), 3, "failed transitions append no event");
+}
+
+/// On SQLite, writes that arrive together share a transaction (group
+/// commit): one that fails in the middle of such a group must change
+/// nothing, and every one that succeeded must be there for good.
+async fn concurrent_writes_that_fail_change_nothing_and_the_others_all_last(backend: Backend) {
+    let f = Arc::new(fixture(backend).await);
+    let mut active = Vec::new();
+    let mut prepared = Vec::new();
+    let mut untouched = Vec::new();
+    for n in 0..24 {
+        active.push(f.active(&format!("active {n}")).await.id);
+        prepared.push(f.prepare(&format!("prepared {n}")).await.id);
+        untouched.push(f.active(&format!("untouched {n}")).await);
+    }
+    // Interleaved, so failures fall between successes.
+    let mut writes = tokio::task::JoinSet::new();
+    for ((&good, &bad), stays) in active.iter().zip(&prepared).zip(&untouched) {
+        for (id, outcome) in [(good, Outcome::Resolved), (bad, Outcome::Escalated)] {
+            let f = f.clone();
+            writes.spawn(async move { (id, f.complete(id, outcome).await.map(|s| s.status())) });
+        }
+        // A check of a step the session does not have (the service would
+        // have refused it; a plan edit in between would not) fails after the
+        // session's row was updated: that update must be undone.
+        let (checker, stays) = (f.clone(), stays.id);
+        writes.spawn(async move {
+            let check = Event {
+                id: Uuid::now_v7(),
+                session_id: stays,
+                at: chrono::Utc::now(),
+                actor: "dana".into(),
+                via: Surface::Api,
+                kind: EventKind::StepChecked {
+                    step_id: Uuid::now_v7(),
+                    finding: None,
+                },
+            };
+            let checked = checker.sessions.apply(&check).await;
+            assert!(
+                matches!(checked, Err(store::StoreError::StepNotFound)),
+                "{checked:?}"
+            );
+            (stays, Ok(Status::Active))
+        });
+        let f = f.clone();
+        writes.spawn(async move {
+            let note = NoteText::parse("still looking").unwrap();
+            let added = f.service.add_note(&dana(), Surface::Api, good, note).await;
+            (good, added.map(|_| Status::Active))
+        });
+    }
+    let mut completed = HashSet::new();
+    while let Some(joined) = writes.join_next().await {
+        let (id, result) = joined.unwrap();
+        if untouched.iter().any(|u| u.id == id) {
+            continue;
+        }
+        if prepared.contains(&id) {
+            assert_eq!(conflict_status(result), Status::Prepared);
+        } else if let Ok(status) = result {
+            if status == Status::Completed {
+                completed.insert(id);
+            }
+        } else {
+            // A note that came after its session's completion is refused.
+            assert_eq!(conflict_status(result), Status::Completed);
+        }
+    }
+    assert_eq!(completed, active.iter().copied().collect::<HashSet<_>>());
+
+    // Read back through a store of its own, as after a restart.
+    let reopened = store::connect_all(&f.db.url).await.expect("store opens");
+    let service = SessionService::new(reopened.sessions, Arc::new(SystemClock));
+    for &id in &active {
+        let session = service.get(id).await.unwrap();
+        assert_eq!(session.status(), Status::Completed);
+        let kinds: Vec<_> = service
+            .events(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.kind.name())
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "completed").count(),
+            1,
+            "{kinds:?}"
+        );
+    }
+    for &id in &prepared {
+        assert_eq!(service.get(id).await.unwrap().status(), Status::Prepared);
+        assert_eq!(
+            service.events(id).await.unwrap().len(),
+            1,
+            "nothing half-written"
+        );
+    }
+    for before in &untouched {
+        let after = service.get(before.id).await.unwrap();
+        assert_eq!(after.updated_at, before.updated_at, "nothing half-written");
+        assert_eq!(service.events(before.id).await.unwrap().len(), 2);
+    }
 }
 
 async fn changes_to_unknown_sessions_and_steps_are_not_found_and_write_nothing(backend: Backend) {
@@ -709,7 +816,7 @@ async fn a_list_without_steps_is_the_same_list_without_steps(backend: Backend) {
 /// or the WAL would grow without end and the file would never hold the data.
 #[tokio::test]
 async fn on_sqlite_the_checkpointer_moves_what_was_written_from_the_wal_into_the_file() {
-    let Fixture { service, db } = fixture(Backend::Sqlite).await;
+    let Fixture { service, db, .. } = fixture(Backend::Sqlite).await;
     let file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
     let before = std::fs::metadata(&file).unwrap().len();
     for i in 0..300 {

@@ -9,6 +9,8 @@
 //! write is quick because a commit only appends to the WAL (no fsync with
 //! `synchronous = NORMAL`): the slow part, checkpointing the WAL into the
 //! database file with its fsync, is the checkpointer's, on its own thread.
+//! The session writes (every lifecycle action, every creation) that arrive
+//! together share one transaction and one commit (see `group_commit`).
 //!
 //! Why not sqlx here: its SQLite driver gives every connection its own
 //! thread and sends it every statement, every row and every pool check-in as
@@ -26,6 +28,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Span;
 
+use super::group_commit::{self, Group};
 use super::search_queue::{self, BATCH, SearchQueue};
 use super::wal::{Checkpointer, Wal};
 use crate::store::{DatabaseError, PoolUsage, StoreError, WalUsage};
@@ -50,7 +53,9 @@ pub struct Database {
     checkpoints: Checkpointer,
     wal: Arc<Wal>,
     search: Arc<SearchQueue>,
-    indexer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The indexer and the settler of groups left open.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    group: Arc<Group>,
 }
 
 /// One pool and its permits: a request waits for a permit asynchronously,
@@ -112,14 +117,19 @@ impl Database {
             checkpoints: Checkpointer::start(checkpointer, wal.clone())?,
             wal,
             search: Arc::default(),
-            indexer: Mutex::default(),
+            tasks: Mutex::default(),
+            group: Arc::default(),
         })
     }
 
-    /// Starts keeping the search index up to date (see `search_queue`).
-    pub fn start_indexer(self: &Arc<Self>) {
-        let indexer = search_queue::start(self);
-        *self.indexer.lock().unwrap_or_else(|e| e.into_inner()) = Some(indexer);
+    /// Starts keeping the search index up to date (see `search_queue`) and
+    /// making sure every group of writes is committed (see `group_commit`).
+    pub fn start_tasks(self: &Arc<Self>) {
+        let tasks = [search_queue::start(self), start_settler(self)];
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(tasks);
     }
 
     pub(super) fn search_queue(&self) -> Arc<SearchQueue> {
@@ -171,9 +181,11 @@ impl Database {
         work: fn(&mut Connection) -> Result<usize, StoreError>,
     ) -> Result<usize, StoreError> {
         self.wal.room_to_write(&self.checkpoints).await;
+        let group = self.group.clone();
         let result = self
             .writer
             .handed_off(move |conn| {
+                settle_on(&group, conn);
                 MET_A_LOCK.set(false);
                 let first = work(conn);
                 if first.is_ok() || !MET_A_LOCK.get() {
@@ -240,6 +252,7 @@ impl Database {
         let result = self
             .writer
             .here(|conn| {
+                settle_on(&self.group, conn);
                 MET_A_LOCK.set(false);
                 let first = work(conn);
                 if first.is_ok() || !MET_A_LOCK.get() {
@@ -252,6 +265,48 @@ impl Database {
         self.checkpoints.count_write(&self.wal);
         self.search.note_write();
         result
+    }
+
+    /// Runs `work` on the writer in a savepoint of a transaction it may
+    /// share with the writes queued behind it, and returns once that
+    /// transaction is committed (see `group_commit`). `work` opens no
+    /// transaction of its own; when it fails, it changed nothing.
+    pub async fn write_in_group<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.wal.room_to_write(&self.checkpoints).await;
+        let queued = self.group.queue();
+        let unavailable = StoreError::Unavailable;
+        let permit = self.writer.permit().await.map_err(unavailable)?;
+        drop(queued);
+        let mut conn = self.writer.connection().map_err(unavailable)?;
+        if self.group.is_open() && conn.is_autocommit() {
+            // The open transaction was lost (SQLite rolls back a whole
+            // transaction on some errors): its writes are told it failed.
+            settle_on(&self.group, &conn);
+        }
+        if !self.group.is_open() {
+            begin_immediate(&mut conn)?;
+            self.group.opened();
+        }
+        let result: Result<T, StoreError> = (|| {
+            let savepoint = conn.savepoint()?;
+            let done = work(&savepoint)?;
+            savepoint.commit()?;
+            Ok(done)
+        })();
+        let left = self.group.leave(&conn, result.is_ok());
+        drop(conn);
+        drop(permit);
+        // A write that failed changed nothing, whatever became of the rest.
+        let done = result?;
+        if let Some(committed) = left? {
+            group_commit::committed(committed).await?;
+        }
+        self.checkpoints.count_write(&self.wal);
+        self.search.note_write();
+        Ok(done)
     }
 
     pub fn usage(&self) -> Vec<PoolUsage> {
@@ -270,19 +325,65 @@ impl Database {
     /// WAL into the database file and truncates it as the last connection.
     pub async fn close(&self) {
         // What is still queued stays queued in the file, for the next start.
-        if let Some(indexer) = self
-            .indexer
+        for task in self
+            .tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()
+            .drain(..)
         {
-            indexer.abort();
+            task.abort();
         }
-        for lane in [&self.writer, &self.readers] {
-            lane.close().await;
-        }
+        self.writer
+            .close_after(|conn| settle_on(&self.group, conn))
+            .await;
+        self.readers.close().await;
         self.checkpoints.stop().await;
     }
+}
+
+/// Commits the group of writes left open, if any, before `conn` (the
+/// writer) is used for anything else. A failed commit is its writes' error.
+fn settle_on(group: &Group, conn: &Connection) {
+    if let Err(error) = group.settle(conn) {
+        tracing::warn!(%error, "a group of writes could not be committed");
+    }
+}
+
+/// `BEGIN IMMEDIATE` on the writer; when another connection holds the write
+/// lock, waits for it off the runtime (see [`Database::write`]).
+fn begin_immediate(conn: &mut Connection) -> Result<(), StoreError> {
+    let mut begin = |conn: &mut Connection| -> Result<(), StoreError> {
+        Ok(conn.execute_batch("begin immediate")?)
+    };
+    MET_A_LOCK.set(false);
+    let first = begin(conn);
+    if first.is_ok() || !MET_A_LOCK.get() {
+        return first;
+    }
+    off_the_runtime(|| wait_for_the_lock(conn, &mut begin))
+}
+
+/// Ends every group of writes left open whose queued writes were all
+/// cancelled: after [`group_commit::MAX_AGE`], it takes the writer and
+/// commits what is open.
+fn start_settler(db: &Arc<Database>) -> tokio::task::JoinHandle<()> {
+    let db = Arc::downgrade(db);
+    tokio::spawn(async move {
+        loop {
+            let Some(notified) = db.upgrade() else { return };
+            notified.group.left_open.notified().await;
+            drop(notified);
+            tokio::time::sleep(group_commit::MAX_AGE).await;
+            let Some(db) = db.upgrade() else { return };
+            let _ = db
+                .writer
+                .here(|conn| {
+                    settle_on(&db.group, conn);
+                    Ok::<(), StoreError>(())
+                })
+                .await;
+        }
+    })
 }
 
 /// The second try of a write that met a lock: the same work, allowed to
@@ -403,8 +504,17 @@ impl Lane {
     /// Waits for every permit, so no work is under way, closes the permits
     /// and then the connections.
     async fn close(&self) {
+        self.close_after(|_| ()).await;
+    }
+
+    /// As [`Lane::close`], with `last` run on one of its connections first
+    /// (the writer's only one).
+    async fn close_after(&self, last: impl Fn(&Connection)) {
         if let Ok(all) = self.permits.acquire_many(self.size).await {
             all.forget();
+        }
+        if let Ok(conn) = self.connection() {
+            last(&conn);
         }
         self.permits.close();
         let pool = self

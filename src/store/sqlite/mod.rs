@@ -4,6 +4,7 @@
 
 mod database;
 mod engine;
+mod group_commit;
 pub mod migrate;
 mod reports;
 mod search;
@@ -74,7 +75,7 @@ impl SqliteStore {
         })
         .await??;
         let db = std::sync::Arc::new(db);
-        db.start_indexer();
+        db.start_tasks();
         Ok(Self { db })
     }
 }
@@ -256,14 +257,11 @@ fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
 impl SessionStore for SqliteStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
         self.db
-            .write(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                engine::execute(&tx, &sessions::insert_session(session))?;
-                insert_steps(&tx, session.id, &session.steps)?;
-                insert_event(&tx, event)?;
-                super::webhooks::sqlite_enqueue(&tx, event, session)?;
-                tx.commit()?;
-                Ok(())
+            .write_in_group(|tx| {
+                engine::execute(tx, &sessions::insert_session(session))?;
+                insert_steps(tx, session.id, &session.steps)?;
+                insert_event(tx, event)?;
+                super::webhooks::sqlite_enqueue(tx, event, session)
             })
             .await
     }
@@ -313,31 +311,29 @@ impl SessionStore for SqliteStore {
         // See the module docs of `store`: never earlier than the previous change.
         let update = write.session_update("max(?1, updated_at + 1)");
         self.db
-            .write(|conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let Some(session) = engine::first(&tx, &update, session)? else {
-                    return Err(explain_miss(load(&tx, id)?));
+            .write_in_group(|tx| {
+                let Some(session) = engine::first(tx, &update, session)? else {
+                    return Err(explain_miss(load(tx, id)?));
                 };
                 let at = session.updated_at;
                 if let Some(step) = write.step(at)
-                    && engine::execute(&tx, &step)? == 0
+                    && engine::execute(tx, &step)? == 0
                 {
                     return Err(StoreError::StepNotFound);
                 }
                 if let Some(plan) = &write.plan {
-                    engine::execute(&tx, &sessions::delete_steps(id))?;
-                    insert_steps(&tx, id, plan)?;
+                    engine::execute(tx, &sessions::delete_steps(id))?;
+                    insert_steps(tx, id, plan)?;
                 }
                 let event = Event {
                     at,
                     ..event.clone()
                 };
-                insert_event(&tx, &event)?;
+                insert_event(tx, &event)?;
                 let mut one = [session];
-                attach_steps_of(&tx, &mut one)?;
+                attach_steps_of(tx, &mut one)?;
                 let [session] = one;
-                super::webhooks::sqlite_enqueue(&tx, &event, &session)?;
-                tx.commit()?;
+                super::webhooks::sqlite_enqueue(tx, &event, &session)?;
                 Ok(session)
             })
             .await
