@@ -253,13 +253,7 @@ impl Database {
             .writer
             .here(|conn| {
                 settle_on(&self.group, conn);
-                MET_A_LOCK.set(false);
-                let first = work(conn);
-                if first.is_ok() || !MET_A_LOCK.get() {
-                    return first;
-                }
-                drop(first);
-                off_the_runtime(|| wait_for_the_lock(conn, &mut work))
+                without_stalling_the_runtime(conn, &mut work)
             })
             .await;
         self.checkpoints.count_write(&self.wal);
@@ -352,15 +346,28 @@ fn settle_on(group: &Group, conn: &Connection) {
 /// `BEGIN IMMEDIATE` on the writer; when another connection holds the write
 /// lock, waits for it off the runtime (see [`Database::write`]).
 fn begin_immediate(conn: &mut Connection) -> Result<(), StoreError> {
-    let mut begin = |conn: &mut Connection| -> Result<(), StoreError> {
+    without_stalling_the_runtime(conn, &mut |conn: &mut Connection| {
         Ok(conn.execute_batch("begin immediate")?)
-    };
+    })
+}
+
+/// `work` on the writer, on the runtime's thread, where it never waits for
+/// a lock; when it met one, `work` runs again off the runtime, allowed to
+/// wait (see [`Database::write`]).
+fn without_stalling_the_runtime<T, E>(
+    conn: &mut Connection,
+    work: &mut impl FnMut(&mut Connection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
     MET_A_LOCK.set(false);
-    let first = begin(conn);
+    let first = work(conn);
     if first.is_ok() || !MET_A_LOCK.get() {
         return first;
     }
-    off_the_runtime(|| wait_for_the_lock(conn, &mut begin))
+    drop(first);
+    off_the_runtime(|| wait_for_the_lock(conn, work))
 }
 
 /// Ends every group of writes left open whose queued writes were all
@@ -375,13 +382,10 @@ fn start_settler(db: &Arc<Database>) -> tokio::task::JoinHandle<()> {
             drop(notified);
             tokio::time::sleep(group_commit::MAX_AGE).await;
             let Some(db) = db.upgrade() else { return };
-            let _ = db
-                .writer
-                .here(|conn| {
-                    settle_on(&db.group, conn);
-                    Ok::<(), StoreError>(())
-                })
-                .await;
+            let settled = db.writer.here(|conn| db.group.settle_if_stale(conn)).await;
+            if let Err(error) = settled {
+                tracing::warn!(%error, "a group of writes could not be committed");
+            }
         }
     })
 }

@@ -112,6 +112,16 @@ impl Group {
     pub fn settle(&self, conn: &Connection) -> Result<(), StoreError> {
         commit(conn, &mut self.open())
     }
+
+    /// Holding the writer: commits the group's transaction if it has been
+    /// open for [`MAX_AGE`] (a younger one is still its writes' to end).
+    pub fn settle_if_stale(&self, conn: &Connection) -> Result<(), StoreError> {
+        let mut open = self.open();
+        if open.since.is_some_and(|since| since.elapsed() >= MAX_AGE) {
+            commit(conn, &mut open)?;
+        }
+        Ok(())
+    }
 }
 
 fn commit(conn: &Connection, open: &mut Open) -> Result<(), StoreError> {
