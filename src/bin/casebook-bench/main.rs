@@ -76,8 +76,9 @@ struct Args {
     sustained_seconds: u64,
 
     /// Active sessions seeded (after the other cases, so they do not change
-    /// them) for the sustained completions: each is completed once.
-    #[arg(long, default_value_t = 80_000)]
+    /// them) for the sustained completions: each is completed once, so
+    /// there must be more than the run completes (the run fails otherwise).
+    #[arg(long, default_value_t = 240_000)]
     sustained_sessions: usize,
 
     /// Measure only the streamed export (CSV and JSON Lines of every
@@ -216,6 +217,17 @@ async fn main() -> anyhow::Result<()> {
             stop.store(true, Ordering::Relaxed);
             let peak = sampler.join().expect("the WAL sampler ends");
             let mut row = row?;
+            // wrk goes on counting time after its connections ran out of
+            // sessions, so the rate would be understated without a word.
+            anyhow::ensure!(
+                !matches!(case.target, load::Target::EachOnce(..))
+                    || row.requests + connections < active.len(),
+                "{}: the {} active sessions ran out before {} s; \
+                 pass a larger --sustained-sessions",
+                case.name,
+                active.len(),
+                args.sustained_seconds
+            );
             row.wal_peak_bytes = Some(peak);
             eprintln!("{}", report::line(&row));
             sustained.push(row);
