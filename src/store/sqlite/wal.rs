@@ -8,7 +8,9 @@
 //! checkpointer escalates: once the WAL holds half its limit, it follows its
 //! passive checkpoint with a RESTART, which takes the write lock for the few
 //! frames left, waits (briefly) for readers to move on, and lets the next
-//! commit start the WAL over. If the WAL still reaches three quarters of its
+//! commit start the WAL over. Each passive checkpoint is followed by a sync
+//! of the database file, so the RESTART, which syncs it while writers wait,
+//! finds little left to write to disk. If the WAL still reaches three quarters of its
 //! limit, writers wait for that restart. `journal_size_limit` shrinks the
 //! file when the WAL restarts, and a second without writes truncates it.
 //!
@@ -48,6 +50,8 @@ const FRAME_HEADER: u64 = 24;
 /// What the writer's commits and the checkpointer know of the WAL.
 pub struct Wal {
     file: PathBuf,
+    /// The database file, which the checkpointer syncs after copying.
+    database: PathBuf,
     max_bytes: u64,
     frame_bytes: u64,
     /// Frames at which the checkpointer restarts the WAL: half the limit.
@@ -75,6 +79,7 @@ impl Wal {
         file.push("-wal");
         Ok(Wal {
             file: file.into(),
+            database: path.to_owned(),
             max_bytes,
             frame_bytes,
             restart_frames: frames_in(max_bytes / 2),
@@ -139,6 +144,26 @@ impl Wal {
                 "the WAL is at its limit and could not restart (a long read?); writing anyway"
             );
         }
+    }
+
+    /// A passive checkpoint, then the database file synced.
+    ///
+    /// A passive checkpoint syncs the database file only when it copied the
+    /// whole WAL, which under steady writes it never does: the pages it
+    /// copied piled up unsynced (tens of MiB) for the next RESTART to sync
+    /// while it held every writer back, 15-25 ms each time. Synced here,
+    /// they reach the disk while writes go on, and a RESTART holds writers
+    /// for about 5 ms (docs/BENCHMARKS.md).
+    fn copy_and_sync(
+        &self,
+        conn: &Connection,
+        database: Option<&std::fs::File>,
+    ) -> rusqlite::Result<bool> {
+        let done = self.checkpoint(conn, Mode::Passive)?;
+        if let Some(Err(error)) = database.map(std::fs::File::sync_data) {
+            tracing::warn!(%error, "syncing the database file after a checkpoint failed");
+        }
+        Ok(done)
     }
 
     /// Runs a checkpoint in `mode` on `conn`; true when it did all it is for.
@@ -251,6 +276,9 @@ impl Checkpointer {
 
 fn checkpoint_until_stopped(conn: Connection, wal: &Wal, wake: &Receiver<()>, stop: &AtomicBool) {
     let mut checkpointed = 0;
+    let database = std::fs::File::open(&wal.database)
+        .inspect_err(|error| tracing::warn!(%error, "opening the database file to sync it failed"))
+        .ok();
     loop {
         let woken = wake.recv_timeout(IDLE_AFTER);
         if stop.load(Ordering::Relaxed) || woken == Err(RecvTimeoutError::Disconnected) {
@@ -262,7 +290,7 @@ fn checkpoint_until_stopped(conn: Connection, wal: &Wal, wake: &Receiver<()>, st
         }
         // First what can be copied without holding anyone up, so an
         // escalation that follows holds writers back for the rest only.
-        let mut outcome = wal.checkpoint(&conn, Mode::Passive);
+        let mut outcome = wal.copy_and_sync(&conn, database.as_ref());
         let escalation = if woken.is_err() {
             Some(Mode::Truncate)
         } else if wal.over(wal.restart_frames) {
