@@ -164,6 +164,17 @@ impl Target {
         }
     }
 
+    /// How long a run at `per_second` can last on this run's ration
+    /// without running out: `None` for a case that never runs out.
+    pub fn lasts_at(&self, per_second: f64) -> Option<Duration> {
+        let Target::EachOnce(paths, at, until) = self else {
+            return None;
+        };
+        let until = until.load(Ordering::Relaxed).min(paths.len());
+        let share = until.saturating_sub(at.load(Ordering::Relaxed));
+        Some(Duration::from_secs_f64(share as f64 / per_second.max(1.0)))
+    }
+
     fn next(&self) -> Option<&str> {
         match self {
             Target::Fixed(path) => Some(path),

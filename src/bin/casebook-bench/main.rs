@@ -187,9 +187,15 @@ async fn main() -> anyhow::Result<()> {
             case.target.ration(runs_left);
             let row = load::run(&servers, case, connections, duration).await?;
             eprintln!("{}", report::line(&row));
+            let per_second = row.per_second;
             rows.push(row);
             if let Some(wrk) = &wrk {
                 case.target.ration(runs_left - 1);
+                // wrk keeps counting time after its connections run out of
+                // sessions to complete: a run that would, is made shorter,
+                // judged by the rate the bench's own client just measured.
+                let lasts = case.target.lasts_at(per_second * 1.25);
+                let duration = lasts.map_or(duration, |lasts| duration.min(lasts));
                 let row = wrk.run(&servers, case, connections, duration).await?;
                 eprintln!("{}", report::line(&row));
                 rows.push(row);
