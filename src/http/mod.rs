@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod capacity;
 pub(crate) mod error;
 mod extract;
 mod health;
@@ -11,6 +12,7 @@ mod pages;
 mod read_body;
 pub(crate) mod security;
 mod state;
+mod time_text;
 
 use std::time::Duration;
 

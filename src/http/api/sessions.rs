@@ -14,6 +14,7 @@ use crate::domain::{
     Finding, ListQuery, ListQueryError, NewSession, NoteText, Outcome, OutcomeNotes, Session,
     ValidationErrors,
 };
+use crate::http::capacity::{self, LearnedCapacity};
 use crate::http::error::ProblemDetails;
 use crate::http::extract::{ApiJson, Via, parse_id};
 use crate::http::state::CurrentActor;
@@ -71,7 +72,8 @@ async fn list_sessions(
         ListQueryError::Invalid(errors) => ApiError::Validation(errors),
     })?;
     let page = state.sessions.list(&query).await?;
-    Ok(Json(ListBody::from(&page)).into_response())
+    static LIST_BYTES: LearnedCapacity = LearnedCapacity::new();
+    capacity::json(&ListBody::from(&page), &LIST_BYTES).map_err(ApiError::Internal)
 }
 
 /// Prepares a session, and starts it when `start` is true.

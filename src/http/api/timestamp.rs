@@ -3,17 +3,16 @@
 //! machinery behind it: a page of 25 sessions writes about 150 times, and
 //! chrono's `Display`-based path was a tenth of the page's CPU.
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serializer;
 
+use crate::http::time_text;
+
 pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut text = [0u8; 30];
-    match write(at, &mut text) {
-        Some(len) => serializer.serialize_str(
-            // Only ASCII digits and separators were written.
-            std::str::from_utf8(&text[..len]).expect("ASCII"),
-        ),
-        None => serde::Serialize::serialize(at, serializer),
+    if time_text::is_plain(at) {
+        serializer.serialize_str(time_text::rfc3339(at, true).as_str())
+    } else {
+        serde::Serialize::serialize(at, serializer)
     }
 }
 
@@ -25,44 +24,6 @@ pub fn serialize_option<S: Serializer>(
         Some(at) => serialize(at, serializer),
         None => serializer.serialize_none(),
     }
-}
-
-/// Writes `at` into `text` and returns its length; `None` for what chrono
-/// writes differently (years outside 0–9999, leap seconds).
-fn write(at: &DateTime<Utc>, text: &mut [u8; 30]) -> Option<usize> {
-    let year = at.year();
-    let nano = at.nanosecond();
-    if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
-        return None;
-    }
-    let fraction = match nano {
-        0 => None,
-        n if n % 1_000_000 == 0 => Some((n / 1_000_000, 3)),
-        n if n % 1_000 == 0 => Some((n / 1_000, 6)),
-        n => Some((n, 9)),
-    };
-    let mut len = 0;
-    let mut put = |before: Option<u8>, value: u32, digits: u32| {
-        if let Some(separator) = before {
-            text[len] = separator;
-            len += 1;
-        }
-        for place in (0..digits).rev() {
-            text[len] = b'0' + (value / 10u32.pow(place) % 10) as u8;
-            len += 1;
-        }
-    };
-    put(None, year as u32, 4);
-    put(Some(b'-'), at.month(), 2);
-    put(Some(b'-'), at.day(), 2);
-    put(Some(b'T'), at.hour(), 2);
-    put(Some(b':'), at.minute(), 2);
-    put(Some(b':'), at.second(), 2);
-    if let Some((value, digits)) = fraction {
-        put(Some(b'.'), value, digits);
-    }
-    text[len] = b'Z';
-    Some(len + 1)
 }
 
 #[cfg(test)]

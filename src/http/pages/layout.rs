@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::assets::{CSS, JS};
 use crate::http::auth::SignedInUser;
+use crate::http::capacity::LearnedCapacity;
 use crate::service::ServiceError;
 
 /// A message in the toast region, rendered by the server for the paths that
@@ -92,10 +93,13 @@ pub fn parse_id(raw: &str) -> Result<uuid::Uuid, PageError> {
 
 /// Renders a template as an HTML response.
 pub fn render<T: Template>(template: &T) -> Result<Response, PageError> {
+    static PAGE_BYTES: LearnedCapacity = LearnedCapacity::new();
+    let mut html = String::with_capacity(PAGE_BYTES.get(T::SIZE_HINT));
     template
-        .render()
-        .map(|html| Html(html).into_response())
-        .map_err(|e| PageError::Internal(e.into()))
+        .render_into(&mut html)
+        .map_err(|e| PageError::Internal(e.into()))?;
+    PAGE_BYTES.saw(html.len());
+    Ok(Html(html).into_response())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,12 +2,12 @@
 //! durations, snippets) so templates only lay things out.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 
 use crate::domain::{Actor, Outcome, Session, Snippet, Status, User, human_duration};
+use crate::http::time_text::{self, ShortText};
 
 /// How pages name people: by display name, with the username in a tooltip.
 /// Built from one read of the accounts for the whole page, never one per
@@ -51,38 +51,30 @@ pub struct Person {
 /// A moment shown as relative text, with the exact time in a tooltip and in
 /// a machine-readable attribute.
 pub struct Stamp {
-    pub iso: String,
-    pub absolute: String,
-    pub relative: String,
+    pub iso: ShortText,
+    pub absolute: ShortText,
+    pub relative: ShortText,
 }
 
 impl Stamp {
     pub fn new(at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         // The same text as chrono's `to_rfc3339_opts(Secs, true)` and
-        // `format("%Y-%m-%d %H:%M UTC")`, without parsing a format string for
-        // every stamp (a history page shows a hundred and more). Four-digit
-        // years only; chrono words the others.
-        let (year, month, day) = (at.year(), at.month(), at.day());
-        if !(0..=9999).contains(&year) {
+        // `format("%Y-%m-%d %H:%M UTC")`; chrono words the years it alone
+        // can.
+        if !time_text::is_plain(&at) {
             return Stamp {
-                iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                absolute: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                iso: at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    .as_str()
+                    .into(),
+                absolute: at.format("%Y-%m-%d %H:%M UTC").to_string().as_str().into(),
                 relative: relative(at, now),
             };
         }
-        let (hour, minute, second) = (at.hour(), at.minute(), at.second());
-        let mut iso = String::with_capacity(20);
-        let _ = write!(
-            iso,
-            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
-        );
-        let mut absolute = String::with_capacity(20);
-        let _ = write!(
-            absolute,
-            "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC"
-        );
+        let mut absolute = time_text::date_and_minute(&at, " ");
+        absolute.push_str(" UTC");
         Stamp {
-            iso,
+            iso: time_text::rfc3339(&at, false),
             absolute,
             relative: relative(at, now),
         }
@@ -169,40 +161,42 @@ impl CardView {
 }
 
 /// "just now", "5 minutes ago", "3 days ago"; a date once it is weeks old.
-pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> ShortText {
     let seconds = (now - at).num_seconds();
-    if seconds < 0 {
-        return "just now".into();
-    }
-    let plural = |n: i64, unit: &str| {
-        if n == 1 {
-            format!("1 {unit} ago")
-        } else {
-            format!("{n} {unit}s ago")
+    let ago = |n: i64, unit: &str| {
+        let mut text = ShortText::new();
+        text.number(n.unsigned_abs()).push_str(" ").push_str(unit);
+        if n != 1 {
+            text.push_str("s");
         }
+        text.push_str(" ago");
+        text
     };
     match seconds {
-        0..45 => "just now".into(),
-        45..3_570 => plural(((seconds + 30) / 60).max(1), "minute"),
-        3_570..84_600 => plural((seconds + 1_800) / 3_600, "hour"),
+        ..45 => "just now".into(),
+        45..3_570 => ago(((seconds + 30) / 60).max(1), "minute"),
+        3_570..84_600 => ago((seconds + 1_800) / 3_600, "hour"),
         84_600..172_800 => "yesterday".into(),
-        172_800..1_209_600 => plural(seconds / 86_400, "day"),
+        172_800..1_209_600 => ago(seconds / 86_400, "day"),
         _ => calendar_date(at),
     }
 }
 
 /// `at.format("%b %-d, %Y")`, without parsing the format every time.
-fn calendar_date(at: DateTime<Utc>) -> String {
+fn calendar_date(at: DateTime<Utc>) -> ShortText {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let year = at.year();
-    if !(0..=9999).contains(&year) {
-        return at.format("%b %-d, %Y").to_string();
+    if !time_text::is_plain(&at) {
+        return at.format("%b %-d, %Y").to_string().as_str().into();
     }
-    let month = MONTHS[at.month0() as usize];
-    let mut text = String::with_capacity(12);
-    let _ = write!(text, "{month} {}, {year:04}", at.day());
+    let at = at.naive_utc();
+    let mut text = ShortText::new();
+    text.push_str(MONTHS[at.month0() as usize])
+        .push_str(" ")
+        .number(at.day().into())
+        .push_str(", ")
+        .padded(at.year() as u32, 4);
     text
 }
 
@@ -226,7 +220,7 @@ mod tests {
 
     fn ago(seconds: i64) -> String {
         let now = Utc::now();
-        relative(now - chrono::Duration::seconds(seconds), now)
+        relative(now - chrono::Duration::seconds(seconds), now).to_string()
     }
 
     #[test]
@@ -256,11 +250,17 @@ mod tests {
             let at = DateTime::from_timestamp_micros(micros).unwrap();
             let stamp = Stamp::new(at, now);
             assert_eq!(
-                stamp.iso,
+                stamp.iso.as_str(),
                 at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             );
-            assert_eq!(stamp.absolute, at.format("%Y-%m-%d %H:%M UTC").to_string());
-            assert_eq!(calendar_date(at), at.format("%b %-d, %Y").to_string());
+            assert_eq!(
+                stamp.absolute.as_str(),
+                at.format("%Y-%m-%d %H:%M UTC").to_string()
+            );
+            assert_eq!(
+                calendar_date(at).as_str(),
+                at.format("%b %-d, %Y").to_string()
+            );
         }
     }
 
