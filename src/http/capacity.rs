@@ -28,6 +28,22 @@ impl LearnedCapacity {
     pub fn saw(&self, len: usize) {
         self.0.fetch_max(len.min(Self::MAX), Ordering::Relaxed);
     }
+
+    /// The capacity learned for outputs of type `T` (a page's template), so
+    /// a small page does not reserve what the largest page needed. Kept in
+    /// a fixed table by the type's name: two types sharing a slot reserve
+    /// the larger of their sizes, nothing worse.
+    pub fn of<T: ?Sized>() -> &'static LearnedCapacity {
+        const SLOTS: usize = 64;
+        static TABLE: [LearnedCapacity; SLOTS] = [const { LearnedCapacity::new() }; SLOTS];
+        // FNV-1a over the name: a few dozen bytes, no allocation.
+        let hash = std::any::type_name::<T>()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        &TABLE[(hash % SLOTS as u64) as usize]
+    }
 }
 
 /// `value` as a JSON response, as axum's `Json` makes it, written into a
@@ -52,5 +68,22 @@ mod tests {
         assert_eq!(capacity.get(100), 5_000);
         capacity.saw(10 * 1024 * 1024);
         assert_eq!(capacity.get(100), LearnedCapacity::MAX);
+    }
+
+    #[test]
+    fn each_type_learns_its_own_size() {
+        struct Small;
+        struct Large;
+        let (small, large) = (
+            LearnedCapacity::of::<Small>(),
+            LearnedCapacity::of::<Large>(),
+        );
+        assert!(std::ptr::eq(large, LearnedCapacity::of::<Large>()));
+        let small_before = small.get(100);
+        large.saw(200_000);
+        assert_eq!(large.get(100), 200_000);
+        if !std::ptr::eq(small, large) {
+            assert_eq!(small.get(100), small_before);
+        }
     }
 }

@@ -93,12 +93,12 @@ pub fn parse_id(raw: &str) -> Result<uuid::Uuid, PageError> {
 
 /// Renders a template as an HTML response.
 pub fn render<T: Template>(template: &T) -> Result<Response, PageError> {
-    static PAGE_BYTES: LearnedCapacity = LearnedCapacity::new();
-    let mut html = String::with_capacity(PAGE_BYTES.get(T::SIZE_HINT));
+    let capacity = LearnedCapacity::of::<T>();
+    let mut html = String::with_capacity(capacity.get(T::SIZE_HINT));
     template
         .render_into(&mut html)
         .map_err(|e| PageError::Internal(e.into()))?;
-    PAGE_BYTES.saw(html.len());
+    capacity.saw(html.len());
     Ok(Html(html).into_response())
 }
 
