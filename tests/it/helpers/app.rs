@@ -224,7 +224,12 @@ fn with_token(builder: reqwest::ClientBuilder, token: &str) -> reqwest::ClientBu
     let mut headers = reqwest::header::HeaderMap::new();
     let value = format!("Bearer {token}").parse().unwrap();
     headers.insert(reqwest::header::AUTHORIZATION, value);
-    builder.default_headers(headers)
+    // The server closes a keep-alive connection idle for 10 s (its header
+    // read timeout); a pooled connection reused at that moment fails with
+    // "incomplete message", so the client lets go of it well before.
+    builder
+        .default_headers(headers)
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
 }
 
 /// A client that sends `token` as `Authorization: Bearer …`.
