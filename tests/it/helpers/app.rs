@@ -61,7 +61,7 @@ impl TestApp {
             let client = bearer_client(&token);
             (token, client)
         } else {
-            (String::new(), reqwest::Client::new())
+            (String::new(), client_builder().build().unwrap())
         };
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
@@ -99,12 +99,12 @@ impl TestApp {
 
     /// A client that is not signed in.
     pub fn anonymous(&self) -> reqwest::Client {
-        reqwest::Client::new()
+        client_builder().build().unwrap()
     }
 
     /// A client that is not signed in and does not follow redirects.
     pub fn anonymous_without_redirects(&self) -> reqwest::Client {
-        reqwest::Client::builder()
+        client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
@@ -224,23 +224,24 @@ fn with_token(builder: reqwest::ClientBuilder, token: &str) -> reqwest::ClientBu
     let mut headers = reqwest::header::HeaderMap::new();
     let value = format!("Bearer {token}").parse().unwrap();
     headers.insert(reqwest::header::AUTHORIZATION, value);
-    // The server closes a keep-alive connection idle for 10 s (its header
-    // read timeout); a pooled connection reused at that moment fails with
-    // "incomplete message", so the client lets go of it well before.
-    builder
-        .default_headers(headers)
-        .pool_idle_timeout(std::time::Duration::from_secs(5))
+    builder.default_headers(headers)
+}
+
+/// Every test client starts here. The server closes a keep-alive connection
+/// idle for 10 s (its header read timeout); a pooled connection reused at
+/// that moment fails with "incomplete message", so clients let go of idle
+/// connections well before.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(5))
 }
 
 /// A client that sends `token` as `Authorization: Bearer …`.
 pub fn bearer_client(token: &str) -> reqwest::Client {
-    with_token(reqwest::Client::builder(), token)
-        .build()
-        .unwrap()
+    with_token(client_builder(), token).build().unwrap()
 }
 
 fn without_redirects(token: &str) -> reqwest::Client {
-    with_token(reqwest::Client::builder(), token)
+    with_token(client_builder(), token)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

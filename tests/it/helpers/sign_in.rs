@@ -27,7 +27,7 @@ impl Server for ServerProcess {
 /// A client that is not signed in and does not follow redirects, as a
 /// browser's first request.
 fn stranger() -> reqwest::Client {
-    reqwest::Client::builder()
+    super::app::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
