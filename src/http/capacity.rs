@@ -1,7 +1,7 @@
 //! Output buffers sized from what the same kind of response needed before.
 //! A history page of 50 cards is about 80 KB and a list of 25 sessions about
 //! 30 KB; grown from a small start, the buffer was copied at every doubling
-//! (a twelfth of the history page's CPU went to those copies).
+//! (9 % of the history page's CPU went to those copies).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

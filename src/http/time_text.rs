@@ -91,12 +91,6 @@ impl fmt::Debug for ShortText {
     }
 }
 
-impl PartialEq<&str> for ShortText {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// Whether `at` is written by the functions below; chrono words the rest
 /// (years outside 0–9999, leap seconds).
 pub fn is_plain(at: &DateTime<Utc>) -> bool {
