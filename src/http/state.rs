@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use crate::http::api::SessionJsonCache;
 use crate::metrics::Metrics;
 use crate::service::{AccountService, SessionService, WebhookService};
 
@@ -38,6 +39,8 @@ pub struct Shared {
     pub webhooks: Option<WebhookService>,
     /// One permit per live stream that may be open (`--max-streams`).
     pub streams: Arc<Semaphore>,
+    /// Each session's JSON as the last list wrote it.
+    pub session_json: Arc<SessionJsonCache>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::default(),
             webhooks: None,
             streams: Arc::new(Semaphore::new(crate::config::Limits::default().max_streams)),
+            session_json: Arc::default(),
         }))
     }
 

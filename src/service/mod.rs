@@ -460,6 +460,11 @@ impl SessionService {
         Ok(self.store.list(query).await?)
     }
 
+    /// Fills in the steps of sessions listed without them.
+    pub async fn load_steps(&self, sessions: &mut [Session]) -> Result<(), ServiceError> {
+        Ok(self.store.load_steps(sessions).await?)
+    }
+
     /// The timeline, oldest first. Every session has at least its `created`
     /// event, so an empty timeline means there is no such session.
     pub async fn events(&self, id: Uuid) -> Result<Vec<Event>, ServiceError> {

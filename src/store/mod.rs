@@ -181,8 +181,12 @@ pub trait SessionStore: RunbookStore + ReportStore + SearchStore + Send + Sync +
 
     async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
 
-    /// Newest first, after the query's cursor, with steps.
+    /// Newest first, after the query's cursor, with steps if the query
+    /// asks for them.
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError>;
+
+    /// Fills in the steps of sessions read without them, as they are now.
+    async fn load_steps(&self, sessions: &mut [Session]) -> Result<(), StoreError>;
 
     /// The whole timeline, oldest first.
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError>;

@@ -205,6 +205,14 @@ impl SessionStore for PostgresStore {
         Ok(Page { items, next })
     }
 
+    async fn load_steps(&self, sessions: &mut [Session]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = sessions.iter().map(|s| s.id).collect();
+        let mut conn = self.pool.acquire().await?;
+        let steps = load_steps(&mut conn, &ids).await?;
+        attach_steps(sessions, steps);
+        Ok(())
+    }
+
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
         super::sessions::events(self, id).await
     }

@@ -11,6 +11,7 @@ backend_tests!(
     completing_twice_gives_200_then_409_naming_completed,
     completing_a_prepared_session_is_a_409_naming_prepared,
     the_list_filters_and_pages_through_sessions,
+    the_list_shows_each_change_to_a_listed_session_at_once,
     outcomes_and_health_are_served,
 );
 
@@ -277,6 +278,94 @@ async fn the_list_filters_and_pages_through_sessions(backend: Backend) {
         8,
         "blank filters mean any"
     );
+}
+
+/// The list keeps each session's JSON between requests (see
+/// `http::api::session_json`): after every kind of change, a listed session
+/// reads exactly as the session itself does.
+async fn the_list_shows_each_change_to_a_listed_session_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_active("Printer offline").await;
+    let created = app.create("Disk full", &["Check df"]).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let listed_as_stored = async || {
+        let list = app.get_json("/api/sessions?limit=10").await;
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        for item in items {
+            let stored = app.session(item["id"].as_str().unwrap()).await;
+            assert_eq!(item, &stored, "the listed session reads as stored");
+        }
+        items[0].clone()
+    };
+    assert_eq!(listed_as_stored().await["title"], "Disk full");
+
+    let edit = json!({ "title": "Disk full on db01", "steps": ["Check df -h", "Rotate the logs"] });
+    let edited = app
+        .client
+        .put(app.url(&format!("/api/sessions/{id}")))
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), StatusCode::OK);
+    let edited = listed_as_stored().await;
+    assert_eq!(edited["title"], "Disk full on db01");
+    let steps: Vec<String> = edited["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(edited["status"], "prepared");
+
+    let changes = [
+        ("start", format!("/api/sessions/{id}/start"), json!(null)),
+        (
+            "check",
+            format!("/api/sessions/{id}/steps/{}/check", steps[0]),
+            json!({ "finding": "97% used" }),
+        ),
+        (
+            "add a step",
+            format!("/api/sessions/{id}/steps"),
+            json!({ "text": "Page the DBA" }),
+        ),
+        (
+            "skip",
+            format!("/api/sessions/{id}/steps/{}/skip", steps[1]),
+            json!(null),
+        ),
+        (
+            "uncheck",
+            format!("/api/sessions/{id}/steps/{}/uncheck", steps[0]),
+            json!(null),
+        ),
+        (
+            "complete",
+            format!("/api/sessions/{id}/complete"),
+            json!({ "outcome": "workaround", "outcome_notes": "Rotated by hand" }),
+        ),
+    ];
+    for (change, path, body) in changes {
+        let response = if body.is_null() {
+            app.post(&path).await
+        } else {
+            app.post_json(&path, &body).await
+        };
+        assert!(
+            response.status().is_success(),
+            "{change}: {}",
+            response.status()
+        );
+        listed_as_stored().await;
+    }
+    let listed = listed_as_stored().await;
+    assert_eq!(listed["status"], "completed");
+    assert_eq!(listed["outcome"], "workaround");
+    assert_eq!(listed["steps"][0]["checked_at"], Value::Null);
+    assert!(listed["steps"][1]["skipped_at"].is_string());
+    assert_eq!(listed["steps"][2]["text"], "Page the DBA");
 }
 
 async fn outcomes_and_health_are_served(backend: Backend) {

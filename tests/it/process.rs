@@ -117,6 +117,18 @@ async fn two_processes_on_one_postgres_race_to_exactly_one_winner() {
         .unwrap();
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["status"], "active");
+    let listed_by_b = async || -> Value {
+        let list: Value = client
+            .get(format!("{}/api/sessions", b.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["items"][0].clone()
+    };
+    assert_eq!(listed_by_b().await["status"], "active");
 
     let servers = [a.base_url.clone(), b.base_url.clone()];
     let results = race_to_complete(&client, &servers, id, 64).await;
@@ -137,6 +149,11 @@ async fn two_processes_on_one_postgres_race_to_exactly_one_winner() {
         .await
         .unwrap();
     assert_one_winner(&results, &stored, &events);
+    assert_eq!(
+        listed_by_b().await,
+        stored,
+        "a process's list shows what another process changed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

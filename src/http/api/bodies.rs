@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::schema::{CursorSchema, StatusSchema, StepTextSchema};
 use super::timestamp;
 
-use crate::domain::{Event, EventKind, Outcome, Page, Session, Status, Step, Surface};
+use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, Surface};
 
 /// A troubleshooting session with its plan.
 #[derive(Serialize, ToSchema)]
@@ -123,15 +123,6 @@ impl<'a> From<&'a Event> for EventBody<'a> {
 pub struct ListBody<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-impl<'a> From<&'a Page<Session>> for ListBody<SessionBody<'a>> {
-    fn from(page: &'a Page<Session>) -> Self {
-        ListBody {
-            items: page.items.iter().map(SessionBody::from).collect(),
-            next_cursor: page.next.map(|c| c.encode()),
-        }
-    }
 }
 
 /// A session to prepare. Texts are trimmed; blank optional texts mean none.

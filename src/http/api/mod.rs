@@ -10,6 +10,7 @@ mod reports;
 mod runbooks;
 mod schema;
 mod session_edits;
+mod session_json;
 mod sessions;
 mod similar;
 mod stream;
@@ -26,6 +27,7 @@ use utoipa_axum::routes;
 
 pub use reports::ReportParams;
 pub use schema::StatusSchema;
+pub use session_json::SessionJsonCache;
 pub use webhook::render as webhook_payload;
 
 use super::AppState;

@@ -2,6 +2,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -57,7 +58,7 @@ async fn list_sessions(
     query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let query = ListQuery::parse(
+    let mut query = ListQuery::parse(
         p.status.as_deref(),
         p.outcome.as_deref(),
         p.owner.as_deref(),
@@ -71,9 +72,23 @@ async fn list_sessions(
         ),
         ListQueryError::Invalid(errors) => ApiError::Validation(errors),
     })?;
+    // The rows without their steps: most sessions' JSON is kept from an
+    // earlier list (see `session_json`), and only the others need steps.
+    query.with_steps = false;
     let page = state.sessions.list(&query).await?;
+    let mut lookup = state.session_json.lookup(page.items);
+    if !lookup.missing.is_empty() {
+        state.sessions.load_steps(&mut lookup.missing).await?;
+    }
+    let items = lookup
+        .complete(&state.session_json)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let body = ListBody {
+        items: items.iter().map(|json| &**json).collect::<Vec<&RawValue>>(),
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    };
     static LIST_BYTES: LearnedCapacity = LearnedCapacity::new();
-    capacity::json(&ListBody::from(&page), &LIST_BYTES).map_err(ApiError::Internal)
+    capacity::json(&body, &LIST_BYTES).map_err(ApiError::Internal)
 }
 
 /// Prepares a session, and starts it when `start` is true.

@@ -301,6 +301,13 @@ impl SessionStore for SqliteStore {
         }
     }
 
+    async fn load_steps(&self, sessions: &mut [Session]) -> Result<(), StoreError> {
+        // At most a page of sessions, each read by its key: a quick read.
+        self.db
+            .quick_read(|conn| attach_steps_of(conn, sessions))
+            .await
+    }
+
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
         super::sessions::events(self, id).await
     }
