@@ -15,6 +15,10 @@ pub struct ShortText {
     len: usize,
 }
 
+/// Only times are written here, in digits, ASCII letters, spaces and
+/// `:-+.,`: nothing HTML gives a meaning to, so pages show it as it is.
+impl askama::filters::HtmlSafe for ShortText {}
+
 impl ShortText {
     pub const CAPACITY: usize = 32;
 
@@ -30,6 +34,10 @@ impl ShortText {
     pub fn push_str(&mut self, text: &str) -> &mut Self {
         let text = text.as_bytes();
         debug_assert!(text.is_ascii());
+        debug_assert!(
+            !text.iter().any(|b| b"<>&\"'".contains(b)),
+            "pages show it unescaped"
+        );
         let end = (self.len + text.len()).min(Self::CAPACITY);
         self.bytes[self.len..end].copy_from_slice(&text[..end - self.len]);
         self.len = end;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::filters::{Choice, Filters, HistoryParams};
 use super::layout::{Layout, Notice, PageError, Undo, parse_id, render};
 use super::owners::{self, OwnerChoice};
-use super::view::{CardView, Names};
+use super::view::{CardView, Escaped, Names};
 use crate::domain::{ListQuery, Outcome, Username};
 use crate::http::AppState;
 use crate::http::auth::SignedInUser;
@@ -27,8 +27,8 @@ struct HistoryPage {
     outcome_choices: Vec<Choice>,
     cards: Vec<CardView>,
     outcomes: &'static [Outcome],
-    back: String,
-    csrf: String,
+    back: Escaped,
+    csrf: Escaped,
     next_href: Option<String>,
     export_href: String,
     owner_choices: Vec<OwnerChoice>,
@@ -44,8 +44,8 @@ struct HistoryPage {
 struct CardFragment {
     card: CardView,
     outcomes: &'static [Outcome],
-    back: String,
-    csrf: String,
+    back: Escaped,
+    csrf: Escaped,
 }
 
 type Params = Result<Query<HistoryParams>, QueryRejection>;
@@ -171,7 +171,7 @@ async fn history(
         layout,
         statuses: filters.status_choices(),
         outcome_choices: filters.outcome_choices(),
-        back: filters.query(),
+        back: Escaped::new(&filters.query()),
         export_href: filters.export_href(&actor),
         filters,
         cards: page
@@ -183,7 +183,7 @@ async fn history(
             })
             .collect(),
         outcomes: &Outcome::ALL,
-        csrf: viewer.csrf_token().to_string(),
+        csrf: Escaped::new(viewer.csrf_token()),
         next_href,
     })
 }
@@ -205,8 +205,8 @@ pub async fn card(
     let mut response = render(&CardFragment {
         card: CardView::new(&session, state.sessions.now(), &actor, &names),
         outcomes: &Outcome::ALL,
-        back: filters.query(),
-        csrf: viewer.csrf_token().to_string(),
+        back: Escaped::new(&filters.query()),
+        csrf: Escaped::new(viewer.csrf_token()),
     })?;
     response.headers_mut().insert(
         FILTER_HEADER,

@@ -48,6 +48,54 @@ pub struct Person {
     pub name: String,
 }
 
+/// A session's id as pages write it, hyphenated: written once per card
+/// rather than at each of the card's ten links and forms, and never escaped
+/// (hex digits and hyphens).
+#[derive(Clone, Copy)]
+pub struct IdText([u8; uuid::fmt::Hyphenated::LENGTH]);
+
+impl From<Uuid> for IdText {
+    fn from(id: Uuid) -> Self {
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        id.hyphenated().encode_lower(&mut text);
+        IdText(text)
+    }
+}
+
+impl std::fmt::Display for IdText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Written by `encode_lower`: ASCII.
+        f.write_str(std::str::from_utf8(&self.0).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl askama::filters::HtmlSafe for IdText {}
+
+/// Text escaped for HTML once, for a value every card repeats (the form's
+/// token, the filters to come back to).
+pub struct Escaped(String);
+
+impl Escaped {
+    pub fn new(text: &str) -> Self {
+        Escaped(
+            askama::filters::escape(text, askama::filters::Html)
+                .map_or_else(|never| match never {}, |escaped| escaped.to_string()),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for Escaped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for Escaped {}
+
 /// A moment shown as relative text, with the exact time in a tooltip and in
 /// a machine-readable attribute.
 pub struct Stamp {
@@ -83,7 +131,7 @@ impl Stamp {
 
 /// One session card.
 pub struct CardView {
-    pub id: Uuid,
+    pub id: IdText,
     /// Whether the viewer may start, close or resume it.
     pub can_write: bool,
     /// Whether the viewer owns it; otherwise actions name the owner.
@@ -114,7 +162,7 @@ impl CardView {
         let mut card = CardView {
             can_write: viewer.may_write(&s.owner),
             owned_by_viewer: viewer.username == s.owner,
-            id: s.id,
+            id: s.id.into(),
             title: s.title.clone(),
             reference: s.reference.clone(),
             customer: s.customer.clone(),
