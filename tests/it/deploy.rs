@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     Backend, PASSWORD, ServerProcess, TestDb, bearer_client, casebook, cli_token, cookie_of,
-    eventually, open_sqlite, sign_in,
+    eventually, get_json, open_sqlite, sign_in,
 };
 
 async fn tool(program: &str, args: &[&str]) -> Output {
@@ -54,13 +54,7 @@ async fn close(client: &reqwest::Client, base: &str, id: &str) {
 }
 
 async fn session(client: &reqwest::Client, base: &str, id: &str) -> Value {
-    let response = client
-        .get(format!("{base}/api/sessions/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "session {id} is served");
-    response.json().await.unwrap()
+    get_json(client, &format!("{base}/api/sessions/{id}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::helpers::{
     Backend, Behaviour, PASSWORD, ServerProcess, TestDb, TwoProcesses, assert_one_winner,
-    bearer_client, casebook, cli_token, cookie_of, eventually, fake_llm, page, race_to_complete,
-    sign_in,
+    bearer_client, casebook, cli_token, cookie_of, eventually, fake_llm, get_json, page,
+    race_to_complete, sign_in,
 };
 
 backend_tests!(migrate_creates_the_schema_and_exits);
@@ -55,14 +55,7 @@ async fn serve_uses_the_data_dir_from_the_environment_logs_json_and_stops_on_sig
 
     // The same data dir serves the same data after the restart.
     let again = ServerProcess::start(&["--data-dir", data_dir], &[]).await;
-    let list: Value = client
-        .get(format!("{}/api/sessions", again.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = get_json(&client, &format!("{}/api/sessions", again.base_url)).await;
     assert_eq!(list["items"][0]["title"], "Survives a restart");
 }
 
@@ -118,36 +111,15 @@ async fn two_processes_on_one_postgres_race_to_exactly_one_winner() {
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["status"], "active");
     let listed_by_b = async || -> Value {
-        let list: Value = client
-            .get(format!("{}/api/sessions", b.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = get_json(&client, &format!("{}/api/sessions", b.base_url)).await;
         list["items"][0].clone()
     };
     assert_eq!(listed_by_b().await["status"], "active");
 
     let servers = [a.base_url.clone(), b.base_url.clone()];
     let results = race_to_complete(&client, &servers, id, 64).await;
-    let stored: Value = client
-        .get(format!("{}/api/sessions/{id}", b.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events: Value = client
-        .get(format!("{}/api/sessions/{id}/events", a.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored = get_json(&client, &format!("{}/api/sessions/{id}", b.base_url)).await;
+    let events = get_json(&client, &format!("{}/api/sessions/{id}/events", a.base_url)).await;
     assert_one_winner(&results, &stored, &events);
     assert_eq!(
         listed_by_b().await,

@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, ServerProcess, TestApp, TestDb, bearer_client, cli_token, open_sqlite, problem,
+    Backend, ServerProcess, TestApp, TestDb, bearer_client, cli_token, get_json, open_sqlite,
+    problem,
 };
 
 const WAL_LIMIT_MB: u64 = 4;
@@ -154,14 +155,7 @@ async fn under_sustained_writes_the_wal_stays_within_its_limit_and_a_clean_stop_
     let again = ServerProcess::start(&args, &[]).await;
     let base = again.base_url.clone();
     for (session, id) in ids.iter().enumerate() {
-        let events: Value = client
-            .get(format!("{base}/api/sessions/{id}/events"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let events = get_json(&client, &format!("{base}/api/sessions/{id}/events")).await;
         let stored: Vec<&str> = events["items"]
             .as_array()
             .unwrap()

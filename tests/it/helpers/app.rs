@@ -166,9 +166,7 @@ impl TestApp {
 
     /// GETs `path`, expecting 200, and returns the JSON body.
     pub async fn get_json(&self, path: &str) -> Value {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.json().await.unwrap()
+        get_json(&self.client, &self.url(path)).await
     }
 
     /// The session's timeline.
@@ -181,6 +179,14 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
+}
+
+/// GETs `url` with `client` (a server of its own, a second process),
+/// expecting 200, and returns the JSON body.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+    response.json().await.unwrap()
 }
 
 /// Asserts a problem+json response with `status` and returns its body.

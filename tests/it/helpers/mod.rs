@@ -12,7 +12,7 @@ mod sign_in;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-pub use app::{PASSWORD, TestApp, bearer_client, problem, user};
+pub use app::{PASSWORD, TestApp, bearer_client, get_json, problem, user};
 pub use db::{Backend, TestDb, open_sqlite};
 pub use llm::{Behaviour, fake_llm};
 pub use process::{Run, ServerProcess, TwoProcesses, casebook, casebook_with, cli_token};

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use super::EventStream;
-use crate::helpers::{Backend, TestApp, TwoProcesses};
+use crate::helpers::{Backend, TestApp, TwoProcesses, get_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_process_reaches_a_stream_on_another() {
@@ -44,14 +44,7 @@ async fn a_change_through_one_process_reaches_a_stream_on_another() {
         })
         .await
         .expect("B's stream hears of A's completion");
-    let seen_from_b: Value = client
-        .get(format!("{}/api/sessions/{id}", b.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen_from_b = get_json(&client, &format!("{}/api/sessions/{id}", b.base_url)).await;
     assert_eq!(event.json(), seen_from_b);
 
     // The id means the same to every process: reconnecting to A with B's
