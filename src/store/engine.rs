@@ -28,6 +28,8 @@ pub(super) enum Value<'a> {
     Names(Option<&'a [&'a str]>),
     /// A list of any texts: PostgreSQL keeps a `text[]`, SQLite a JSON array.
     Texts(&'a [String]),
+    /// JSON text: PostgreSQL keeps `jsonb`, SQLite the text.
+    Json(&'a str),
 }
 
 impl<'a> From<&'a str> for Value<'a> {
@@ -91,6 +93,33 @@ pub(super) struct Statement<'a> {
     /// request (a filter per search word).
     pub sql: Cow<'static, str>,
     pub args: Vec<Value<'a>>,
+    /// Planned for its values on every run rather than prepared once: for a
+    /// statement whose best plan depends on the words it searches for
+    /// (PostgreSQL; SQLite plans every statement for its values anyway).
+    pub plan_each_time: bool,
+}
+
+impl<'a> Statement<'a> {
+    /// A statement built piece by piece; [`Statement::bind`] numbers its
+    /// placeholders.
+    pub fn new(sql: impl Into<String>) -> Self {
+        Statement {
+            sql: Cow::Owned(sql.into()),
+            args: Vec::new(),
+            plan_each_time: false,
+        }
+    }
+
+    /// Binds `value` to the next placeholder and returns its name (`?n`).
+    pub fn bind(&mut self, value: impl Into<Value<'a>>) -> String {
+        self.args.push(value.into());
+        format!("?{}", self.args.len())
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, sql: &str) {
+        self.sql.to_mut().push_str(sql);
+    }
 }
 
 /// `statement!("… ?1 … ?2", a, b)`: the values convert with `Value::from`.
@@ -99,6 +128,7 @@ macro_rules! statement {
         $crate::store::engine::Statement {
             sql: ::std::borrow::Cow::from($sql),
             args: vec![$($crate::store::engine::Value::from($arg)),*],
+            plan_each_time: false,
         }
     };
 }
@@ -124,6 +154,56 @@ pub(super) trait Columns {
 
 /// Reads one row's shape.
 pub(super) type Decode<T> = fn(&dyn Columns) -> Result<T, StoreError>;
+
+/// Where the two engines' SQL differs, outside full-text search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect of `conn`'s engine.
+    pub fn of<C: Conn>(_: &C) -> Self {
+        C::DIALECT
+    }
+
+    /// `?1`, but never earlier than one microsecond after the session's
+    /// previous change (see the module docs of `store`): SQLite keeps
+    /// times as microseconds.
+    pub fn after_previous(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "max(?1, updated_at + 1)",
+            Dialect::Postgres => "greatest(?1, updated_at + interval '1 microsecond')",
+        }
+    }
+}
+
+/// One connection, in a transaction or reading, for work of several
+/// statements that decide from each other's rows (a conditional write and
+/// its re-read). That work is written once, as `async` functions over a
+/// `Conn`; SQLite's statements never wait, so its engine runs them to the
+/// end at once on its own connection.
+pub(super) trait Conn {
+    const DIALECT: Dialect;
+
+    /// The first row, if any.
+    async fn first<T>(
+        &mut self,
+        statement: &Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError>;
+
+    /// Every row.
+    async fn all<T>(
+        &mut self,
+        statement: &Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError>;
+
+    /// The rows it changed.
+    async fn execute(&mut self, statement: &Statement<'_>) -> Result<u64, StoreError>;
+}
 
 /// Statements run by one engine. Every call is one statement, or one
 /// transaction that holds the write lock from its first statement (SQLite's

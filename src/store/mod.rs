@@ -32,7 +32,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Cursor, Event, ListQuery, Page, Session, Status, Step};
+use crate::domain::{Event, ListQuery, Page, Session, Status};
 
 pub use accounts::{AccountStore, AccountStoreError, StoredLoginSession};
 pub use changes::{Announcement, ChangeLog, ChangeRef, RECENT_OVERLAP, RECENT_OVERLAP_PLACES};
@@ -324,41 +324,6 @@ fn status_condition(status: Status) -> &'static str {
         Status::Active => "started_at is not null and completed_at is null",
         Status::Completed => "completed_at is not null",
     }
-}
-
-/// After a conditional write changed nothing: missing, or in another status.
-fn explain_miss(current: Option<Session>) -> StoreError {
-    match current {
-        None => StoreError::NotFound,
-        Some(session) => StoreError::WrongStatus(Box::new(session)),
-    }
-}
-
-/// Spreads steps fetched for many sessions over those sessions.
-fn attach_steps(sessions: &mut [Session], steps: Vec<(Uuid, Step)>) {
-    let index: std::collections::HashMap<Uuid, usize> = sessions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id, i))
-        .collect();
-    for (session_id, step) in steps {
-        if let Some(&i) = index.get(&session_id) {
-            sessions[i].steps.push(step);
-        }
-    }
-}
-
-/// Trims the one extra row fetched to learn whether another page follows,
-/// and returns the cursor of the next page.
-fn page_cursor(items: &mut Vec<Session>, limit: u32) -> Option<Cursor> {
-    if items.len() <= limit as usize {
-        return None;
-    }
-    items.truncate(limit as usize);
-    items.last().map(|s| Cursor {
-        created_at: s.created_at,
-        id: s.id,
-    })
 }
 
 #[cfg(test)]

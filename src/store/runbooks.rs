@@ -65,6 +65,7 @@ fn list_statement<'a>(query: &RunbookQuery, patterns: &'a [String]) -> Statement
     Statement {
         sql: sql.into(),
         args,
+        plan_each_time: false,
     }
 }
 

@@ -1,15 +1,19 @@
-//! The session store's statements and row shapes that both engines run as
-//! written (see `store::engine`). Per engine stay listing and loading (the
-//! hot paths, tuned to each engine's planner and driver; search is each
-//! engine's own full-text index) and the transactions of `insert` and
-//! `apply`, which run these statements and those of `store::writes`.
+//! The session store, written once for both engines (see `store::engine`):
+//! its statements, its row shapes, and the work of several statements that
+//! must behave the same on both (loading, listing, inserting, the
+//! conditional write and its re-read). Per engine stay only the
+//! connections and transactions this work runs in, and the full-text
+//! search of a list.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::engine::{Columns, Engine, Statement, corrupt, statement};
+use super::engine::{Columns, Conn, Dialect, Engine, Statement, Value, corrupt, statement};
+use super::writes::Write;
 use super::{StoreError, status_condition, status_counts};
-use crate::domain::{Event, EventKind, Outcome, Session, Status, Step, Surface};
+use crate::domain::{
+    Cursor, Event, EventKind, ListQuery, Outcome, Page, Session, Status, Step, Surface,
+};
 
 /// A session's columns, for queries over `sessions s`; its steps come from
 /// [`STEP_COLUMNS`] in a second statement on the same connection. (Steps
@@ -66,7 +70,7 @@ pub(super) fn step(row: &dyn Columns) -> Result<(Uuid, Step), StoreError> {
 }
 
 /// A new session's row (its steps and event are written beside it).
-pub(super) fn insert_session(session: &Session) -> Statement<'_> {
+fn insert_session(session: &Session) -> Statement<'_> {
     statement!(
         "insert into sessions (id, title, problem, reference, customer, owner, created_at, \
          updated_at, started_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -84,7 +88,7 @@ pub(super) fn insert_session(session: &Session) -> Statement<'_> {
 
 /// The prepared session's deletion, with its steps and timeline (by
 /// cascade); a started one is left alone.
-pub(super) fn delete_prepared(id: Uuid) -> Statement<'static> {
+fn delete_prepared_statement(id: Uuid) -> Statement<'static> {
     let prepared = status_condition(Status::Prepared);
     statement!(
         format!("delete from sessions where id = ?1 and {prepared}"),
@@ -93,7 +97,7 @@ pub(super) fn delete_prepared(id: Uuid) -> Statement<'static> {
 }
 
 /// A plan's steps, before an edit writes the new ones.
-pub(super) fn delete_steps(id: Uuid) -> Statement<'static> {
+fn delete_steps(id: Uuid) -> Statement<'static> {
     statement!("delete from session_steps where session_id = ?1", id)
 }
 
@@ -175,4 +179,244 @@ pub(super) async fn try_lease(
         .execute(statement!(sql, name, holder, until, now))
         .await?;
     Ok(taken == 1)
+}
+
+/// The session with `id`, with its steps.
+pub(super) async fn load(conn: &mut impl Conn, id: Uuid) -> Result<Option<Session>, StoreError> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql =
+        SQL.get_or_init(|| format!("select {SESSION_COLUMNS} from sessions s where s.id = ?1"));
+    let Some(session) = conn.first(&statement!(sql.as_str(), id), session).await? else {
+        return Ok(None);
+    };
+    let mut one = [session];
+    load_steps(conn, &mut one).await?;
+    let [session] = one;
+    Ok(Some(session))
+}
+
+/// Fills in the steps of `sessions` (in position order) with one statement.
+pub(super) async fn load_steps(
+    conn: &mut impl Conn,
+    sessions: &mut [Session],
+) -> Result<(), StoreError> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let mut read = Statement::new(format!(
+        "select {STEP_COLUMNS} from session_steps where session_id in ("
+    ));
+    for (i, s) in sessions.iter().enumerate() {
+        let id = read.bind(s.id);
+        read.push(if i == 0 { "" } else { ", " });
+        read.push(&id);
+    }
+    read.push(") order by session_id, position");
+    let steps = conn.all(&read, step).await?;
+    let index: std::collections::HashMap<Uuid, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id, i))
+        .collect();
+    for (session_id, step) in steps {
+        if let Some(&i) = index.get(&session_id) {
+            sessions[i].steps.push(step);
+        }
+    }
+    Ok(())
+}
+
+/// The words of a list's search as the engine's full-text index takes
+/// them: each a prefix, all required.
+pub(super) fn search_terms(dialect: Dialect, query: &ListQuery) -> Option<String> {
+    let search = query.search.as_ref()?;
+    let terms = search.terms().iter();
+    Some(match dialect {
+        Dialect::Sqlite => terms
+            .map(|t| format!("\"{t}\"*"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        Dialect::Postgres => terms
+            .map(|t| format!("{t}:*"))
+            .collect::<Vec<_>>()
+            .join(" & "),
+    })
+}
+
+/// A page of `query`, newest first, without steps; `terms` is
+/// [`search_terms`] of the query.
+///
+/// On SQLite a search walks the full-text index newest first (`rowid
+/// desc`, the same position as `seq`) and stops at the page's end instead
+/// of collecting every match; without one, the page walks `seq` or the
+/// filter's index in that order. PostgreSQL orders by `(created_at, id)`,
+/// its indexes' key, and plans a search for its words.
+pub(super) fn list_statement<'a>(
+    dialect: Dialect,
+    query: &'a ListQuery,
+    terms: Option<&'a str>,
+) -> Statement<'a> {
+    let mut list = Statement::new(format!("select {SESSION_COLUMNS}"));
+    let (key, order) = match (dialect, terms) {
+        (Dialect::Sqlite, Some(terms)) => {
+            let terms = list.bind(terms);
+            list.push(" from sessions_fts f join sessions s on s.seq = f.rowid ");
+            list.push(&format!("where sessions_fts match {terms}"));
+            ("f.rowid", "f.rowid desc")
+        }
+        (Dialect::Sqlite, None) => {
+            list.push(" from sessions s where true");
+            ("s.seq", "s.seq desc")
+        }
+        (Dialect::Postgres, terms) => {
+            list.push(" from sessions s where true");
+            if let Some(terms) = terms {
+                let terms = list.bind(terms);
+                list.push(&format!(" and s.search @@ to_tsquery('simple', {terms})"));
+                list.plan_each_time = true;
+            }
+            ("(s.created_at, s.id)", "s.created_at desc, s.id desc")
+        }
+    };
+    if let Some(status) = query.status {
+        list.push(" and ");
+        list.push(status_condition(status));
+    }
+    if let Some(outcome) = query.outcome {
+        let outcome = list.bind(outcome.as_str());
+        list.push(&format!(" and s.outcome = {outcome}"));
+    }
+    if let Some(owner) = &query.owner {
+        let owner = list.bind(owner.as_str());
+        list.push(&format!(" and s.owner = {owner}"));
+    }
+    if let Some(after) = query.after {
+        let position = match dialect {
+            Dialect::Sqlite => format!(
+                "(select seq from sessions where id = {})",
+                list.bind(after.id)
+            ),
+            Dialect::Postgres => {
+                let created_at = list.bind(after.created_at);
+                format!("({created_at}, {})", list.bind(after.id))
+            }
+        };
+        list.push(&format!(" and {key} < {position}"));
+    }
+    let limit = list.bind(query.limit + 1);
+    list.push(&format!(" order by {order} limit {limit}"));
+    list
+}
+
+/// Runs a [`list_statement`]: the page, with steps if the query asks.
+pub(super) async fn list(
+    conn: &mut impl Conn,
+    query: &ListQuery,
+    terms: Option<&str>,
+) -> Result<Page<Session>, StoreError> {
+    let statement = list_statement(Dialect::of(conn), query, terms);
+    let mut items = conn.all(&statement, session).await?;
+    let next = page_cursor(&mut items, query.limit);
+    if query.with_steps {
+        load_steps(conn, &mut items).await?;
+    }
+    Ok(Page { items, next })
+}
+
+/// Trims the one extra row fetched to learn whether another page follows,
+/// and returns the cursor of the next page.
+fn page_cursor(items: &mut Vec<Session>, limit: u32) -> Option<Cursor> {
+    if items.len() <= limit as usize {
+        return None;
+    }
+    items.truncate(limit as usize);
+    items.last().map(|s| Cursor {
+        created_at: s.created_at,
+        id: s.id,
+    })
+}
+
+/// A plan's steps, in one statement.
+async fn insert_steps(
+    conn: &mut impl Conn,
+    session_id: Uuid,
+    steps: &[Step],
+) -> Result<(), StoreError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let mut insert =
+        Statement::new("insert into session_steps (session_id, id, position, text) values ");
+    let session = insert.bind(session_id);
+    for (i, step) in steps.iter().enumerate() {
+        let id = insert.bind(step.id);
+        let position = insert.bind(Value::Int(Some(step.position.into())));
+        let text = insert.bind(step.text.as_str());
+        let comma = if i == 0 { "" } else { ", " };
+        insert.push(&format!("{comma}({session}, {id}, {position}, {text})"));
+    }
+    conn.execute(&insert).await?;
+    Ok(())
+}
+
+/// A new session with its steps, its `created` event and its webhook
+/// deliveries.
+pub(super) async fn insert(
+    conn: &mut impl Conn,
+    session: &Session,
+    event: &Event,
+) -> Result<(), StoreError> {
+    conn.execute(&insert_session(session)).await?;
+    insert_steps(conn, session.id, &session.steps).await?;
+    super::webhooks::record_event(conn, event, session).await
+}
+
+/// The change `event` records, if the session meets its requirement, with
+/// the event (at the change's effective time) and its webhook deliveries;
+/// the session as it now is. The caller's transaction is undone on an error.
+pub(super) async fn apply(conn: &mut impl Conn, event: &Event) -> Result<Session, StoreError> {
+    let id = event.session_id;
+    let write = Write::of(event)?;
+    let update = write.session_update(Dialect::of(conn).after_previous());
+    let Some(session) = conn.first(&update, session).await? else {
+        // Re-read in the same transaction, so the conflict names the state
+        // that refused the change.
+        return Err(explain_miss(load(conn, id).await?));
+    };
+    let at = session.updated_at;
+    if let Some(step) = write.step(at)
+        && conn.execute(&step).await? == 0
+    {
+        return Err(StoreError::StepNotFound);
+    }
+    if let Some(plan) = &write.plan {
+        conn.execute(&delete_steps(id)).await?;
+        insert_steps(conn, id, plan).await?;
+    }
+    let mut one = [session];
+    load_steps(conn, &mut one).await?;
+    let [session] = one;
+    let event = Event {
+        at,
+        ..event.clone()
+    };
+    super::webhooks::record_event(conn, &event, &session).await?;
+    Ok(session)
+}
+
+/// Deletes a prepared session in one conditional write; a started one is
+/// left alone (`WrongStatus`).
+pub(super) async fn delete_prepared(conn: &mut impl Conn, id: Uuid) -> Result<(), StoreError> {
+    if conn.execute(&delete_prepared_statement(id)).await? == 0 {
+        return Err(explain_miss(load(conn, id).await?));
+    }
+    Ok(())
+}
+
+/// After a conditional write changed nothing: missing, or in another status.
+fn explain_miss(current: Option<Session>) -> StoreError {
+    match current {
+        None => StoreError::NotFound,
+        Some(session) => StoreError::WrongStatus(Box::new(session)),
+    }
 }

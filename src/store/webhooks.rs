@@ -1,11 +1,11 @@
 //! Persistence of outbound webhooks and their outbox of deliveries, written
 //! once for both engines (see `store::engine`).
 //!
-//! The session stores write delivery rows in the transaction of the change
-//! they announce (`enqueue` of each engine): one row per active webhook
-//! subscribed to the event's kind, holding a snapshot of the session right
-//! after the change. Everything here reads and updates those rows; only
-//! enqueueing and claiming are written per engine.
+//! The session store writes delivery rows in the transaction of the change
+//! they announce ([`record_event`]): one row per active webhook subscribed
+//! to the event's kind, holding a snapshot of the session right after the
+//! change. Everything here reads and updates those rows; only claiming is
+//! written per engine.
 
 mod postgres;
 mod sqlite;
@@ -15,14 +15,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::engine::{Columns, Engine, TxStep, corrupt, statement};
+use super::engine::{Columns, Conn, Dialect, Engine, Statement, TxStep, Value, corrupt, statement};
 use crate::domain::{
     AttemptAnswer, Delivery, DeliveryState, DueDelivery, Event, EventKind, Session, Surface,
     Webhook, WebhookEvents, WebhookUrl, delivery_id,
 };
-
-pub(super) use postgres::insert_event_and_enqueue as postgres_insert_event_and_enqueue;
-pub(super) use sqlite::enqueue as sqlite_enqueue;
 
 /// What became of one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +97,76 @@ fn bounded(excerpt: &str) -> &str {
     }
 }
 
-fn snapshot(session: &Session) -> String {
-    serde_json::to_string(session).expect("a session serializes")
+/// The event's row; `?1`–`?7` of [`record_event`].
+macro_rules! insert_event {
+    () => {
+        "insert into session_events (id, session_id, at, actor, kind, via, data) \
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    };
+}
+
+/// A delivery for each active webhook whose events hold the event's kind
+/// (`?5`), with the session's snapshot (`?8`).
+macro_rules! enqueue {
+    ($holds_the_kind:literal) => {
+        concat!(
+            "insert into webhook_deliveries \
+             (event_id, webhook_id, session_id, event, session, created_at, next_attempt_at) \
+             select ?1, id, ?2, ?5, ?8, ?3, ?3 from webhooks \
+             where active and (events is null or ",
+            $holds_the_kind,
+            ")"
+        )
+    };
+}
+
+/// Appends `event` to the timeline and writes its deliveries, in the
+/// caller's transaction. PostgreSQL does both in one statement (a round
+/// trip fewer per write); SQLite, whose statements cost no round trip,
+/// cannot insert inside `with`. SQLite keeps the events as names joined by
+/// commas (see `Value::Names`).
+pub(super) async fn record_event(
+    conn: &mut impl Conn,
+    event: &Event,
+    session: &Session,
+) -> Result<(), StoreError> {
+    let data = serde_json::to_string(&event.kind).expect("events serialize");
+    let snapshot = serde_json::to_string(session).expect("a session serializes");
+    let args = vec![
+        Value::from(event.id),
+        Value::from(event.session_id),
+        Value::from(event.at),
+        Value::from(event.actor.as_str()),
+        Value::from(event.kind.name()),
+        Value::from(event.via.as_str()),
+        Value::Json(&data),
+        Value::from(snapshot.as_str()),
+    ];
+    fn statement<'a>(sql: &'static str, args: &[Value<'a>]) -> Statement<'a> {
+        Statement {
+            sql: sql.into(),
+            args: args.to_vec(),
+            plan_each_time: false,
+        }
+    }
+    match Dialect::of(conn) {
+        Dialect::Postgres => {
+            const BOTH: &str = concat!(
+                "with event as (",
+                insert_event!(),
+                ") ",
+                enqueue!("?5 = any(events)")
+            );
+            conn.execute(&statement(BOTH, &args)).await?;
+        }
+        Dialect::Sqlite => {
+            const ENQUEUE: &str = enqueue!("instr(',' || events || ',', ',' || ?5 || ',') > 0");
+            conn.execute(&statement(insert_event!(), &args[..7]))
+                .await?;
+            conn.execute(&statement(ENQUEUE, &args)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Macros rather than constants, so each statement is one literal (`concat!`).

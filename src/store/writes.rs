@@ -184,6 +184,7 @@ impl<'a> Write<'a> {
         Statement {
             sql: sql.into(),
             args: fixed.into_iter().chain(args).collect(),
+            plan_each_time: false,
         }
     }
 
@@ -194,6 +195,7 @@ impl<'a> Write<'a> {
         self.step.as_ref().map(|(sql, args)| Statement {
             sql: (*sql).into(),
             args: args.iter().map(|arg| arg.value(at)).collect(),
+            plan_each_time: false,
         })
     }
 }

@@ -4,21 +4,26 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgRow};
+use serde_json::value::RawValue;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::query::Query;
+use sqlx::types::Json;
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
 use super::PostgresStore;
 use crate::store::StoreError;
-use crate::store::engine::{Columns, Decode, Engine, Statement, TxStep, Value};
+use crate::store::engine::{Columns, Conn, Decode, Dialect, Engine, Statement, TxStep, Value};
 
 /// The statement's SQL in PostgreSQL's placeholders.
-pub(super) fn sql(statement: &Statement<'_>) -> String {
+pub(in crate::store) fn sql(statement: &Statement<'_>) -> String {
     statement.sql.replace('?', "$")
 }
 
-pub(super) fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, PgArguments> {
+pub(in crate::store) fn bind<'q>(
+    sql: &'q str,
+    args: &[Value<'q>],
+) -> Query<'q, Postgres, PgArguments> {
     let mut query = sqlx::query(sql);
     for arg in args {
         query = match *arg {
@@ -29,9 +34,74 @@ pub(super) fn bind<'q>(sql: &'q str, args: &[Value<'q>]) -> Query<'q, Postgres, 
             Value::Flag(flag) => query.bind(flag),
             Value::Names(names) => query.bind(names),
             Value::Texts(texts) => query.bind(texts),
+            Value::Json(text) => query.bind(Json(json(text))),
         };
     }
     query
+}
+
+/// JSON text as sqlx binds `jsonb`, without parsing it into values.
+fn json(text: &str) -> Box<RawValue> {
+    // The store binds JSON it serialized itself.
+    RawValue::from_string(text.to_owned())
+        .unwrap_or_else(|_| RawValue::from_string("null".to_owned()).expect("null is JSON"))
+}
+
+/// A connection (or a transaction on it) as the store's shared work sees it.
+pub(in crate::store) struct PgConn<'c>(pub &'c mut PgConnection);
+
+impl Conn for PgConn<'_> {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    async fn first<T>(
+        &mut self,
+        statement: &Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let sql = sql(statement);
+        let row = bind(&sql, &statement.args)
+            .persistent(!statement.plan_each_time)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        decoded(row, decode)
+    }
+
+    async fn all<T>(
+        &mut self,
+        statement: &Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let sql = sql(statement);
+        let rows = bind(&sql, &statement.args)
+            .persistent(!statement.plan_each_time)
+            .fetch_all(&mut *self.0)
+            .await?;
+        rows.iter().map(|row| decode(row)).collect()
+    }
+
+    async fn execute(&mut self, statement: &Statement<'_>) -> Result<u64, StoreError> {
+        let sql = sql(statement);
+        let done = bind(&sql, &statement.args).execute(&mut *self.0).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Ends `tx` as `result` says: committed when it is `Ok`, rolled back
+/// otherwise.
+pub(in crate::store) async fn finish<T>(
+    tx: sqlx::Transaction<'_, Postgres>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(done) => {
+            tx.commit().await?;
+            Ok(done)
+        }
+        Err(error) => {
+            tx.rollback().await?;
+            Err(error)
+        }
+    }
 }
 
 impl Columns for PgRow {

@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{PostgresStore, attach_steps, load_steps};
+use super::PostgresStore;
+use super::engine::PgConn;
 use crate::domain::{ListQuery, MATCH_END, MATCH_START, Session, SimilarQuery};
-use crate::store::sessions::{SESSION_COLUMNS, session};
+use crate::store::sessions::{self, SESSION_COLUMNS, session};
 use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
 
 // Statements whose best plan depends on the words searched for run
@@ -98,9 +99,7 @@ impl SearchStore for PostgresStore {
             .iter()
             .map(|row| session(row))
             .collect::<Result<Vec<Session>, _>>()?;
-        let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
-        let steps = load_steps(&mut conn, &ids).await?;
-        attach_steps(&mut items, steps);
+        sessions::load_steps(&mut PgConn(&mut conn), &mut items).await?;
         Ok(items)
     }
 

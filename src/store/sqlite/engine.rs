@@ -10,12 +10,16 @@ use uuid::Uuid;
 
 use super::{SqliteStore, micros, time};
 use crate::store::StoreError;
-use crate::store::engine::{Columns, Decode, Engine, Statement, TxStep, Value, corrupt};
+use crate::store::engine::{
+    Columns, Conn, Decode, Dialect, Engine, Statement, TxStep, Value, corrupt,
+};
 
 impl ToSql for Value<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self {
-            Value::Text(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Value::Text(Some(text)) | Value::Json(text) => {
+                ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))
+            }
             // As rusqlite stores a `Uuid`: its 16 bytes.
             Value::Id(Some(id)) => ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes())),
             Value::Time(Some(at)) => ToSqlOutput::Owned(micros(*at).into()),
@@ -121,6 +125,42 @@ pub(super) fn execute(conn: &Connection, statement: &Statement<'_>) -> Result<u6
         .prepare_cached(&statement.sql)?
         .execute(params_from_iter(&statement.args))?;
     Ok(changed as u64)
+}
+
+/// A connection (or a transaction on it) as the store's shared work sees it.
+pub(in crate::store) struct SqliteConn<'c>(pub &'c Connection);
+
+impl Conn for SqliteConn<'_> {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    async fn first<T>(
+        &mut self,
+        statement: &Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        first(self.0, statement, decode)
+    }
+
+    async fn all<T>(
+        &mut self,
+        statement: &Statement<'_>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut prepared = self.0.prepare_cached(&statement.sql)?;
+        all(prepared.query(params_from_iter(&statement.args))?, decode)
+    }
+
+    async fn execute(&mut self, statement: &Statement<'_>) -> Result<u64, StoreError> {
+        execute(self.0, statement)
+    }
+}
+
+/// Runs shared work over a [`SqliteConn`] to its end: none of its
+/// statements waits, so it finishes in one poll.
+pub(in crate::store) fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
+    use futures_util::FutureExt;
+    work.now_or_never()
+        .expect("work over a SQLite connection never waits")
 }
 
 #[async_trait]

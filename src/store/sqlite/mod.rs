@@ -15,19 +15,16 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
-use rusqlite::{Connection, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, TransactionBehavior};
 use uuid::Uuid;
 
-use super::sessions::{self, SESSION_COLUMNS, STEP_COLUMNS, session, step};
-use super::writes::Write;
-use super::{
-    PoolUsage, SessionStore, StoreError, WalUsage, attach_steps, explain_miss, page_cursor,
-    status_condition,
-};
-use crate::domain::{Event, ListQuery, Page, Session, Status, Step};
+use super::engine::Dialect;
+use super::sessions;
+use super::{PoolUsage, SessionStore, StoreError, WalUsage};
+use crate::domain::{Event, ListQuery, Page, Session, Status};
 use database::Database;
 pub use database::STATEMENT_LOG;
+use engine::{SqliteConn, at_once};
 
 pub struct SqliteStore {
     // Every store trait runs on these connections (see store::engine).
@@ -139,149 +136,21 @@ pub(in crate::store) fn time(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
 
-/// Fills in the steps of `sessions` (in position order) with one statement.
-fn attach_steps_of(conn: &Connection, sessions: &mut [Session]) -> Result<(), StoreError> {
-    if sessions.is_empty() {
-        return Ok(());
-    }
-    let placeholders = vec!["?"; sessions.len()].join(", ");
-    let sql = format!(
-        "select {STEP_COLUMNS} from session_steps \
-         where session_id in ({placeholders}) order by session_id, position"
-    );
-    let mut prepared = conn.prepare_cached(&sql)?;
-    let ids = params_from_iter(sessions.iter().map(|s| s.id));
-    let steps = engine::all(prepared.query(ids)?, step)?;
-    attach_steps(sessions, steps);
-    Ok(())
-}
-
-/// The session with `id`, with its steps.
-fn load_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| format!("select {SESSION_COLUMNS} from sessions s where s.id = ?"))
-}
-
-fn load(conn: &Connection, id: Uuid) -> Result<Option<Session>, StoreError> {
-    let mut prepared = conn.prepare_cached(load_sql())?;
-    let Some(session) = engine::all(prepared.query([id])?, session)?.pop() else {
-        return Ok(None);
-    };
-    let mut one = [session];
-    attach_steps_of(conn, &mut one)?;
-    let [session] = one;
-    Ok(Some(session))
-}
-
-fn insert_steps(conn: &Connection, session_id: Uuid, steps: &[Step]) -> Result<(), StoreError> {
-    let mut insert = conn.prepare_cached(
-        "insert into session_steps (id, session_id, position, text) values (?, ?, ?, ?)",
-    )?;
-    for step in steps {
-        insert.execute(rusqlite::params![
-            step.id,
-            session_id,
-            step.position,
-            step.text
-        ])?;
-    }
-    Ok(())
-}
-
-fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
-    let data = serde_json::to_string(&event.kind).expect("events serialize");
-    conn.prepare_cached(
-        "insert into session_events (id, session_id, at, actor, kind, via, data) \
-         values (?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(rusqlite::params![
-        event.id,
-        event.session_id,
-        micros(event.at),
-        event.actor,
-        event.kind.name(),
-        event.via.as_str(),
-        data,
-    ])?;
-    Ok(())
-}
-
-/// The statement and parameters of a list query.
-fn list_statement(query: &ListQuery) -> (String, Vec<Value>) {
-    // A search walks the full-text index newest first (rowid desc) and
-    // stops at the page's end instead of collecting every match.
-    // The same position, named so SQLite sees the order it can stream.
-    let key = if query.search.is_some() {
-        "f.rowid"
-    } else {
-        "s.seq"
-    };
-    let mut params = Vec::new();
-    let mut sql = String::from("select ");
-    sql.push_str(SESSION_COLUMNS);
-    match &query.search {
-        Some(search) => {
-            let terms: Vec<String> = search.terms().iter().map(|t| format!("\"{t}\"*")).collect();
-            sql.push_str(
-                " from sessions_fts f join sessions s on s.seq = f.rowid \
-                 where sessions_fts match ?",
-            );
-            params.push(Value::Text(terms.join(" ")));
-        }
-        None => sql.push_str(" from sessions s where true"),
-    }
-    if let Some(status) = query.status {
-        sql.push_str(" and ");
-        sql.push_str(status_condition(status));
-    }
-    if let Some(outcome) = query.outcome {
-        sql.push_str(" and s.outcome = ?");
-        params.push(Value::Text(outcome.as_str().to_owned()));
-    }
-    if let Some(owner) = &query.owner {
-        sql.push_str(" and s.owner = ?");
-        params.push(Value::Text(owner.clone()));
-    }
-    if let Some(after) = query.after {
-        sql.push_str(&format!(
-            " and {key} < (select seq from sessions where id = ?)"
-        ));
-        params.push(Value::Blob(after.id.as_bytes().to_vec()));
-    }
-    sql.push_str(&format!(" order by {key} desc limit ?"));
-    params.push(Value::Integer(i64::from(query.limit) + 1));
-    (sql, params)
-}
-
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
         self.db
-            .write_in_group(|tx| {
-                engine::execute(tx, &sessions::insert_session(session))?;
-                insert_steps(tx, session.id, &session.steps)?;
-                insert_event(tx, event)?;
-                super::webhooks::sqlite_enqueue(tx, event, session)
-            })
+            .write_in_group(|tx| at_once(sessions::insert(&mut SqliteConn(tx), session, event)))
             .await
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
-        self.db.quick_read(|conn| load(conn, id)).await
+        self.db
+            .quick_read(|conn| at_once(sessions::load(&mut SqliteConn(conn), id)))
+            .await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
-        let (sql, params) = list_statement(query);
-        let (limit, with_steps) = (query.limit, query.with_steps);
-        let page = move |conn: &Connection| {
-            let mut prepared = conn.prepare_cached(&sql)?;
-            let mut items = engine::all(prepared.query(params_from_iter(params))?, session)?;
-            let next = page_cursor(&mut items, limit);
-            if with_steps {
-                attach_steps_of(conn, &mut items)?;
-            }
-            Ok(Page { items, next })
-        };
         // With no search and at most one filter the page walks one index in
         // its order (newest first, the filter's partial or leading-column
         // index) and reads only its own rows: a quick read. A search or two
@@ -291,12 +160,20 @@ impl SessionStore for SqliteStore {
             query.outcome.is_some(),
             query.owner.is_some(),
         ];
-        if query.search.is_some() {
+        let terms = sessions::search_terms(Dialect::Sqlite, query);
+        if terms.is_some() {
             self.db.index_queued().await?;
         }
-        if query.search.is_none() && filters.iter().filter(|&&f| f).count() <= 1 {
+        if terms.is_none() && filters.iter().filter(|&&f| f).count() <= 1 {
+            let page =
+                |conn: &Connection| at_once(sessions::list(&mut SqliteConn(conn), query, None));
             self.db.quick_read(page).await
         } else {
+            let query = query.clone();
+            let page = move |conn: &Connection| {
+                let mut conn = SqliteConn(conn);
+                at_once(sessions::list(&mut conn, &query, terms.as_deref()))
+            };
             self.db.read(page).await
         }
     }
@@ -304,7 +181,7 @@ impl SessionStore for SqliteStore {
     async fn load_steps(&self, sessions: &mut [Session]) -> Result<(), StoreError> {
         // At most a page of sessions, each read by its key: a quick read.
         self.db
-            .quick_read(|conn| attach_steps_of(conn, sessions))
+            .quick_read(|conn| at_once(sessions::load_steps(&mut SqliteConn(conn), sessions)))
             .await
     }
 
@@ -313,36 +190,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
-        let id = event.session_id;
-        let write = Write::of(event)?;
-        // See the module docs of `store`: never earlier than the previous change.
-        let update = write.session_update("max(?1, updated_at + 1)");
         self.db
-            .write_in_group(|tx| {
-                let Some(session) = engine::first(tx, &update, session)? else {
-                    return Err(explain_miss(load(tx, id)?));
-                };
-                let at = session.updated_at;
-                if let Some(step) = write.step(at)
-                    && engine::execute(tx, &step)? == 0
-                {
-                    return Err(StoreError::StepNotFound);
-                }
-                if let Some(plan) = &write.plan {
-                    engine::execute(tx, &sessions::delete_steps(id))?;
-                    insert_steps(tx, id, plan)?;
-                }
-                let event = Event {
-                    at,
-                    ..event.clone()
-                };
-                insert_event(tx, &event)?;
-                let mut one = [session];
-                attach_steps_of(tx, &mut one)?;
-                let [session] = one;
-                super::webhooks::sqlite_enqueue(tx, &event, &session)?;
-                Ok(session)
-            })
+            .write_in_group(|tx| at_once(sessions::apply(&mut SqliteConn(tx), event)))
             .await
     }
 
@@ -350,9 +199,7 @@ impl SessionStore for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                if engine::execute(&tx, &sessions::delete_prepared(id))? == 0 {
-                    return Err(explain_miss(load(&tx, id)?));
-                }
+                at_once(sessions::delete_prepared(&mut SqliteConn(&tx), id))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -426,10 +273,10 @@ mod tests {
     }
 
     fn plan(conn: &Connection, query: &ListQuery) -> Vec<String> {
-        let (sql, params) = list_statement(query);
-        conn.prepare(&format!("explain query plan {sql}"))
+        let list = sessions::list_statement(Dialect::Sqlite, query, None);
+        conn.prepare(&format!("explain query plan {}", list.sql))
             .unwrap()
-            .query_map(params_from_iter(params), |row| row.get(3))
+            .query_map(rusqlite::params_from_iter(&list.args), |row| row.get(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()

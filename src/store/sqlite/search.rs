@@ -5,9 +5,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use uuid::Uuid;
 
-use super::{SqliteStore, attach_steps_of, engine, list_statement};
+use super::SqliteStore;
+use super::engine::{self, SqliteConn, at_once};
 use crate::domain::{ListQuery, Session, SimilarQuery};
-use crate::store::sessions::{SESSION_COLUMNS, session};
+use crate::store::engine::Dialect;
+use crate::store::sessions::{self, SESSION_COLUMNS, session};
 use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
 
 /// bm25's weight of each column of `sessions_fts`, in its order: title,
@@ -47,7 +49,7 @@ fn similar(conn: &Connection, query: &SimilarQuery) -> Result<Vec<Session>, Stor
         query.limit
     ])?;
     let mut items = engine::all(rows, session)?;
-    attach_steps_of(conn, &mut items)?;
+    at_once(sessions::load_steps(&mut SqliteConn(conn), &mut items))?;
     Ok(items)
 }
 
@@ -96,13 +98,15 @@ impl SearchStore for SqliteStore {
         // columns: FTS5 makes a snippet only for a row its match found, and
         // finding given rows again by id costs a whole match per row.
         self.db.index_queued().await?;
-        let (sql, params) = list_statement(query);
-        let sql = sql.replacen(SESSION_COLUMNS, SNIPPET, 1);
+        let query = query.clone();
         self.db
             .read(move |conn| {
+                let terms = sessions::search_terms(Dialect::Sqlite, &query);
+                let list = sessions::list_statement(Dialect::Sqlite, &query, terms.as_deref());
+                let sql = list.sql.replacen(SESSION_COLUMNS, SNIPPET, 1);
                 Ok(conn
                     .prepare_cached(&sql)?
-                    .query_map(params_from_iter(params), |row| {
+                    .query_map(params_from_iter(&list.args), |row| {
                         Ok((row.get::<_, Uuid>(0)?, row.get::<_, String>(1)?))
                     })?
                     .collect::<Result<Vec<_>, _>>()?)

@@ -1,45 +1,11 @@
-//! The outbox on PostgreSQL: enqueueing in the event's own statement, and
-//! claiming that skips rows another worker holds.
+//! The outbox on PostgreSQL: claiming that skips rows another worker holds.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use sqlx::postgres::PgConnection;
-use sqlx::types::Json;
-
-use super::{Outbox, due, snapshot};
-use crate::domain::{DueDelivery, Event, Session};
+use super::{Outbox, due};
+use crate::domain::DueDelivery;
 use crate::store::engine::{Engine, statement};
 use crate::store::{PostgresStore, StoreError};
-
-/// Appends `event` to the timeline and, in the same statement, writes a
-/// delivery for each active webhook subscribed to its kind: no round trip
-/// more than the event alone, whether or not there are webhooks.
-pub(in crate::store) async fn insert_event_and_enqueue(
-    conn: &mut PgConnection,
-    event: &Event,
-    session: &Session,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "with event as ( \
-             insert into session_events (id, session_id, at, actor, kind, via, data) \
-             values ($1, $2, $3, $4, $5, $6, $7)) \
-         insert into webhook_deliveries \
-             (event_id, webhook_id, session_id, event, session, created_at, next_attempt_at) \
-         select $1, id, $2, $5, $8, $3, $3 from webhooks \
-         where active and (events is null or $5 = any(events))",
-    )
-    .bind(event.id)
-    .bind(event.session_id)
-    .bind(event.at)
-    .bind(&event.actor)
-    .bind(event.kind.name())
-    .bind(event.via.as_str())
-    .bind(Json(&event.kind))
-    .bind(snapshot(session))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 #[async_trait]
 impl Outbox for PostgresStore {

@@ -1,53 +1,13 @@
-//! The outbox on SQLite: enqueueing in the caller's transaction, and
-//! claiming on the one writer.
+//! The outbox on SQLite: claiming on the one writer.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
-use uuid::Uuid;
+use rusqlite::{TransactionBehavior, params};
 
-use super::{Outbox, due, snapshot};
-use crate::domain::{DueDelivery, Event, Session};
+use super::{Outbox, due};
+use crate::domain::DueDelivery;
 use crate::store::sqlite::micros;
 use crate::store::{SqliteStore, StoreError};
-
-/// Writes a delivery for each active webhook subscribed to `event`'s kind,
-/// inside the caller's transaction. Without such a webhook this is one
-/// lookup in a small table and nothing is serialized.
-pub(in crate::store) fn enqueue(
-    conn: &Connection,
-    event: &Event,
-    session: &Session,
-) -> Result<(), StoreError> {
-    let kind = event.kind.name();
-    let webhooks: Vec<Uuid> = conn
-        .prepare_cached(
-            "select id from webhooks where active = 1 \
-             and (events is null or instr(',' || events || ',', ',' || ?1 || ',') > 0)",
-        )?
-        .query_map([kind], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
-    if webhooks.is_empty() {
-        return Ok(());
-    }
-    let snapshot = snapshot(session);
-    let mut insert = conn.prepare_cached(
-        "insert into webhook_deliveries \
-         (event_id, webhook_id, session_id, event, session, created_at, next_attempt_at) \
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-    )?;
-    for webhook in webhooks {
-        insert.execute(params![
-            event.id,
-            webhook,
-            event.session_id,
-            kind,
-            snapshot,
-            micros(event.at)
-        ])?;
-    }
-    Ok(())
-}
 
 #[async_trait]
 impl Outbox for SqliteStore {
