@@ -10,6 +10,7 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::engine::{Columns, Dialect, Engine, Statement, statement};
 use super::{PostgresStore, SqliteStore, StoreError};
 
 /// One change to a session: its place in the feed and the session it changed.
@@ -17,13 +18,6 @@ use super::{PostgresStore, SqliteStore, StoreError};
 pub struct ChangeRef {
     pub seq: i64,
     pub session_id: Uuid,
-}
-
-/// A row of `select seq, session_id from session_changes`.
-impl From<(i64, Uuid)> for ChangeRef {
-    fn from((seq, session_id): (i64, Uuid)) -> Self {
-        Self { seq, session_id }
-    }
 }
 
 /// What a database's listener reports.
@@ -77,45 +71,88 @@ const CHANNEL: &str = "casebook_changes";
 /// Wait between attempts to reopen a lost listening connection.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
+/// A row of `select seq, session_id from session_changes`.
+fn change(row: &dyn Columns) -> Result<ChangeRef, StoreError> {
+    Ok(ChangeRef {
+        seq: row.int(0)?,
+        session_id: row.id(1)?,
+    })
+}
+
+/// [`ChangeLog::changes_after`]: up to `limit` changes after `seq`, and
+/// those just before it that may have committed after it. The look back
+/// does not count against `limit`, or a busy minute's late places would
+/// crowd out the new ones. SQLite's one writer takes the places in commit
+/// order, so none commits late there and it does not look back.
+async fn changes_after(
+    engine: &impl Engine,
+    seq: i64,
+    limit: u32,
+) -> Result<Vec<ChangeRef>, StoreError> {
+    let look_back = match engine.dialect() {
+        Dialect::Sqlite => "false".to_owned(),
+        Dialect::Postgres => format!(
+            "seq > ?1 - {RECENT_OVERLAP_PLACES} and seq <= ?1 and at > \
+             (select at from session_changes where seq = ?1) - interval '{} seconds'",
+            RECENT_OVERLAP.as_secs()
+        ),
+    };
+    let sql = format!(
+        "select seq, session_id from (select seq, session_id from session_changes \
+             where seq > ?1 order by seq limit ?2) newer \
+         union all select seq, session_id from session_changes where {look_back} \
+         order by seq"
+    );
+    engine
+        .fetch_all(statement!(sql, Some(seq), limit), change)
+        .await
+}
+
+async fn changes_since(
+    engine: &impl Engine,
+    seq: i64,
+    pending: &[i64],
+    limit: u32,
+) -> Result<Vec<ChangeRef>, StoreError> {
+    let mut since = Statement::new("select seq, session_id from session_changes where seq > ");
+    let after = since.bind(Some(seq));
+    since.push(&after);
+    for (i, place) in pending.iter().enumerate() {
+        let place = since.bind(Some(*place));
+        since.push(if i == 0 { " or seq in (" } else { ", " });
+        since.push(&place);
+    }
+    if !pending.is_empty() {
+        since.push(")");
+    }
+    let limit = since.bind(limit);
+    since.push(&format!(" order by seq limit {limit}"));
+    engine.fetch_all(since, change).await
+}
+
+async fn last_change(engine: &impl Engine) -> Result<i64, StoreError> {
+    let sql = "select cast(coalesce(max(seq), 0) as bigint) from session_changes";
+    let last = engine.lookup(statement!(sql), |row| row.int(0)).await?;
+    Ok(last.unwrap_or(0))
+}
+
 #[async_trait]
 impl ChangeLog for SqliteStore {
     async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError> {
-        self.db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "select seq, session_id from session_changes where seq > ? \
-                         order by seq limit ?",
-                    )?
-                    .query_map(rusqlite::params![seq, limit], |r| {
-                        Ok(ChangeRef {
-                            seq: r.get(0)?,
-                            session_id: r.get(1)?,
-                        })
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?)
-            })
-            .await
+        changes_after(self, seq, limit).await
     }
 
-    /// One writer takes the places in commit order: none is filled late.
     async fn changes_since(
         &self,
         seq: i64,
-        _pending: &[i64],
+        pending: &[i64],
         limit: u32,
     ) -> Result<Vec<ChangeRef>, StoreError> {
-        self.changes_after(seq, limit).await
+        changes_since(self, seq, pending, limit).await
     }
 
     async fn last_change(&self) -> Result<i64, StoreError> {
-        self.db
-            .read(|conn| {
-                Ok(conn
-                    .prepare_cached("select coalesce(max(seq), 0) from session_changes")?
-                    .query_row([], |r| r.get(0))?)
-            })
-            .await
+        last_change(self).await
     }
 
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
@@ -130,18 +167,7 @@ impl ChangeLog for SqliteStore {
 #[async_trait]
 impl ChangeLog for PostgresStore {
     async fn changes_after(&self, seq: i64, limit: u32) -> Result<Vec<ChangeRef>, StoreError> {
-        let rows: Vec<(i64, Uuid)> = sqlx::query_as(&format!(
-            "select seq, session_id from session_changes \
-             where seq > $1 - {RECENT_OVERLAP_PLACES} and (seq > $1 or at > \
-                 (select at from session_changes where seq = $1) - interval '{} seconds') \
-             order by seq limit $2",
-            RECENT_OVERLAP.as_secs()
-        ))
-        .bind(seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(ChangeRef::from).collect())
+        changes_after(self, seq, limit).await
     }
 
     async fn changes_since(
@@ -150,24 +176,11 @@ impl ChangeLog for PostgresStore {
         pending: &[i64],
         limit: u32,
     ) -> Result<Vec<ChangeRef>, StoreError> {
-        let rows: Vec<(i64, Uuid)> = sqlx::query_as(
-            "select seq, session_id from session_changes \
-             where seq > $1 or seq = any($2) order by seq limit $3",
-        )
-        .bind(seq)
-        .bind(pending)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(ChangeRef::from).collect())
+        changes_since(self, seq, pending, limit).await
     }
 
     async fn last_change(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("select coalesce(max(seq), 0)::int8 from session_changes")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        last_change(self).await
     }
 
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
@@ -187,9 +200,7 @@ impl ChangeLog for PostgresStore {
     }
 
     async fn announce(&self) -> Result<(), StoreError> {
-        sqlx::query("select pg_notify($1, '')")
-            .bind(CHANNEL)
-            .execute(&self.pool)
+        self.execute(statement!("select pg_notify(?1, '')", CHANNEL))
             .await?;
         Ok(())
     }

@@ -211,6 +211,8 @@ pub(super) trait Conn {
 /// process cannot interleave.
 #[async_trait]
 pub(super) trait Engine: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+
     /// One row found by key, or none.
     async fn lookup<T: Send>(
         &self,

@@ -163,6 +163,10 @@ fn decoded<T>(row: Option<PgRow>, decode: Decode<T>) -> Result<Option<T>, StoreE
 
 #[async_trait]
 impl Engine for PostgresStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     async fn lookup<T: Send>(
         &self,
         statement: Statement<'_>,

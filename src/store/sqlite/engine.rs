@@ -165,6 +165,10 @@ pub(in crate::store) fn at_once<T>(work: impl std::future::Future<Output = T>) -
 
 #[async_trait]
 impl Engine for SqliteStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
     async fn lookup<T: Send>(
         &self,
         statement: Statement<'_>,
