@@ -145,6 +145,7 @@ pub(super) trait Columns {
     fn optional_time(&self, column: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn int(&self, column: usize) -> Result<i64, StoreError>;
     fn optional_int(&self, column: usize) -> Result<Option<i64>, StoreError>;
+    fn optional_float(&self, column: usize) -> Result<Option<f64>, StoreError>;
     fn flag(&self, column: usize) -> Result<bool, StoreError>;
     /// A column bound as [`Value::Names`].
     fn names(&self, column: usize) -> Result<Option<Vec<String>>, StoreError>;

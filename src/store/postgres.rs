@@ -3,7 +3,6 @@
 //! races to exactly one winner across processes.
 
 mod engine;
-mod reports;
 mod search;
 
 use std::time::Duration;

@@ -144,6 +144,10 @@ impl Columns for PgRow {
         }
     }
 
+    fn optional_float(&self, column: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
     fn flag(&self, column: usize) -> Result<bool, StoreError> {
         Ok(self.try_get(column)?)
     }

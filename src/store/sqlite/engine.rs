@@ -82,6 +82,10 @@ impl Columns for Row<'_> {
         Ok(self.get(column)?)
     }
 
+    fn optional_float(&self, column: usize) -> Result<Option<f64>, StoreError> {
+        Ok(self.get(column)?)
+    }
+
     fn flag(&self, column: usize) -> Result<bool, StoreError> {
         Ok(self.get(column)?)
     }

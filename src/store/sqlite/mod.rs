@@ -6,7 +6,6 @@ mod database;
 mod engine;
 mod group_commit;
 pub mod migrate;
-mod reports;
 mod search;
 mod search_queue;
 mod wal;
