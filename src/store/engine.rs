@@ -281,6 +281,49 @@ impl<'a> TxStep<'a> {
     }
 }
 
+/// The work of [`Engine::transaction`], the same on both engines: false
+/// when a step meant to change exactly one row did not (the caller then
+/// rolls back).
+pub(super) async fn run_steps(
+    conn: &mut impl Conn,
+    steps: &[TxStep<'_>],
+) -> Result<bool, StoreError> {
+    for step in steps {
+        let changed = conn.execute(&step.statement).await?;
+        if step.one_row && changed != 1 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The work of [`Engine::read_then_write`], the same on both engines: its
+/// result, and whether there is a write to commit. SQLite's transaction
+/// already holds the write lock; PostgreSQL locks the row read (`for
+/// update`) until the commit, so concurrent callers queue there.
+pub(super) async fn read_then_write<'a, T, R>(
+    conn: &mut impl Conn,
+    prepare: Statement<'a>,
+    read: Statement<'a>,
+    decode: Decode<T>,
+    decide: &(dyn Fn(Option<T>) -> (R, Option<Statement<'a>>) + Sync),
+) -> Result<(R, bool), StoreError> {
+    conn.execute(&prepare).await?;
+    let read = match Dialect::of(conn) {
+        Dialect::Sqlite => read,
+        Dialect::Postgres => Statement {
+            sql: format!("{} for update", read.sql).into(),
+            ..read
+        },
+    };
+    let (result, write) = decide(conn.first(&read, decode).await?);
+    let Some(write) = write else {
+        return Ok((result, false));
+    };
+    conn.execute(&write).await?;
+    Ok((result, true))
+}
+
 /// A stored value the schema should have made impossible.
 pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Database(DatabaseError::Corrupt(format!(

@@ -108,7 +108,7 @@ macro_rules! insert_event {
 /// A delivery for each active webhook whose events hold the event's kind
 /// (`?5`), with the session's snapshot (`?8`).
 macro_rules! enqueue {
-    ($holds_the_kind:literal) => {
+    ($holds_the_kind:expr) => {
         concat!(
             "insert into webhook_deliveries \
              (event_id, webhook_id, session_id, event, session, created_at, next_attempt_at) \
@@ -122,26 +122,21 @@ macro_rules! enqueue {
 
 /// Appends `event` to the timeline and writes its deliveries, in the
 /// caller's transaction. PostgreSQL does both in one statement (a round
-/// trip fewer per write); SQLite, whose statements cost no round trip,
-/// cannot insert inside `with`. SQLite keeps the events as names joined by
-/// commas (see `Value::Names`).
+/// trip fewer per write). SQLite cannot insert inside `with`, but its
+/// statements cost no round trip: it asks first whether any webhook wants
+/// the event, so that the usual write, with none, does not serialize the
+/// session for nothing (a tenth of a note's instructions). SQLite keeps a
+/// webhook's events as names joined by commas (see `Value::Names`).
 pub(super) async fn record_event(
     conn: &mut impl Conn,
     event: &Event,
     session: &Session,
 ) -> Result<(), StoreError> {
-    let data = serde_json::to_string(&event.kind).expect("events serialize");
-    let snapshot = serde_json::to_string(session).expect("a session serializes");
-    let args = vec![
-        Value::from(event.id),
-        Value::from(event.session_id),
-        Value::from(event.at),
-        Value::from(event.actor.as_str()),
-        Value::from(event.kind.name()),
-        Value::from(event.via.as_str()),
-        Value::Json(&data),
-        Value::from(snapshot.as_str()),
-    ];
+    macro_rules! sqlite_holds_the_kind {
+        () => {
+            "instr(',' || events || ',', ',' || ?5 || ',') > 0"
+        };
+    }
     fn statement<'a>(sql: &'static str, args: &[Value<'a>]) -> Statement<'a> {
         Statement {
             sql: sql.into(),
@@ -149,6 +144,18 @@ pub(super) async fn record_event(
             plan_each_time: false,
         }
     }
+    let data = serde_json::to_string(&event.kind).expect("events serialize");
+    let snapshot = || serde_json::to_string(session).expect("a session serializes");
+    let mut args = vec![
+        Value::from(event.id),
+        Value::from(event.session_id),
+        Value::from(event.at),
+        Value::from(event.actor.as_str()),
+        Value::from(event.kind.name()),
+        Value::from(event.via.as_str()),
+        Value::Json(&data),
+    ];
+    let session_json;
     match Dialect::of(conn) {
         Dialect::Postgres => {
             const BOTH: &str = concat!(
@@ -157,13 +164,26 @@ pub(super) async fn record_event(
                 ") ",
                 enqueue!("?5 = any(events)")
             );
+            session_json = snapshot();
+            args.push(Value::from(session_json.as_str()));
             conn.execute(&statement(BOTH, &args)).await?;
         }
         Dialect::Sqlite => {
-            const ENQUEUE: &str = enqueue!("instr(',' || events || ',', ',' || ?5 || ',') > 0");
-            conn.execute(&statement(insert_event!(), &args[..7]))
+            const WANTED: &str = concat!(
+                "select 1 from webhooks where active and (events is null or ",
+                sqlite_holds_the_kind!(),
+                ") limit 1"
+            );
+            const ENQUEUE: &str = enqueue!(sqlite_holds_the_kind!());
+            conn.execute(&statement(insert_event!(), &args)).await?;
+            let wanted = conn
+                .first(&statement(WANTED, &args[..5]), |_| Ok(()))
                 .await?;
-            conn.execute(&statement(ENQUEUE, &args)).await?;
+            if wanted.is_some() {
+                session_json = snapshot();
+                args.push(Value::from(session_json.as_str()));
+                conn.execute(&statement(ENQUEUE, &args)).await?;
+            }
         }
     }
     Ok(())

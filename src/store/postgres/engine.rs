@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use crate::store::StoreError;
-use crate::store::engine::{Columns, Conn, Decode, Dialect, Engine, Statement, TxStep, Value};
+use crate::store::engine::{
+    Columns, Conn, Decode, Dialect, Engine, Statement, TxStep, Value, read_then_write, run_steps,
+};
 
 /// The statement's SQL in PostgreSQL's placeholders.
 pub(in crate::store) fn sql(statement: &Statement<'_>) -> String {
@@ -209,19 +211,13 @@ impl Engine for PostgresStore {
 
     async fn transaction(&self, steps: &[TxStep<'_>]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for step in steps {
-            let sql = sql(&step.statement);
-            let changed = bind(&sql, &step.statement.args)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if step.one_row && changed != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
+        let done = run_steps(&mut PgConn(&mut tx), steps).await?;
+        if done {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
         }
-        tx.commit().await?;
-        Ok(true)
+        Ok(done)
     }
 
     async fn read_then_write<'a, T, R>(
@@ -236,20 +232,14 @@ impl Engine for PostgresStore {
         R: Send,
     {
         let mut tx = self.pool.begin().await?;
-        let prepare_sql = sql(&prepare);
-        bind(&prepare_sql, &prepare.args).execute(&mut *tx).await?;
-        // The row `prepare` made sure of is locked until the commit, so
-        // concurrent callers queue here.
-        let read_sql = format!("{} for update", sql(&read));
-        let row = bind(&read_sql, &read.args).fetch_optional(&mut *tx).await?;
-        let (result, write) = decide(decoded(row, decode)?);
-        let Some(write) = write else {
+        let mut conn = PgConn(&mut tx);
+        let work = read_then_write(&mut conn, prepare, read, decode, decide);
+        let (result, write) = work.await?;
+        if write {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(result);
-        };
-        let write_sql = sql(&write);
-        bind(&write_sql, &write.args).execute(&mut *tx).await?;
-        tx.commit().await?;
+        }
         Ok(result)
     }
 }

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::{SqliteStore, micros, time};
 use crate::store::StoreError;
 use crate::store::engine::{
-    Columns, Conn, Decode, Dialect, Engine, Statement, TxStep, Value, corrupt,
+    Columns, Conn, Decode, Dialect, Engine, Statement, TxStep, Value, corrupt, read_then_write,
+    run_steps,
 };
 
 impl ToSql for Value<'_> {
@@ -215,15 +216,12 @@ impl Engine for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                for step in steps {
-                    let changed = execute(&tx, &step.statement)?;
-                    if step.one_row && changed != 1 {
-                        // Dropping `tx` rolls back.
-                        return Ok(false);
-                    }
+                let done = at_once(run_steps(&mut SqliteConn(&tx), steps))?;
+                if done {
+                    tx.commit()?;
                 }
-                tx.commit()?;
-                Ok(true)
+                // Otherwise dropping `tx` rolls back.
+                Ok(done)
             })
             .await
     }
@@ -242,10 +240,11 @@ impl Engine for SqliteStore {
         self.db
             .write(|conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                execute(&tx, &prepare)?;
-                let (result, write) = decide(first(&tx, &read, decode)?);
-                if let Some(write) = write {
-                    execute(&tx, &write)?;
+                let mut conn = SqliteConn(&tx);
+                let work =
+                    read_then_write(&mut conn, prepare.clone(), read.clone(), decode, decide);
+                let (result, write) = at_once(work)?;
+                if write {
                     tx.commit()?;
                 }
                 Ok(result)
