@@ -13,6 +13,10 @@ fn main() {
     let dir = Path::new(&root).join("migrations/sqlite");
     // A directory: cargo reruns this when any file in it is added, removed or changed.
     println!("cargo:rerun-if-changed={}", dir.display());
+    // sqlx::migrate! embeds these when the crate compiles, and cargo does
+    // not see a new file there by itself: without this line, a build after
+    // adding a PostgreSQL migration alone kept the old set.
+    println!("cargo:rerun-if-changed={root}/migrations/postgres");
     let mut migrations = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("migrations/sqlite is readable") {
         let path = entry.expect("migrations/sqlite is readable").path();
