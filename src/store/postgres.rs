@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 use super::engine::Dialect;
@@ -44,6 +44,10 @@ impl PostgresOptions {
     pub const DEFAULT_POOL_SIZE: u32 = 8;
 }
 
+/// How long a pooled connection may sit idle and still be handed out
+/// without a ping first (see [`PostgresStore::connect_with`]).
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 impl Default for PostgresOptions {
     fn default() -> Self {
         Self {
@@ -62,6 +66,20 @@ impl PostgresStore {
             .max_connections(options.pool_size)
             // Fail fast when the database is gone rather than hang a request.
             .acquire_timeout(Duration::from_secs(3))
+            // sqlx pings every connection it hands out (a round trip to
+            // PostgreSQL: two per completion, one per read) besides the
+            // ping it sends when a connection comes back. A busy pool's
+            // connections were checked moments ago, on their return; only
+            // one that sat idle is checked again before use.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
