@@ -153,6 +153,49 @@ pub(super) trait Columns {
     fn texts(&self, column: usize) -> Result<Vec<String>, StoreError>;
 }
 
+/// A row's columns from `.1` on, read as a row of their own: the second
+/// shape of a row that joins two.
+pub(super) struct Shifted<'r>(pub &'r dyn Columns, pub usize);
+
+impl Columns for Shifted<'_> {
+    fn text(&self, column: usize) -> Result<String, StoreError> {
+        self.0.text(column + self.1)
+    }
+    fn optional_text(&self, column: usize) -> Result<Option<String>, StoreError> {
+        self.0.optional_text(column + self.1)
+    }
+    fn id(&self, column: usize) -> Result<Uuid, StoreError> {
+        self.0.id(column + self.1)
+    }
+    fn optional_id(&self, column: usize) -> Result<Option<Uuid>, StoreError> {
+        self.0.optional_id(column + self.1)
+    }
+    fn time(&self, column: usize) -> Result<DateTime<Utc>, StoreError> {
+        self.0.time(column + self.1)
+    }
+    fn optional_time(&self, column: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.0.optional_time(column + self.1)
+    }
+    fn int(&self, column: usize) -> Result<i64, StoreError> {
+        self.0.int(column + self.1)
+    }
+    fn optional_int(&self, column: usize) -> Result<Option<i64>, StoreError> {
+        self.0.optional_int(column + self.1)
+    }
+    fn optional_float(&self, column: usize) -> Result<Option<f64>, StoreError> {
+        self.0.optional_float(column + self.1)
+    }
+    fn flag(&self, column: usize) -> Result<bool, StoreError> {
+        self.0.flag(column + self.1)
+    }
+    fn names(&self, column: usize) -> Result<Option<Vec<String>>, StoreError> {
+        self.0.names(column + self.1)
+    }
+    fn texts(&self, column: usize) -> Result<Vec<String>, StoreError> {
+        self.0.texts(column + self.1)
+    }
+}
+
 /// Reads one row's shape.
 pub(super) type Decode<T> = fn(&dyn Columns) -> Result<T, StoreError>;
 

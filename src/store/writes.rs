@@ -188,6 +188,12 @@ impl<'a> Write<'a> {
         }
     }
 
+    /// Whether the write changes the session's steps (a step's statement,
+    /// or a new plan), so that they can be read only after it.
+    pub fn touches_steps(&self) -> bool {
+        self.step.is_some() || self.plan.is_some()
+    }
+
     /// The statement on one step of the session, with the change's
     /// effective time `at`; it must change a row, or the step is not the
     /// session's.
