@@ -119,6 +119,13 @@ impl SessionStore for PostgresStore {
     }
 
     async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
+        {
+            let mut conn = self.pool.acquire().await?;
+            let one = sessions::apply_in_one_statement(&mut PgConn(&mut conn), event).await?;
+            if let Some(session) = one {
+                return Ok(session);
+            }
+        }
         let mut tx = self.pool.begin().await?;
         let done = sessions::apply(&mut PgConn(&mut tx), event).await;
         finish(tx, done).await

@@ -415,6 +415,44 @@ pub(super) async fn apply(conn: &mut impl Conn, event: &Event) -> Result<Session
     Ok(session)
 }
 
+/// PostgreSQL: a write that changes no step, with its event, in one
+/// statement (autocommitted: no `BEGIN` and `COMMIT` round trips), when no
+/// webhook wants the event (the deliveries carry the session as Casebook
+/// writes it, which only exists after the update). The session with its
+/// steps, or none when that did not apply: another engine, a write on
+/// steps, a subscribed webhook, or a session that does not meet the
+/// write's requirement. Then the caller runs [`apply`] in a transaction,
+/// which also explains a refusal. SQLite allows no insert inside `with`,
+/// and its statements cost no round trip.
+pub(super) async fn apply_in_one_statement(
+    conn: &mut impl Conn,
+    event: &Event,
+) -> Result<Option<Session>, StoreError> {
+    let write = Write::of(event)?;
+    if Dialect::of(conn) != Dialect::Postgres || write.touches_steps() {
+        return Ok(None);
+    }
+    let kind = format!("?{}", write.next_placeholder());
+    let unwanted = format!(
+        "not exists (select 1 from webhooks where active \
+         and (events is null or {kind} = any(events)))"
+    );
+    let mut update = write.session_update_if(Dialect::Postgres.after_previous(), &unwanted);
+    let data = serde_json::to_string(&event.kind).expect("events serialize");
+    update.bind(event.kind.name());
+    let (id, actor, via) = (
+        update.bind(event.id),
+        update.bind(event.actor.as_str()),
+        update.bind(event.via.as_str()),
+    );
+    let data_placeholder = update.bind(Value::Json(&data));
+    let record = format!(
+        "insert into session_events (id, session_id, at, actor, kind, via, data) \
+         select {id}, s.id, s.updated_at, {actor}, {kind}, {via}, {data_placeholder} from s"
+    );
+    updated_with_steps(conn, update, &record).await
+}
+
 /// PostgreSQL: the conditional `update` with the session's steps in the
 /// same statement, one row per step (one without a step when there are
 /// none): a round trip fewer per write than reading them after it. SQLite
@@ -422,6 +460,17 @@ pub(super) async fn apply(conn: &mut impl Conn, event: &Event) -> Result<Session
 async fn update_returning_steps(
     conn: &mut impl Conn,
     update: &Statement<'_>,
+) -> Result<Option<Session>, StoreError> {
+    updated_with_steps(conn, update.clone(), "").await
+}
+
+/// Runs `update` in `with s as (…)`, beside `also` (another data-modifying
+/// statement over `s`, or nothing), and reads the updated session with its
+/// steps.
+async fn updated_with_steps(
+    conn: &mut impl Conn,
+    update: Statement<'_>,
+    also: &str,
 ) -> Result<Option<Session>, StoreError> {
     static STEPS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let steps = STEPS.get_or_init(|| {
@@ -431,15 +480,19 @@ async fn update_returning_steps(
             .collect();
         steps.join(", ")
     });
+    let also = if also.is_empty() {
+        String::new()
+    } else {
+        format!(", also as ({also})")
+    };
     let with_steps = Statement {
         sql: format!(
-            "with s as ({}) select s.*, {steps} from s \
+            "with s as ({}){also} select s.*, {steps} from s \
              left join session_steps st on st.session_id = s.id order by st.position",
             update.sql
         )
         .into(),
-        args: update.args.clone(),
-        plan_each_time: false,
+        ..update
     };
     let rows = conn.all(&with_steps, session_and_step).await?;
     let mut rows = rows.into_iter();

@@ -169,8 +169,15 @@ impl<'a> Write<'a> {
     /// `after_previous` is the engine's "`?1`, but after the previous
     /// change" (see the module docs of `store`).
     pub fn session_update(&self, after_previous: &str) -> Statement<'a> {
+        self.session_update_if(after_previous, "true")
+    }
+
+    /// [`Write::session_update`], made only if `condition` holds too; its
+    /// placeholders are numbered after the update's own (see
+    /// [`Write::next_placeholder`]) and bound by the caller.
+    pub fn session_update_if(&self, after_previous: &str, condition: &str) -> Statement<'a> {
         let sql = format!(
-            "update sessions set {} where id = ?2 and {} returning {}",
+            "update sessions set {} where id = ?2 and {} and {condition} returning {}",
             self.set.replace("?1", after_previous),
             self.guard,
             sessions::session_returning()
@@ -186,6 +193,11 @@ impl<'a> Write<'a> {
             args: fixed.into_iter().chain(args).collect(),
             plan_each_time: false,
         }
+    }
+
+    /// The number of the first placeholder after the session update's own.
+    pub fn next_placeholder(&self) -> usize {
+        self.session_args.len() + 3
     }
 
     /// Whether the write changes the session's steps (a step's statement,
