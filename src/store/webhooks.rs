@@ -175,7 +175,11 @@ pub(super) async fn record_event(
                 ") limit 1"
             );
             const ENQUEUE: &str = enqueue!(sqlite_holds_the_kind!());
-            conn.execute(&statement(insert_event!(), &args)).await?;
+            // A place the feed gave is never given again (migration 0014).
+            const INSERT_EVENT: &str = "insert into session_events (rowid, id, session_id, at, actor, kind, via, data) \
+                 values ((select max(last, coalesce((select max(rowid) from session_events), 0)) \
+                 + 1 from session_event_places), ?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+            conn.execute(&statement(INSERT_EVENT, &args)).await?;
             let wanted = conn
                 .first(&statement(WANTED, &args[..5]), |_| Ok(()))
                 .await?;

@@ -21,6 +21,7 @@ backend_tests!(
     every_kind_of_change_sends_one_session_event,
     a_client_reconnecting_with_last_event_id_is_sent_what_it_missed,
     a_client_reconnecting_after_a_busy_spell_is_sent_what_it_missed,
+    a_change_after_the_newest_session_is_deleted_reaches_the_stream,
     a_last_event_id_the_server_never_issued_tells_the_client_to_reload,
     streams_past_the_limit_are_refused_with_503_and_counted,
     a_stream_outlives_the_request_timeout_and_leaves_the_concurrency_limit_free,
@@ -277,4 +278,33 @@ async fn a_stream_outlives_the_request_timeout_and_leaves_the_concurrency_limit_
         })
         .await;
     assert!(event.is_some(), "the stream is still open and live");
+}
+
+/// SQLite gives a new row one more than the largest rowid: deleting the
+/// newest events must not hand their places, which streams have passed,
+/// to the next change.
+async fn a_change_after_the_newest_session_is_deleted_reaches_the_stream(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut stream = EventStream::open(&app.client, &app.url("/api/stream"), None).await;
+    let doomed = app.create("Deleted soon", &[]).await;
+    stream
+        .next_session_where(Duration::from_secs(5), |s| s["id"] == doomed["id"])
+        .await
+        .expect("the creation arrives");
+    let id = doomed["id"].as_str().unwrap();
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/api/sessions/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after = app.create("Created after the deletion", &[]).await;
+    assert!(
+        stream
+            .next_session_where(Duration::from_secs(3), |s| s["id"] == after["id"])
+            .await
+            .is_some(),
+        "the session created after the deletion reaches the stream"
+    );
 }
