@@ -273,6 +273,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn seed_into(url: &str, sessions: usize) -> anyhow::Result<seed::Seeded> {
+    if url.starts_with("postgres") {
+        pg_copy::ensure_exists(url).await?;
+    }
     eprintln!("seeding {sessions} sessions into {}", redact(url));
     let seeded = seed::seed(url, sessions).await.context("seeding")?;
     eprintln!("seeded in {:.1} s", seeded.took.as_secs_f64());

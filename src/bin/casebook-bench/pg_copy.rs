@@ -40,6 +40,34 @@ pub async fn fresh_copy(seeded_url: &str) -> anyhow::Result<String> {
     Ok(url_with_database(seeded_url, &copy))
 }
 
+/// Creates the database `url` names when the server has none by that name,
+/// so that a first run needs no `createdb`.
+pub async fn ensure_exists(url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url).context("reading the database URL")?;
+    let name = options
+        .get_database()
+        .context("the database URL names no database")?
+        .to_string();
+    let mut admin = options
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to the server's postgres database")?;
+    let exists: Option<i32> = sqlx::query_scalar("select 1 from pg_database where datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await?;
+    if exists.is_none() {
+        eprintln!("creating the database {name}");
+        admin
+            .execute(format!("create database {}", quoted(&name)).as_str())
+            .await
+            .with_context(|| format!("creating the database {name}"))?;
+    }
+    admin.close().await?;
+    Ok(())
+}
+
 /// Gathers the planner's statistics of every table of the database.
 pub async fn analyze(url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(url).context("reading the database URL")?;
