@@ -173,16 +173,14 @@ impl Engine for PostgresStore {
         Dialect::Postgres
     }
 
+    // One statement on a pooled connection: the same as in a transaction.
     async fn lookup<T: Send>(
         &self,
         statement: Statement<'_>,
         decode: Decode<T>,
     ) -> Result<Option<T>, StoreError> {
-        let sql = sql(&statement);
-        let row = bind(&sql, &statement.args)
-            .fetch_optional(&self.pool)
-            .await?;
-        decoded(row, decode)
+        let mut conn = self.pool.acquire().await?;
+        PgConn(&mut conn).first(&statement, decode).await
     }
 
     async fn fetch_all<T: Send + 'static>(
@@ -190,15 +188,13 @@ impl Engine for PostgresStore {
         statement: Statement<'_>,
         decode: Decode<T>,
     ) -> Result<Vec<T>, StoreError> {
-        let sql = sql(&statement);
-        let rows = bind(&sql, &statement.args).fetch_all(&self.pool).await?;
-        rows.iter().map(|row| decode(row)).collect()
+        let mut conn = self.pool.acquire().await?;
+        PgConn(&mut conn).all(&statement, decode).await
     }
 
     async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
-        let sql = sql(&statement);
-        let done = bind(&sql, &statement.args).execute(&self.pool).await?;
-        Ok(done.rows_affected())
+        let mut conn = self.pool.acquire().await?;
+        PgConn(&mut conn).execute(&statement).await
     }
 
     async fn execute_returning<T: Send>(
