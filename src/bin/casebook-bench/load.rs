@@ -353,8 +353,20 @@ pub struct Row {
     pub p99: Duration,
     pub max: Duration,
     pub cpu_per_request: Duration,
-    /// The largest the WAL file was during the run (sustained runs only).
-    pub wal_peak_bytes: Option<u64>,
+    /// What the run left behind (sustained runs only).
+    pub growth: Option<Growth>,
+}
+
+/// What a sustained run grew, by the engine's own measure.
+#[derive(Clone, Copy)]
+pub enum Growth {
+    /// The largest SQLite's WAL file was during the run.
+    SqliteWalPeak(u64),
+    /// The WAL PostgreSQL wrote during the run, and what its database grew by.
+    Postgres {
+        wal_written: i64,
+        database_grew: i64,
+    },
 }
 
 /// Runs `case` on `connections` connections for `duration`, the
@@ -437,7 +449,7 @@ pub async fn run(
         p99: at(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         cpu_per_request: cpu / requests.max(1) as u32,
-        wal_peak_bytes: None,
+        growth: None,
     })
 }
 

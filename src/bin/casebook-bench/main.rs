@@ -7,7 +7,9 @@
 //! `wrk` (a Lua script gives each request its session and body), so another
 //! load generator confirms the figures; both read the server's CPU time from
 //! /proc around the run. A sustained case then writes for 20 s (notes, and
-//! completions of sessions seeded for it) with the WAL's size sampled.
+//! completions of sessions seeded for it) and reports what grew: SQLite's WAL
+//! file sampled every 10 ms, or the WAL PostgreSQL wrote and its database's
+//! growth.
 
 mod export;
 mod load;
@@ -71,7 +73,7 @@ struct Args {
     no_wrk: bool,
 
     /// Seconds of each sustained write case (notes, then completions) at
-    /// the largest concurrency, with the WAL sampled; 0 skips them.
+    /// the largest concurrency, with what grows watched; 0 skips them.
     #[arg(long, default_value_t = 20)]
     sustained_seconds: u64,
 
@@ -203,26 +205,44 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut sustained = Vec::new();
-    if args.sustained_seconds > 0 && args.database_url.is_none() {
+    if args.sustained_seconds > 0 {
         let connections = args.connections.iter().copied().max().unwrap_or(32);
         eprintln!(
             "seeding {} active sessions for the sustained writes",
             args.sustained_sessions
         );
         let active = seed::seed_active(&url, args.sustained_sessions).await?;
-        let wal = wal_path(&db);
         for case in load::sustained_cases(&active, &token) {
             case.target.ration(1);
-            let stop = Arc::new(AtomicBool::new(false));
-            let sampler = load::sample_wal(wal.clone(), stop.clone());
             let duration = Duration::from_secs(args.sustained_seconds);
-            let row = match &wrk {
-                Some(wrk) => wrk.run(&servers, &case, connections, duration).await,
-                None => load::run(&servers, &case, connections, duration).await,
+            let run = async {
+                match &wrk {
+                    Some(wrk) => wrk.run(&servers, &case, connections, duration).await,
+                    None => load::run(&servers, &case, connections, duration).await,
+                }
             };
-            stop.store(true, Ordering::Relaxed);
-            let peak = sampler.join().expect("the WAL sampler ends");
-            let mut row = row?;
+            let row = if args.database_url.is_some() {
+                // PostgreSQL's WAL lives with its server: what the run wrote
+                // to it, and what the database grew by, read around the run.
+                let (wal_before, size_before) = pg_copy::wal_position_and_size(&url).await?;
+                let row = run.await;
+                let (wal_after, size_after) = pg_copy::wal_position_and_size(&url).await?;
+                let mut row = row?;
+                row.growth = Some(load::Growth::Postgres {
+                    wal_written: wal_after - wal_before,
+                    database_grew: size_after - size_before,
+                });
+                row
+            } else {
+                let stop = Arc::new(AtomicBool::new(false));
+                let sampler = load::sample_wal(wal_path(&db), stop.clone());
+                let row = run.await;
+                stop.store(true, Ordering::Relaxed);
+                let peak = sampler.join().expect("the WAL sampler ends");
+                let mut row = row?;
+                row.growth = Some(load::Growth::SqliteWalPeak(peak));
+                row
+            };
             // wrk goes on counting time after its connections ran out of
             // sessions, so the rate would be understated without a word.
             anyhow::ensure!(
@@ -234,7 +254,6 @@ async fn main() -> anyhow::Result<()> {
                 active.len(),
                 args.sustained_seconds
             );
-            row.wal_peak_bytes = Some(peak);
             eprintln!("{}", report::line(&row));
             sustained.push(row);
         }

@@ -68,6 +68,25 @@ pub async fn ensure_exists(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a sustained run leaves behind on PostgreSQL: the write-ahead log's
+/// position (bytes written since the server began) and the database's size.
+pub async fn wal_position_and_size(url: &str) -> anyhow::Result<(i64, i64)> {
+    let options = PgConnectOptions::from_str(url).context("reading the database URL")?;
+    let mut conn = options
+        .connect()
+        .await
+        .context("connecting to read the WAL")?;
+    let read = sqlx::query_as(
+        "select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, \
+                pg_database_size(current_database())",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .context("reading the WAL position and the database size")?;
+    conn.close().await?;
+    Ok(read)
+}
+
 /// Gathers the planner's statistics of every table of the database.
 pub async fn analyze(url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(url).context("reading the database URL")?;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::load::Row;
+use crate::load::{Growth, Row};
 
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -19,9 +19,18 @@ pub fn line(row: &Row) -> String {
         ms(row.p99),
         ms(row.max),
         row.cpu_per_request.as_secs_f64() * 1e6,
-        row.wal_peak_bytes
-            .map(|b| format!("  WAL peak {:.1} MiB", mib(b)))
-            .unwrap_or_default(),
+        match row.growth {
+            Some(Growth::SqliteWalPeak(peak)) => format!("  WAL peak {:.1} MiB", mib(peak)),
+            Some(Growth::Postgres {
+                wal_written,
+                database_grew,
+            }) => format!(
+                "  WAL written {:.1} MiB, database grew {:.1} MiB",
+                signed_mib(wal_written),
+                signed_mib(database_grew)
+            ),
+            None => String::new(),
+        },
         if row.failures > 0 {
             format!("  {} FAILED", row.failures)
         } else {
@@ -31,6 +40,10 @@ pub fn line(row: &Row) -> String {
 }
 
 fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn signed_mib(bytes: i64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
@@ -111,11 +124,26 @@ pub fn markdown(rows: &[Row], sustained: &[Row], peak_kib: u64, meta: &Meta) -> 
         );
     }
     if !sustained.is_empty() {
+        let postgres = sustained
+            .iter()
+            .any(|r| matches!(r.growth, Some(Growth::Postgres { .. })));
+        let (watched, growth_header, growth_rule) = if postgres {
+            (
+                "the WAL the server wrote and the database's growth read around each run",
+                "WAL written MiB | database grew MiB",
+                "---:|---:",
+            )
+        } else {
+            (
+                "the WAL file's size sampled every 10 ms (limit: the default 64 MiB)",
+                "WAL peak MiB",
+                "---:",
+            )
+        };
         let _ = writeln!(
             out,
             "\n### Sustained writes\n\n{} s of each at {} connections (driver: {}), on {} active \
-             sessions seeded for them after the cases above; the WAL file's size sampled every \
-             10 ms (limit: the default 64 MiB).\n",
+             sessions seeded for them after the cases above; {watched}.\n",
             meta.sustained_seconds,
             sustained[0].connections,
             sustained[0].driver,
@@ -123,13 +151,28 @@ pub fn markdown(rows: &[Row], sustained: &[Row], peak_kib: u64, meta: &Meta) -> 
         );
         let _ = writeln!(
             out,
-            "| case | requests | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | WAL peak MiB | failed |"
+            "| case | requests | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | {growth_header} | failed |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "|---|---:|---:|---:|---:|---:|---:|{growth_rule}|---:|"
+        );
         for row in sustained {
+            let growth = match row.growth {
+                Some(Growth::SqliteWalPeak(peak)) => format!("{:.1}", mib(peak)),
+                Some(Growth::Postgres {
+                    wal_written,
+                    database_grew,
+                }) => format!(
+                    "{:.1} | {:.1}",
+                    signed_mib(wal_written),
+                    signed_mib(database_grew)
+                ),
+                None => "–".into(),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} | {} |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {growth} | {} |",
                 row.case,
                 row.requests,
                 row.per_second,
@@ -137,7 +180,6 @@ pub fn markdown(rows: &[Row], sustained: &[Row], peak_kib: u64, meta: &Meta) -> 
                 ms(row.p99),
                 ms(row.max),
                 us(row.cpu_per_request),
-                mib(row.wal_peak_bytes.unwrap_or(0)),
                 row.failures
             );
         }

@@ -125,7 +125,7 @@ impl Wrk {
             p99: worst(|s| s.p99_us),
             max: worst(|s| s.max_us),
             cpu_per_request: cpu / requests.max(1) as u32,
-            wal_peak_bytes: None,
+            growth: None,
         })
     }
 }
