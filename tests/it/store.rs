@@ -10,6 +10,7 @@ use casebook::domain::{
 };
 use casebook::service::{AccountService, ServiceError, SessionService, SystemClock};
 use casebook::store;
+use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::backend_tests;
@@ -25,6 +26,7 @@ backend_tests!(
     every_filter_narrows_the_list,
     a_list_without_steps_is_the_same_list_without_steps,
     text_search_matches_words_by_prefix_in_every_searchable_field,
+    closing_words_are_found_until_a_reopening_takes_them_back,
     a_search_pages_through_the_newest_matches_however_far_apart,
     only_the_owner_or_an_admin_may_change_a_session,
     concurrent_writes_that_fail_change_nothing_and_the_others_all_last,
@@ -100,6 +102,23 @@ impl Fixture {
                 OutcomeNotes::default(),
             )
             .await
+    }
+
+    /// On PostgreSQL: the session's stored search vector is the one its
+    /// words give when computed whole (SQLite keeps no vector).
+    async fn assert_search_vector_is_whole(&self, id: Uuid) {
+        if self.db.backend != Backend::Postgres {
+            return;
+        }
+        let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+        let (stored, whole): (String, String) = sqlx::query_as(
+            "select search::text, session_search_vector(id)::text from sessions where id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(stored, whole, "the stored search vector of {id}");
     }
 
     async fn ids(&self, query: &ListQuery) -> Vec<Uuid> {
@@ -648,6 +667,72 @@ async fn text_search_matches_words_by_prefix_in_every_searchable_field(backend: 
     );
     assert!(f.ids(&search("disk tls")).await.is_empty());
     assert!(f.ids(&search("nothing")).await.is_empty());
+}
+
+/// The words a session is closed with (outcome notes, then a summary) are
+/// searchable, and a reopening, which clears them, takes them back out.
+/// PostgreSQL appends closing words to the stored search vector rather than
+/// computing it whole: the vector must be the one computed whole.
+async fn closing_words_are_found_until_a_reopening_takes_them_back(backend: Backend) {
+    let f = fixture(backend).await;
+    let a = dana();
+    let id = f.active("Printer offline").await.id;
+    let other = f.active("Printer jammed").await.id;
+    let search = |q: &str| ListQuery {
+        search: SearchTerms::parse(q),
+        ..ListQuery::default()
+    };
+    let actor = &a;
+    let close = |notes: &'static str| {
+        let service = f.service.clone();
+        async move {
+            let notes = OutcomeNotes::parse(Some(notes)).unwrap();
+            service
+                .complete(actor, Surface::History, id, Outcome::Workaround, notes)
+                .await
+                .unwrap();
+        }
+    };
+    let summarize = |summary: &str| Event {
+        id: Uuid::now_v7(),
+        session_id: id,
+        at: chrono::Utc::now(),
+        actor: "dana".into(),
+        via: Surface::Api,
+        kind: EventKind::SummaryGenerated {
+            summarizer: "test".into(),
+            summary: summary.into(),
+        },
+    };
+
+    close("Swapped the toner cartridge").await;
+    f.assert_search_vector_is_whole(id).await;
+    assert_eq!(f.ids(&search("toner")).await, [id], "the outcome notes");
+    assert_eq!(
+        f.ids(&search("printer")).await,
+        [other, id],
+        "and the title still"
+    );
+    f.sessions
+        .apply(&summarize("Spooler queue cleared"))
+        .await
+        .unwrap();
+    f.assert_search_vector_is_whole(id).await;
+    assert_eq!(
+        f.ids(&search("spool toner")).await,
+        [id],
+        "summary and notes"
+    );
+
+    f.service.reopen(&a, Surface::Api, id).await.unwrap();
+    f.assert_search_vector_is_whole(id).await;
+    assert!(f.ids(&search("toner")).await.is_empty(), "reopened");
+    assert!(f.ids(&search("spooler")).await.is_empty(), "reopened");
+
+    close("Replaced the fuser").await;
+    f.assert_search_vector_is_whole(id).await;
+    assert_eq!(f.ids(&search("fuser printer")).await, [id]);
+    assert!(f.ids(&search("toner")).await.is_empty());
 }
 
 /// A search's pages hold the newest matches, whether a thousand sessions
