@@ -244,6 +244,8 @@ pub async fn cases(server: &Server, seeded: &Seeded, token: &str) -> anyhow::Res
             "GET /sessions (history, 50 cards)",
             "/sessions?owner=all".into(),
         ),
+        // Search: one word, then two (every word must match, by prefix).
+        get("GET /api/sessions?q=disk", "/api/sessions?q=disk".into()),
         get(
             "GET /api/sessions?q=disk+full",
             "/api/sessions?q=disk+full".into(),
