@@ -171,10 +171,9 @@ fn unavailable_code(code: &str) -> bool {
     }
 }
 
-/// Runbooks and reports live beside the sessions, in the same database and
-/// through the same connections.
+/// Runbooks, reports and search (similar sessions, snippets) live beside the
+/// sessions, in the same database and through the same connections.
 #[async_trait]
-/// Search (similar sessions, snippets) lives in [`SearchStore`].
 pub trait SessionStore: RunbookStore + ReportStore + SearchStore + Send + Sync + 'static {
     /// Stores a new session with its steps and its `created` event.
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError>;
@@ -267,13 +266,7 @@ fn status_counts(prepared: i64, active: i64, completed: i64) -> Vec<(Status, u64
 /// Opens the store a database URL names (`sqlite:…` or `postgres://…`) and
 /// brings its schema up to date.
 pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn SessionStore>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
-    } else {
-        anyhow::bail!("unsupported database URL {url:?}: use sqlite:PATH or postgres://…")
-    }
+    Ok(connect_all(url).await?.sessions)
 }
 
 /// The stores over one connection pool: sessions, accounts and webhooks.
