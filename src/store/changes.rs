@@ -187,7 +187,7 @@ impl ChangeLog for PostgresStore {
         let (sender, receiver) = mpsc::channel(1024);
         // A connection of its own, outside the request pool: it is held for
         // as long as the process runs.
-        let options = (*self.pool.connect_options()).clone();
+        let options = self.pool.options().clone();
         tokio::spawn(async move {
             let pool = PgPoolOptions::new()
                 .max_connections(1)

@@ -3,14 +3,12 @@
 //! races to exactly one winner across processes.
 
 mod engine;
+mod pool;
 mod search;
-
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgPool};
+use sqlx::Connection;
 use uuid::Uuid;
 
 use super::engine::Dialect;
@@ -21,7 +19,7 @@ use engine::{PgConn, finish};
 
 pub struct PostgresStore {
     // Every store trait runs on this one pool (see store::engine).
-    pub(super) pool: PgPool,
+    pub(super) pool: pool::Pool,
     /// The common words' counts, from ANALYZE's statistics (see search.rs).
     common_words: search::CommonWords,
 }
@@ -44,10 +42,6 @@ impl PostgresOptions {
     pub const DEFAULT_POOL_SIZE: u32 = 8;
 }
 
-/// How long a pooled connection may sit idle and still be handed out
-/// without a ping first (see [`PostgresStore::connect_with`]).
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
-
 impl Default for PostgresOptions {
     fn default() -> Self {
         Self {
@@ -62,27 +56,12 @@ impl PostgresStore {
     }
 
     pub async fn connect_with(url: &str, options: PostgresOptions) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size)
-            // Fail fast when the database is gone rather than hang a request.
-            .acquire_timeout(Duration::from_secs(3))
-            // sqlx pings every connection it hands out (a round trip to
-            // PostgreSQL: two per completion, one per read) besides the
-            // ping it sends when a connection comes back. A busy pool's
-            // connections were checked moments ago, on their return; only
-            // one that sat idle is checked again before use.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_BEFORE_PING {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect(url)
+        let pool = pool::Pool::connect(url, options.pool_size).await?;
+        let mut conn = pool.acquire().await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut *conn)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        conn.release(Ok(()))?;
         Ok(Self {
             pool,
             common_words: search::CommonWords::default(),
@@ -93,25 +72,30 @@ impl PostgresStore {
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn insert(&self, session: &Session, event: &Event) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         let done = sessions::insert(&mut PgConn(&mut tx), session, event).await;
-        finish(tx, done).await
+        let done = finish(tx, done).await;
+        conn.release(done)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        sessions::load(&mut PgConn(&mut conn), id).await
+        let session = sessions::load(&mut PgConn(&mut conn), id).await;
+        conn.release(session)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Page<Session>, StoreError> {
         let terms = sessions::search_terms(Dialect::Postgres, query);
         let mut conn = self.pool.acquire().await?;
-        sessions::list(&mut PgConn(&mut conn), query, terms.as_deref()).await
+        let page = sessions::list(&mut PgConn(&mut conn), query, terms.as_deref()).await;
+        conn.release(page)
     }
 
     async fn load_steps(&self, sessions: &mut [Session]) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        sessions::load_steps(&mut PgConn(&mut conn), sessions).await
+        let loaded = sessions::load_steps(&mut PgConn(&mut conn), sessions).await;
+        conn.release(loaded)
     }
 
     async fn events(&self, id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -119,22 +103,25 @@ impl SessionStore for PostgresStore {
     }
 
     async fn apply(&self, event: &Event) -> Result<Session, StoreError> {
-        {
-            let mut conn = self.pool.acquire().await?;
-            let one = sessions::apply_in_one_statement(&mut PgConn(&mut conn), event).await?;
-            if let Some(session) = one {
-                return Ok(session);
-            }
+        let mut conn = self.pool.acquire().await?;
+        match sessions::apply_in_one_statement(&mut PgConn(&mut conn), event).await {
+            Ok(None) => {}
+            one => return conn.release(one.map(|session| session.expect("matched above"))),
         }
-        let mut tx = self.pool.begin().await?;
+        // Refused, or wanted by a webhook: again in a transaction, on the
+        // same connection.
+        let mut tx = conn.begin().await?;
         let done = sessions::apply(&mut PgConn(&mut tx), event).await;
-        finish(tx, done).await
+        let done = finish(tx, done).await;
+        conn.release(done)
     }
 
     async fn delete_prepared(&self, id: Uuid) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         let done = sessions::delete_prepared(&mut PgConn(&mut tx), id).await;
-        finish(tx, done).await
+        let done = finish(tx, done).await;
+        conn.release(done)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -164,10 +151,11 @@ impl SessionStore for PostgresStore {
     }
 
     fn pool_usage(&self) -> Vec<PoolUsage> {
+        let (size, idle) = self.pool.usage();
         vec![PoolUsage {
             pool: "postgres",
-            size: self.pool.size(),
-            idle: self.pool.num_idle(),
+            size,
+            idle,
         }]
     }
 

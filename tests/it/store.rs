@@ -927,3 +927,54 @@ async fn on_sqlite_the_checkpointer_moves_what_was_written_from_the_wal_into_the
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// A write whose request goes away midway (the client hung up) must not
+/// leave its transaction open on the pooled connection: PostgreSQL would
+/// keep its locks until that connection happened to be used again. Here
+/// the write is held inside its transaction by a lock the test takes,
+/// then cancelled; once the test lets go, the table must be free again
+/// and nothing of the write kept.
+#[tokio::test]
+async fn on_postgres_a_write_cancelled_midway_leaves_nothing_and_locks_nothing() {
+    let f = fixture(Backend::Postgres).await;
+    let mut blocker = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+    let mut hold = blocker.begin().await.unwrap();
+    sqlx::query("lock table session_events in share mode")
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    // The session's row is inserted, then its event waits for the lock.
+    let dana = dana();
+    let write = f
+        .service
+        .prepare(&dana, Surface::Api, new_session("Never stored", &["look"]));
+    let cancelled = tokio::time::timeout(std::time::Duration::from_millis(500), write).await;
+    assert!(
+        cancelled.is_err(),
+        "the write waited for the lock: {cancelled:?}"
+    );
+    hold.commit().await.unwrap();
+
+    let mut check = sqlx::PgConnection::connect(&f.db.url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut tx = check.begin().await.unwrap();
+        let free = sqlx::query("lock table sessions in share mode nowait")
+            .execute(&mut *tx)
+            .await
+            .is_ok();
+        tx.rollback().await.unwrap();
+        if free {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cancelled write still holds the sessions table 10 s later"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        f.ids(&ListQuery::default()).await.is_empty(),
+        "nothing kept"
+    );
+}

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{Postgres, Row};
+use sqlx::{Connection, Postgres, Row};
 use uuid::Uuid;
 
 use super::PostgresStore;
@@ -180,7 +180,8 @@ impl Engine for PostgresStore {
         decode: Decode<T>,
     ) -> Result<Option<T>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        PgConn(&mut conn).first(&statement, decode).await
+        let row = PgConn(&mut conn).first(&statement, decode).await;
+        conn.release(row)
     }
 
     async fn fetch_all<T: Send + 'static>(
@@ -189,12 +190,14 @@ impl Engine for PostgresStore {
         decode: Decode<T>,
     ) -> Result<Vec<T>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        PgConn(&mut conn).all(&statement, decode).await
+        let rows = PgConn(&mut conn).all(&statement, decode).await;
+        conn.release(rows)
     }
 
     async fn execute(&self, statement: Statement<'_>) -> Result<u64, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        PgConn(&mut conn).execute(&statement).await
+        let changed = PgConn(&mut conn).execute(&statement).await;
+        conn.release(changed)
     }
 
     async fn execute_returning<T: Send>(
@@ -206,14 +209,15 @@ impl Engine for PostgresStore {
     }
 
     async fn transaction(&self, steps: &[TxStep<'_>]) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
         let done = run_steps(&mut PgConn(&mut tx), steps).await?;
         if done {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
-        Ok(done)
+        conn.release(Ok(done))
     }
 
     async fn read_then_write<'a, T, R>(
@@ -227,15 +231,15 @@ impl Engine for PostgresStore {
         T: Send,
         R: Send,
     {
-        let mut tx = self.pool.begin().await?;
-        let mut conn = PgConn(&mut tx);
-        let work = read_then_write(&mut conn, prepare, read, decode, decide);
-        let (result, write) = work.await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let (result, write) =
+            read_then_write(&mut PgConn(&mut tx), prepare, read, decode, decide).await?;
         if write {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
-        Ok(result)
+        conn.release(Ok(result))
     }
 }

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::PostgresStore;
 use super::engine::PgConn;
+use super::pool::Pool;
 use crate::domain::{ListQuery, MATCH_END, MATCH_START, Session, SimilarQuery};
 use crate::store::sessions::{self, SESSION_COLUMNS, session};
 use crate::store::{SIMILAR_WINDOW, SearchStore, StoreError};
@@ -43,21 +43,23 @@ impl CommonWords {
     const COMMON: f64 = 1_000.0;
     const LIFETIME: Duration = Duration::from_secs(60);
 
-    async fn get(&self, pool: &PgPool) -> Result<CommonCounts, StoreError> {
+    async fn get(&self, pool: &Pool) -> Result<CommonCounts, StoreError> {
         if let Some((at, words)) = &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
             if at.elapsed() < Self::LIFETIME {
                 return Ok(words.clone());
             }
         }
-        let rows: Vec<(String, f64)> = sqlx::query_as(
+        let mut conn = pool.acquire().await?;
+        let rows = sqlx::query_as(
             "select w, (f * greatest(c.reltuples, 0))::float8 \
              from pg_stats s, pg_class c, \
                   unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) as m(w, f) \
              where s.schemaname = current_schema() and s.tablename = 'sessions' \
                and s.attname = 'search' and c.oid = 'sessions'::regclass and w is not null",
         )
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(&mut *conn)
+        .await;
+        let rows: Vec<(String, f64)> = conn.release(rows.map_err(StoreError::from))?;
         let words: HashMap<String, u64> = rows
             .into_iter()
             .filter(|(_, n)| *n >= Self::COMMON)
@@ -100,7 +102,7 @@ impl SearchStore for PostgresStore {
             .map(|row| session(row))
             .collect::<Result<Vec<Session>, _>>()?;
         sessions::load_steps(&mut PgConn(&mut conn), &mut items).await?;
-        Ok(items)
+        conn.release(Ok(items))
     }
 
     async fn term_counts(&self, words: &[String]) -> Result<Vec<u64>, StoreError> {
@@ -117,13 +119,15 @@ impl SearchStore for PostgresStore {
             .map(|(w, _)| w)
             .collect();
         if !rare.is_empty() {
-            let exact: Vec<(String, i64)> = sqlx::query_as(
+            let mut conn = self.pool.acquire().await?;
+            let exact = sqlx::query_as(
                 "select w, (select count(*) from sessions where search @@ to_tsquery('simple', w)) \
                  from unnest($1::text[]) with ordinality as t(w, i) order by i",
             )
             .bind(&rare)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(&mut *conn)
+            .await;
+            let exact: Vec<(String, i64)> = conn.release(exact.map_err(StoreError::from))?;
             let mut exact = exact.into_iter().map(|(_, n)| n.max(0) as u64);
             for count in counts.iter_mut().filter(|n| n.is_none()) {
                 *count = exact.next();
@@ -148,6 +152,7 @@ impl SearchStore for PostgresStore {
             "StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=16, MinWords=6, \
              MaxFragments=1, FragmentDelimiter=\" … \""
         );
+        let mut conn = self.pool.acquire().await?;
         let snippets = sqlx::query_as(
             "select id, ts_headline('simple', text, to_tsquery('simple', $1), $2) \
              from session_search_texts($3)",
@@ -155,8 +160,8 @@ impl SearchStore for PostgresStore {
         .bind(terms.join(" & "))
         .bind(options)
         .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(snippets)
+        .fetch_all(&mut *conn)
+        .await;
+        conn.release(snippets.map_err(StoreError::from))
     }
 }
