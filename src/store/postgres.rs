@@ -56,7 +56,9 @@ impl PostgresStore {
     }
 
     pub async fn connect_with(url: &str, options: PostgresOptions) -> anyhow::Result<Self> {
-        let pool = pool::Pool::connect(url, options.pool_size).await?;
+        let pool = pool::Pool::new(url, options.pool_size)?;
+        // The first connection: a wrong URL or an unreachable server fails
+        // here, at start-up, rather than at the first request.
         let mut conn = pool.acquire().await?;
         sqlx::migrate!("./migrations/postgres")
             .run(&mut *conn)

@@ -383,7 +383,7 @@ pub(super) async fn apply(conn: &mut impl Conn, event: &Event) -> Result<Session
     let update = write.session_update(dialect.after_previous());
     let steps_came_along = dialect == Dialect::Postgres && !write.touches_steps();
     let updated = if steps_came_along {
-        update_returning_steps(conn, &update).await?
+        updated_with_steps(conn, update, "").await?
     } else {
         conn.first(&update, session).await?
     };
@@ -453,20 +453,12 @@ pub(super) async fn apply_in_one_statement(
     updated_with_steps(conn, update, &record).await
 }
 
-/// PostgreSQL: the conditional `update` with the session's steps in the
-/// same statement, one row per step (one without a step when there are
-/// none): a round trip fewer per write than reading them after it. SQLite
-/// allows no update inside `with`, and its reads cost no round trip.
-async fn update_returning_steps(
-    conn: &mut impl Conn,
-    update: &Statement<'_>,
-) -> Result<Option<Session>, StoreError> {
-    updated_with_steps(conn, update.clone(), "").await
-}
-
-/// Runs `update` in `with s as (…)`, beside `also` (another data-modifying
-/// statement over `s`, or nothing), and reads the updated session with its
-/// steps.
+/// PostgreSQL: runs `update` in `with s as (…)`, beside `also` (another
+/// data-modifying statement over `s`, or nothing), and reads the updated
+/// session with its steps in the same statement, one row per step (one
+/// without a step when there are none): a round trip fewer per write than
+/// reading them after it. SQLite allows no update inside `with`, and its
+/// reads cost no round trip.
 async fn updated_with_steps(
     conn: &mut impl Conn,
     update: Statement<'_>,
@@ -509,7 +501,7 @@ async fn updated_with_steps(
 /// How many columns [`SESSION_COLUMNS`] has.
 const SESSION_WIDTH: usize = 14;
 
-/// A row of [`update_returning_steps`]: the session, and a step if any.
+/// A row of [`updated_with_steps`]: the session, and a step if any.
 fn session_and_step(row: &dyn Columns) -> Result<(Session, Option<Step>), StoreError> {
     let steps = Shifted(row, SESSION_WIDTH);
     let step = match steps.optional_id(1)? {

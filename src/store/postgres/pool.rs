@@ -59,9 +59,9 @@ pub(in crate::store) struct Pool {
 }
 
 impl Pool {
-    /// Connects once, so that a wrong URL or an unreachable server fails
-    /// here rather than at the first request.
-    pub async fn connect(url: &str, size: u32) -> anyhow::Result<Pool> {
+    /// Opens no connection yet: the caller's first (the migrations') tells
+    /// whether the URL and the server are right.
+    pub fn new(url: &str, size: u32) -> anyhow::Result<Pool> {
         let options = PgConnectOptions::from_str(url)?;
         let inner = managed::Pool::builder(Manager { options })
             .max_size(usize::try_from(size)?)
@@ -71,9 +71,7 @@ impl Pool {
             .recycle_timeout(Some(WAIT))
             .runtime(Runtime::Tokio1)
             .build()?;
-        let pool = Pool { inner };
-        pool.acquire().await?.release(Ok(()))?;
-        Ok(pool)
+        Ok(Pool { inner })
     }
 
     /// A connection, for one piece of work: hand it back with
